@@ -1,0 +1,11 @@
+from django import template
+from django.utils.safestring import mark_safe
+
+from apps.core.markdown import render_markdown
+
+register = template.Library()
+
+
+@register.filter(name="markdown")
+def markdown_filter(text: str) -> str:
+    return mark_safe(render_markdown(text))  # noqa: S308 - sanitized by render_markdown

@@ -1,0 +1,57 @@
+from django.conf import settings
+from django.db import models
+
+
+class Phase(models.TextChoices):
+    MAIN = "main", "Judgment"
+    FORESIGHT = "foresight", "Foresight"
+    HINDSIGHT = "hindsight", "Hindsight"
+
+
+class JudgmentSource(models.TextChoices):
+    APP = "app", "Judged in the app"
+    IMPORT = "import", "Imported with a dataset"
+
+
+class Judgment(models.Model):
+    """One annotator's answer to one task (per phase). The payload's shape depends on the kind
+    and is validated by `apps.feedback.payloads` before it is stored."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="judgments")
+    task = models.ForeignKey("labeling.Task", on_delete=models.CASCADE, related_name="judgments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="judgments"
+    )
+    assignment = models.ForeignKey(
+        "labeling.Assignment", null=True, blank=True, on_delete=models.SET_NULL, related_name="judgments"
+    )
+    kind = models.CharField(max_length=20)
+    phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.MAIN)
+    # A hindsight judgment points at the foresight judgment it follows.
+    previous = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="next_phase"
+    )
+    payload = models.JSONField()
+    critique = models.TextField(blank=True)
+    display_order = models.JSONField(default=list, help_text="Response ids in the order shown.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time on task.")
+    source = models.CharField(max_length=10, choices=JudgmentSource.choices, default=JudgmentSource.APP)
+    source_name = models.CharField(max_length=200, blank=True)
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    excluded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "annotator", "phase"], name="judgment_once_per_annotator_phase"
+            )
+        ]
+        indexes = [models.Index(fields=["project", "submitted_at"], name="judgment_project_time_idx")]
+
+    def __str__(self) -> str:
+        return f"Judgment {self.pk} on task {self.task_id}"

@@ -1,0 +1,153 @@
+"""Storing judgments. A judgment is written once per task, annotator and phase; a repeated
+submission (double click, retry after a network error) returns the stored one."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import ApplicationError, Conflict
+from apps.feedback.models import Judgment, Phase
+from apps.feedback.payloads import TaskShape, validate_payload
+from apps.labeling.models import Assignment, AssignmentStatus, Task
+from apps.labeling.services import _own_assignment_locked, lease_duration, task_has_free_slot
+from apps.projects.models import CritiquePolicy, FeedbackKind, Project
+
+
+@dataclass(frozen=True)
+class Submission:
+    judgment: Judgment
+    created: bool
+
+
+def task_shape(*, task: Task) -> TaskShape:
+    items = task.items.select_related("response").order_by("position")
+    project = task.project
+    return TaskShape(
+        response_texts=tuple(item.response.text for item in items),
+        principle_ids=frozenset(project.principles.filter(is_current=True).values_list("pk", flat=True)),
+        rubric_item_ids=frozenset(project.rubric_items.filter(is_active=True).values_list("pk", flat=True)),
+    )
+
+
+def _check_critique(*, project: Project, critique: str) -> str:
+    critique = (critique or "").strip()
+    if project.critique_policy == CritiquePolicy.OFF and critique:
+        raise ApplicationError("This project takes no critiques.")
+    if project.critique_policy == CritiquePolicy.REQUIRED and len(critique) < max(1, project.critique_min_length):
+        raise ApplicationError(
+            f"A critique of at least {max(1, project.critique_min_length)} characters is required."
+        )
+    if critique and len(critique) < project.critique_min_length:
+        raise ApplicationError(f"A critique must be at least {project.critique_min_length} characters.")
+    return critique
+
+
+def _phase_for(*, project: Project, assignment: Assignment) -> str:
+    if project.kind != FeedbackKind.HINDSIGHT:
+        return Phase.MAIN
+    has_foresight = Judgment.objects.filter(
+        task_id=assignment.task_id, annotator_id=assignment.annotator_id, phase=Phase.FORESIGHT
+    ).exists()
+    return Phase.HINDSIGHT if has_foresight else Phase.FORESIGHT
+
+
+def _time_on_task_ms(*, assignment: Assignment, client_ms: int | None, now: datetime) -> int:
+    """The browser's measure of time on task, bounded by the time the lease has been open."""
+    server_ms = max(0, int((now - assignment.created_at).total_seconds() * 1000))
+    if client_ms is None or client_ms < 0:
+        return server_ms
+    return min(int(client_ms), server_ms)
+
+
+def _ensure_lease_usable(*, assignment: Assignment, task: Task, now: datetime) -> None:
+    if assignment.status == AssignmentStatus.SKIPPED:
+        raise Conflict("You skipped this task; it can no longer be judged.")
+    if assignment.status == AssignmentStatus.EXPIRED or assignment.expires_at <= now:
+        # A late answer is still taken while nobody else holds the slot: nothing is lost for free.
+        if not task_has_free_slot(
+            task=task, overlap=assignment.project.overlap, now=now, exclude_assignment_id=assignment.pk
+        ):
+            raise Conflict(
+                "Your lease on this task expired and the task went to another annotator; "
+                "nothing was stored for it. Your earlier judgments are safe."
+            )
+
+
+def judgment_submit(
+    *,
+    assignment_id: int,
+    annotator: User,
+    payload: object,
+    critique: str = "",
+    duration_ms: int | None = None,
+    phase: str | None = None,
+) -> Submission:
+    """Stores the annotator's judgment for the leased task. The phase follows from the kind and
+    what is stored; a client that names the phase it answers makes a resubmission idempotent."""
+    try:
+        return _judgment_submit(
+            assignment_id=assignment_id,
+            annotator=annotator,
+            payload=payload,
+            critique=critique,
+            duration_ms=duration_ms,
+            phase=phase,
+        )
+    except IntegrityError:
+        # A concurrent twin of this submission won the unique constraint: answer with its row.
+        assignment = Assignment.objects.get(pk=assignment_id, annotator=annotator)
+        judgment = Judgment.objects.filter(task_id=assignment.task_id, annotator=annotator).order_by("-id").first()
+        if judgment is None:
+            raise
+        return Submission(judgment=judgment, created=False)
+
+
+@transaction.atomic
+def _judgment_submit(*, assignment_id, annotator, payload, critique, duration_ms, phase) -> Submission:
+    now = timezone.now()
+    assignment = _own_assignment_locked(assignment_id=assignment_id, annotator=annotator)
+    project = assignment.project
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        stored = Judgment.objects.filter(task_id=assignment.task_id, annotator=annotator).order_by("-id").first()
+        return Submission(judgment=stored, created=False)
+    task = Task.objects.select_for_update().select_related("project").get(pk=assignment.task_id)
+    _ensure_lease_usable(assignment=assignment, task=task, now=now)
+    normal = validate_payload(kind=project.kind, payload=payload, shape=task_shape(task=task))
+    critique = _check_critique(project=project, critique=critique)
+    expected = _phase_for(project=project, assignment=assignment)
+    if phase and phase != expected:
+        stored = Judgment.objects.filter(task=task, annotator=annotator, phase=phase).first()
+        if stored is not None:
+            return Submission(judgment=stored, created=False)
+        raise Conflict(f"This task expects its {expected} judgment now, not a {phase} one.")
+    phase = expected
+    previous = None
+    if phase == Phase.HINDSIGHT:
+        previous = Judgment.objects.get(task=task, annotator=annotator, phase=Phase.FORESIGHT)
+    judgment = Judgment.objects.create(
+        project=project,
+        task=task,
+        annotator=annotator,
+        assignment=assignment,
+        kind=project.kind,
+        phase=phase,
+        previous=previous,
+        payload=normal,
+        critique=critique,
+        display_order=assignment.display_order,
+        started_at=assignment.created_at,
+        duration_ms=_time_on_task_ms(assignment=assignment, client_ms=duration_ms, now=now),
+    )
+    if phase == Phase.FORESIGHT:
+        # The task stays leased for the hindsight phase, which follows the revealed consequence.
+        assignment.status, assignment.expires_at = AssignmentStatus.ACTIVE, now + lease_duration(project)
+        assignment.save(update_fields=["status", "expires_at"])
+        return Submission(judgment=judgment, created=True)
+    assignment.status, assignment.finished_at = AssignmentStatus.SUBMITTED, now
+    assignment.save(update_fields=["status", "finished_at"])
+    Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
+    return Submission(judgment=judgment, created=True)

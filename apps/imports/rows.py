@@ -1,0 +1,109 @@
+"""Parsing and checking one JSONL row of an import. Pure: no database."""
+
+import json
+from dataclasses import dataclass, field
+
+from apps.projects.models import FeedbackKind
+
+ROLES = ("system", "user", "assistant")
+MIN_RESPONSES = {
+    FeedbackKind.PAIRWISE: 2,
+    FeedbackKind.LISTWISE: 3,
+    FeedbackKind.THUMBS: 1,
+    FeedbackKind.PRINCIPLES: 1,
+    FeedbackKind.HINDSIGHT: 1,
+    FeedbackKind.CHAT: 0,
+}
+MAX_LISTWISE_RESPONSES = 8
+
+
+class RowError(ValueError):
+    pass
+
+
+@dataclass
+class ResponseRow:
+    text: str
+    source: str = ""
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class PromptRow:
+    line: int
+    messages: list[dict]
+    responses: list[ResponseRow]
+    external_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    consequence: str = ""
+
+
+def _messages(row: dict) -> list[dict]:
+    if "messages" in row:
+        messages = row["messages"]
+        if not isinstance(messages, list) or not messages:
+            raise RowError('"messages" must be a non-empty list of {"role", "content"} objects')
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict) or message.get("role") not in ROLES:
+                raise RowError(f"message {i + 1} needs a role of {', '.join(ROLES)}")
+            if not isinstance(message.get("content"), str) or not message["content"].strip():
+                raise RowError(f"message {i + 1} has no text content")
+        if messages[-1]["role"] != "user":
+            raise RowError("the last message of a prompt must be the user's")
+        return [{"role": m["role"], "content": m["content"]} for m in messages]
+    prompt = row.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise RowError('a row needs a non-empty "prompt" string or a "messages" list')
+    return [{"role": "user", "content": prompt}]
+
+
+def _response(value: object, index: int) -> ResponseRow:
+    if isinstance(value, str):
+        value = {"text": value}
+    if not isinstance(value, dict):
+        raise RowError(f"response {index + 1} must be a string or an object with \"text\"")
+    text = value.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise RowError(f"response {index + 1} has no text")
+    source = value.get("model", value.get("source", ""))
+    metadata = value.get("metadata", {})
+    if not isinstance(source, str) or not isinstance(metadata, dict):
+        raise RowError(f'response {index + 1}: "model" must be a string and "metadata" an object')
+    return ResponseRow(text=text, source=source, metadata=metadata)
+
+
+def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
+    """One prompt with its responses, or `RowError` saying what is wrong with the row."""
+    try:
+        row = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RowError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(row, dict):
+        raise RowError("each line must be a JSON object")
+    messages = _messages(row)
+    raw_responses = row.get("responses", [])
+    if not isinstance(raw_responses, list):
+        raise RowError('"responses" must be a list')
+    responses = [_response(value, i) for i, value in enumerate(raw_responses)]
+    needed = MIN_RESPONSES.get(kind, 1)
+    if len(responses) < needed:
+        raise RowError(f"a {kind} project needs at least {needed} responses per prompt, got {len(responses)}")
+    if kind == FeedbackKind.LISTWISE and len(responses) > MAX_LISTWISE_RESPONSES:
+        raise RowError(f"a ranking shows at most {MAX_LISTWISE_RESPONSES} responses, got {len(responses)}")
+    if len({r.text for r in responses}) != len(responses):
+        raise RowError("two responses of this prompt have the same text")
+    external_id = row.get("id", "")
+    metadata = row.get("metadata", {})
+    consequence = row.get("consequence", "")
+    if not isinstance(metadata, dict):
+        raise RowError('"metadata" must be an object')
+    if not isinstance(consequence, str):
+        raise RowError('"consequence" must be a string')
+    return PromptRow(
+        line=line,
+        messages=messages,
+        responses=responses,
+        external_id=str(external_id),
+        metadata=metadata,
+        consequence=consequence,
+    )

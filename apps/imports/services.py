@@ -1,0 +1,139 @@
+"""JSONL imports: every row is checked first; then the whole file is written in one transaction,
+or nothing is."""
+
+import random
+from dataclasses import dataclass
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import ApplicationError
+from apps.corpus.models import Prompt, Response
+from apps.imports.models import ImportJob, ImportStatus
+from apps.imports.rows import PromptRow, RowError, parse_row
+from apps.labeling.services import task_groups_for_prompt, tasks_bulk_create
+from apps.projects.models import Project
+
+MAX_STORED_ERRORS = 1000
+_PROGRESS_EVERY = 500
+
+
+@transaction.atomic
+def import_job_create(
+    *, project: Project, user: User, upload: UploadedFile, pair_strategy: str | None = None, max_pairs_per_prompt: int | None = None
+) -> ImportJob:
+    """Stores the upload and queues the import (the worker starts once this commits)."""
+    from apps.imports.tasks import run_import
+
+    if upload.size == 0:
+        raise ApplicationError("The file is empty.")
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=user,
+        file=upload,
+        original_name=upload.name[:255],
+        pair_strategy=pair_strategy or project.pair_strategy,
+        max_pairs_per_prompt=max_pairs_per_prompt or project.max_pairs_per_prompt,
+    )
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+def _set(job: ImportJob, **fields) -> None:
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save(update_fields=list(fields))
+
+
+def _validate_rows(job: ImportJob) -> tuple[list[PromptRow], list[dict], int]:
+    rows, errors, error_count = [], [], 0
+    with job.file.open("rb") as handle:
+        lines = handle.read().decode("utf-8", errors="strict").splitlines()
+    _set(job, status=ImportStatus.VALIDATING, total_rows=sum(1 for line in lines if line.strip()))
+    processed = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append(parse_row(line=number, raw=raw, kind=job.project.kind))
+        except RowError as exc:
+            error_count += 1
+            if len(errors) < MAX_STORED_ERRORS:
+                errors.append({"line": number, "error": str(exc)})
+        processed += 1
+        if processed % _PROGRESS_EVERY == 0:
+            _set(job, processed_rows=processed)
+    _set(job, processed_rows=processed)
+    return rows, errors, error_count
+
+
+@dataclass
+class _Written:
+    prompts: int
+    responses: int
+    tasks: int
+
+
+@transaction.atomic
+def _write_rows(job: ImportJob, rows: list[PromptRow]) -> _Written:
+    project = job.project
+    prompts = Prompt.objects.bulk_create(
+        [
+            Prompt(project=project, messages=r.messages, external_id=r.external_id, metadata=r.metadata, import_job=job)
+            for r in rows
+        ],
+        batch_size=1000,
+    )
+    responses = Response.objects.bulk_create(
+        [
+            Response(prompt=prompt, text=resp.text, source=resp.source, metadata=resp.metadata)
+            for prompt, row in zip(prompts, rows, strict=True)
+            for resp in row.responses
+        ],
+        batch_size=1000,
+    )
+    rng = random.Random(job.pk)  # sampled pairs are reproducible per import
+    groups, offset = [], 0
+    for prompt, row in zip(prompts, rows, strict=True):
+        own = responses[offset : offset + len(row.responses)]
+        offset += len(row.responses)
+        index_groups = task_groups_for_prompt(
+            kind=project.kind,
+            n_responses=len(own),
+            strategy=job.pair_strategy,
+            limit=job.max_pairs_per_prompt,
+            rng=rng,
+        )
+        groups.append((prompt, own, index_groups, {"consequence": row.consequence}))
+    tasks = tasks_bulk_create(project=project, prompt_groups=groups, import_job=job)
+    return _Written(prompts=len(prompts), responses=len(responses), tasks=tasks)
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Validates and imports the job's file. Safe to run twice: a finished job is left as is,
+    and an interrupted one starts over (its write transaction never committed)."""
+    job = ImportJob.objects.select_related("project").get(pk=job_id)
+    if job.is_finished:
+        return job
+    try:
+        rows, errors, error_count = _validate_rows(job)
+    except UnicodeDecodeError as exc:
+        errors, error_count, rows = [{"line": 0, "error": f"the file is not UTF-8 text ({exc.reason})"}], 1, []
+    if not error_count and not rows:
+        errors, error_count = [{"line": 0, "error": "the file holds no rows"}], 1
+    if error_count:
+        _set(job, status=ImportStatus.FAILED, errors=errors, error_count=error_count, finished_at=timezone.now())
+        return job
+    _set(job, status=ImportStatus.WRITING)
+    written = _write_rows(job, rows)
+    _set(
+        job,
+        status=ImportStatus.SUCCEEDED,
+        prompts_created=written.prompts,
+        responses_created=written.responses,
+        tasks_created=written.tasks,
+        finished_at=timezone.now(),
+    )
+    return job

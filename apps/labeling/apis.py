@@ -1,0 +1,105 @@
+"""The annotator's loop over HTTP: next task, then submit (or skip). Used by scripts and bench."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from apps.core.errors import NotFound
+from apps.feedback.models import Judgment
+from apps.feedback.services import judgment_submit
+from apps.labeling.selectors import labeling_view
+from apps.labeling.services import assignment_skip, task_claim_next
+from apps.projects.selectors import project_get_for_user, user_is_project_admin
+
+
+class ShownResponseOut(serializers.Serializer):
+    id = serializers.IntegerField(source="response.id")
+    letter = serializers.CharField()
+    text = serializers.CharField(source="response.text")
+    source = serializers.CharField(source="response.source")
+
+
+class LeaseOut(serializers.Serializer):
+    assignment = serializers.IntegerField(source="assignment.id")
+    task = serializers.IntegerField(source="task.id")
+    kind = serializers.CharField(source="task.kind")
+    phase = serializers.CharField()
+    expires_at = serializers.DateTimeField(source="assignment.expires_at")
+    messages = serializers.ListField(child=serializers.DictField())
+    responses = ShownResponseOut(source="shown", many=True, help_text="In display order.")
+    consequence = serializers.SerializerMethodField()
+
+    def get_consequence(self, view) -> str | None:
+        return view.task.consequence if view.phase == "hindsight" else None
+
+
+class JudgmentIn(serializers.Serializer):
+    payload = serializers.JSONField(help_text='Pairwise: {"choice": "A"|"B"|"tie"|"both_bad", "strength": ...}')
+    critique = serializers.CharField(required=False, allow_blank=True, default="")
+    duration_ms = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
+    phase = serializers.ChoiceField(choices=["main", "foresight", "hindsight"], required=False, allow_null=True)
+
+
+class JudgmentOut(serializers.ModelSerializer):
+    class Meta:
+        model = Judgment
+        fields = ["id", "task", "annotator", "kind", "phase", "payload", "critique", "display_order",
+                  "duration_ms", "submitted_at", "source"]
+
+
+@extend_schema(request=None, responses={200: LeaseOut, 204: None})
+@api_view(["POST"])
+def next_task_api(request, project_id: int):
+    """Leases the next task to the caller (the same one again while a lease is open)."""
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    assignment = task_claim_next(project=project, annotator=request.user)
+    if assignment is None:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(LeaseOut(labeling_view(assignment=assignment)).data)
+
+
+@extend_schema(request=JudgmentIn, responses={201: JudgmentOut, 200: JudgmentOut})
+@api_view(["POST"])
+def submit_api(request, assignment_id: int):
+    """Stores a judgment for a lease. 201 when stored, 200 when it was already stored."""
+    data = JudgmentIn(data=request.data)
+    data.is_valid(raise_exception=True)
+    result = judgment_submit(assignment_id=assignment_id, annotator=request.user, **data.validated_data)
+    return Response(
+        JudgmentOut(result.judgment).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    )
+
+
+@extend_schema(request=None, responses={204: None})
+@api_view(["POST"])
+def skip_api(request, assignment_id: int):
+    assignment_skip(assignment_id=assignment_id, annotator=request.user)
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(responses=JudgmentOut(many=True))
+@api_view(["GET"])
+def judgment_list_api(request, project_id: int):
+    """Admins see every judgment of their project; annotators only their own."""
+    from rest_framework.pagination import PageNumberPagination
+
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    judgments = Judgment.objects.filter(project=project).order_by("id")
+    if not user_is_project_admin(user=request.user, project=project):
+        judgments = judgments.filter(annotator=request.user)
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(judgments, request)
+    return paginator.get_paginated_response(JudgmentOut(page, many=True).data)
+
+
+@extend_schema(responses=JudgmentOut)
+@api_view(["GET"])
+def judgment_detail_api(request, judgment_id: int):
+    judgment = Judgment.objects.select_related("project").filter(pk=judgment_id).first()
+    if judgment is None:
+        raise NotFound("No such judgment.")
+    project = project_get_for_user(user=request.user, project_id=judgment.project_id)
+    if judgment.annotator_id != request.user.pk and not user_is_project_admin(user=request.user, project=project):
+        raise NotFound("No such judgment.")
+    return Response(JudgmentOut(judgment).data)

@@ -1,0 +1,87 @@
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.corpus.models import Response
+from apps.feedback.models import Judgment, Phase
+from apps.labeling.models import Assignment, AssignmentStatus, Task
+from apps.projects.models import Project
+
+
+@dataclass(frozen=True)
+class ShownResponse:
+    """A response as the annotator sees it: its screen side and its canonical letter."""
+
+    response: Response
+    letter: str  # canonical position as a letter: A, B, C...
+    position: int
+    side: int  # 0 = left / first shown
+
+
+@dataclass(frozen=True)
+class LabelingView:
+    assignment: Assignment
+    task: Task
+    messages: list[dict]
+    shown: list[ShownResponse]
+    phase: str
+    foresight: Judgment | None
+
+
+def labeling_view(*, assignment: Assignment) -> LabelingView:
+    """Everything the labeling page shows for a lease, in three queries."""
+    task = Task.objects.select_related("prompt", "project").get(pk=assignment.task_id)
+    position_of = {}
+    responses = {}
+    for item in task.items.select_related("response"):
+        position_of[item.response_id] = item.position
+        responses[item.response_id] = item.response
+    shown = [
+        ShownResponse(
+            response=responses[rid], letter=chr(ord("A") + position_of[rid]), position=position_of[rid], side=side
+        )
+        for side, rid in enumerate(assignment.display_order)
+    ]
+    foresight = None
+    phase = Phase.MAIN
+    if task.kind == "hindsight":
+        foresight = Judgment.objects.filter(task=task, annotator_id=assignment.annotator_id, phase=Phase.FORESIGHT).first()
+        phase = Phase.HINDSIGHT if foresight else Phase.FORESIGHT
+    return LabelingView(
+        assignment=assignment, task=task, messages=task.prompt.messages, shown=shown, phase=phase, foresight=foresight
+    )
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    judged: int
+    remaining: int
+
+
+def annotator_progress(*, project: Project, annotator: User) -> AnnotatorProgress:
+    """How many tasks the annotator judged here, and how many are still open to them."""
+    judged = Judgment.objects.filter(project=project, annotator=annotator).exclude(phase=Phase.FORESIGHT).count()
+    remaining = (
+        Task.objects.filter(project=project, judgment_count__lt=project.overlap)
+        .exclude(
+            Exists(
+                Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator).exclude(
+                    status=AssignmentStatus.ACTIVE
+                )
+            )
+        )
+        .count()
+    )
+    return AnnotatorProgress(judged=judged, remaining=remaining)
+
+
+def assignment_get_for_user(*, user: User, assignment_id: int) -> Assignment | None:
+    return Assignment.objects.filter(pk=assignment_id, annotator=user).select_related("project").first()
+
+
+def open_leases(*, project: Project) -> int:
+    return Assignment.objects.filter(
+        project=project, status=AssignmentStatus.ACTIVE, expires_at__gt=timezone.now()
+    ).count()

@@ -1,0 +1,202 @@
+"""Assignment: who judges which task, and when. The invariants — no task leased or judged past its
+overlap, one lease per task and annotator — are held by row locks and unique constraints in
+the database, not by Python."""
+
+import random
+from datetime import timedelta
+from itertools import combinations
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import Conflict, NotFound
+from apps.corpus.models import Prompt, Response
+from apps.labeling.models import Assignment, AssignmentStatus, Flag, Task, TaskItem
+from apps.projects.models import FeedbackKind, PairStrategy, Project
+
+_CLAIM_ATTEMPTS = 8
+
+
+def lease_duration(project: Project) -> timedelta:
+    return timedelta(seconds=project.lease_seconds or settings.ARBITER_LEASE_SECONDS)
+
+
+def live_lease_count(*, task_id: int, now, exclude_assignment_id: int | None = None) -> int:
+    qs = Assignment.objects.filter(task_id=task_id, status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+    if exclude_assignment_id is not None:
+        qs = qs.exclude(pk=exclude_assignment_id)
+    return qs.count()
+
+
+def task_has_free_slot(*, task: Task, overlap: int, now, exclude_assignment_id: int | None = None) -> bool:
+    """Call with the task row locked: judgments plus live leases stay under the overlap."""
+    leases = live_lease_count(task_id=task.pk, now=now, exclude_assignment_id=exclude_assignment_id)
+    return task.judgment_count + leases < overlap
+
+
+def _candidate_tasks(*, project: Project, annotator: User, now):
+    live_leases = (
+        Assignment.objects.filter(task=OuterRef("pk"), status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+        .values("task")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    seen_by_annotator = Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)
+    return (
+        Task.objects.filter(project=project, judgment_count__lt=project.overlap)
+        .exclude(Exists(seen_by_annotator))
+        .annotate(leases=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)))
+        .filter(judgment_count__lt=project.overlap - F("leases"))
+        .order_by("priority", "id")
+    )
+
+
+def _lock_next_candidate(*, project: Project, annotator: User, now, gold: bool | None, skip_ids: set[int]):
+    qs = _candidate_tasks(project=project, annotator=annotator, now=now).exclude(pk__in=skip_ids)
+    if gold is not None:
+        qs = qs.filter(is_gold=gold)
+    # SKIP LOCKED: concurrent claimers fan out over different tasks instead of queueing on one.
+    return qs.select_for_update(skip_locked=True, of=("self",)).only("pk", "judgment_count").first()
+
+
+def _new_lease(*, task: Task, project: Project, annotator: User, now) -> Assignment:
+    response_ids = list(task.items.order_by("position").values_list("response_id", flat=True))
+    random.shuffle(response_ids)  # random screen order; stored, so position bias can be measured
+    return Assignment.objects.create(
+        task=task,
+        project=project,
+        annotator=annotator,
+        display_order=response_ids,
+        expires_at=now + lease_duration(project),
+    )
+
+
+def _renew_held_lease(*, project: Project, annotator: User, now) -> Assignment | None:
+    """The annotator's open lease, if any: returned as is, renewed if it expired with its slot
+    still free, or closed as expired if someone else took the slot."""
+    held = (
+        Assignment.objects.select_for_update()
+        .filter(annotator=annotator, project=project, status=AssignmentStatus.ACTIVE)
+        .order_by("created_at")
+        .first()
+    )
+    if held is None or held.expires_at > now:
+        return held
+    task = Task.objects.select_for_update().get(pk=held.task_id)
+    if task_has_free_slot(task=task, overlap=project.overlap, now=now, exclude_assignment_id=held.pk):
+        held.expires_at = now + lease_duration(project)
+        held.save(update_fields=["expires_at"])
+        return held
+    held.status, held.finished_at = AssignmentStatus.EXPIRED, now
+    held.save(update_fields=["status", "finished_at"])
+    return None
+
+
+def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
+    """Leases the next task to the annotator, or returns None when nothing is left for them.
+
+    Asking again while a lease is open returns the same lease, so a reload or retry never
+    takes a second slot. Gold tasks are mixed in at the project's gold rate."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = _renew_held_lease(project=project, annotator=annotator, now=now)
+        if held is not None:
+            return held
+        want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
+        for gold in (want_gold, not want_gold):
+            skip_ids: set[int] = set()
+            for _ in range(_CLAIM_ATTEMPTS):
+                task = _lock_next_candidate(
+                    project=project, annotator=annotator, now=now, gold=gold, skip_ids=skip_ids
+                )
+                if task is None:
+                    break
+                # Re-count under the lock: the candidate query read an older snapshot.
+                task.refresh_from_db(fields=["judgment_count"])
+                if task_has_free_slot(task=task, overlap=project.overlap, now=now):
+                    return _new_lease(task=task, project=project, annotator=annotator, now=now)
+                skip_ids.add(task.pk)
+    return None
+
+
+def _own_assignment_locked(*, assignment_id: int, annotator: User) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update()
+        .filter(pk=assignment_id, annotator=annotator)
+        .select_related("project")
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("No such task lease.")
+    return assignment
+
+
+@transaction.atomic
+def assignment_skip(*, assignment_id: int, annotator: User) -> Assignment:
+    """Gives the task back; it is not offered to this annotator again."""
+    assignment = _own_assignment_locked(assignment_id=assignment_id, annotator=annotator)
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        raise Conflict("This task is already judged; it cannot be skipped.")
+    if assignment.status != AssignmentStatus.SKIPPED:
+        assignment.status, assignment.finished_at = AssignmentStatus.SKIPPED, timezone.now()
+        assignment.save(update_fields=["status", "finished_at"])
+    return assignment
+
+
+@transaction.atomic
+def task_flag(*, assignment_id: int, annotator: User, reason: str, note: str = "") -> Flag:
+    """Reports a problem with the task and skips it."""
+    assignment = assignment_skip(assignment_id=assignment_id, annotator=annotator)
+    flag, _ = Flag.objects.get_or_create(
+        task_id=assignment.task_id, user=annotator, defaults={"reason": reason, "note": note}
+    )
+    return flag
+
+
+def _pairs(n: int, *, strategy: str, limit: int, rng: random.Random) -> list[tuple[int, int]]:
+    pairs = list(combinations(range(n), 2))
+    if strategy == PairStrategy.SAMPLED and len(pairs) > limit:
+        pairs = sorted(rng.sample(pairs, limit))
+    return pairs
+
+
+def task_groups_for_prompt(*, kind: str, n_responses: int, strategy: str, limit: int, rng: random.Random) -> list[tuple[int, ...]]:
+    """Which of a prompt's responses (by index) go together into one task, for the project kind:
+    pairs for pairwise, the whole list (up to 8) for listwise, one response each for thumbs and
+    principles, pairs (or a single response) for hindsight."""
+    if kind == FeedbackKind.PAIRWISE:
+        return _pairs(n_responses, strategy=strategy, limit=limit, rng=rng)
+    if kind == FeedbackKind.LISTWISE:
+        return [tuple(range(min(n_responses, 8)))] if n_responses >= 3 else []
+    if kind == FeedbackKind.HINDSIGHT:
+        if n_responses == 1:
+            return [(0,)]
+        return _pairs(n_responses, strategy=strategy, limit=limit, rng=rng)
+    if kind in (FeedbackKind.THUMBS, FeedbackKind.PRINCIPLES):
+        return [(i,) for i in range(n_responses)]
+    return []
+
+
+def tasks_bulk_create(
+    *, project: Project, prompt_groups: list[tuple[Prompt, list[Response], list[tuple[int, ...]], dict]], import_job=None
+) -> int:
+    """Creates tasks and their items in bulk. Each entry: the prompt, its saved responses, the
+    response index groups, and task fields (consequence, gold)."""
+    tasks, group_responses = [], []
+    for prompt, responses, groups, fields in prompt_groups:
+        for group in groups:
+            tasks.append(Task(project=project, prompt=prompt, kind=project.kind, import_job=import_job, **fields))
+            group_responses.append([responses[i] for i in group])
+    Task.objects.bulk_create(tasks, batch_size=1000)
+    items = [
+        TaskItem(task=task, response=response, position=position)
+        for task, responses in zip(tasks, group_responses, strict=True)
+        for position, response in enumerate(responses)
+    ]
+    TaskItem.objects.bulk_create(items, batch_size=2000)
+    return len(tasks)
+

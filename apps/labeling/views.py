@@ -1,0 +1,94 @@
+"""The labeling page: one full page, and its task panel swapped in by htmx after each answer."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import ApplicationError
+from apps.feedback.payloads import STRENGTHS
+from apps.feedback.services import judgment_submit
+from apps.labeling.selectors import annotator_progress, assignment_get_for_user, labeling_view
+from apps.labeling.services import assignment_skip, task_claim_next
+from apps.projects.selectors import project_get_for_user
+
+
+def _render_panel(request: HttpRequest, project, *, error: str = "", notice: str = "", status: int = 200):
+    assignment = task_claim_next(project=project, annotator=request.user)
+    context = {
+        "project": project,
+        "view": labeling_view(assignment=assignment) if assignment else None,
+        "progress": annotator_progress(project=project, annotator=request.user),
+        "strengths": STRENGTHS,
+        "error": error,
+        "notice": notice,
+    }
+    template = "labeling/_panel.html" if request.htmx else "labeling/label.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+def label(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    return _render_panel(request, project)
+
+
+def _payload_from_form(request: HttpRequest, kind: str) -> object:
+    if "payload" in request.POST:
+        try:
+            return json.loads(request.POST["payload"])
+        except json.JSONDecodeError:
+            raise ApplicationError("The answer could not be read; please answer again.") from None
+    return {"choice": request.POST.get("choice"), "strength": request.POST.get("strength") or None}
+
+
+def _duration(request: HttpRequest) -> int | None:
+    try:
+        return int(float(request.POST["duration_ms"]))
+    except (KeyError, ValueError):
+        return None
+
+
+@login_required
+@require_POST
+def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    if assignment_get_for_user(user=request.user, assignment_id=assignment_id) is None:
+        raise Http404("No such task lease.")
+    try:
+        result = judgment_submit(
+            assignment_id=assignment_id,
+            annotator=request.user,
+            payload=_payload_from_form(request, project.kind),
+            critique=request.POST.get("critique", ""),
+            duration_ms=_duration(request),
+            phase=request.POST.get("phase") or None,
+        )
+    except ApplicationError as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return redirect("labeling:label", project_id=project.pk)
+        return _render_panel(request, project, error=exc.message, status=exc.status if exc.status != 400 else 422)
+    notice = "Saved." if result.created else "Already saved; nothing was counted twice."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("labeling:label", project_id=project.pk)
+    return _render_panel(request, project, notice=notice)
+
+
+@login_required
+@require_POST
+def skip(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    if assignment_get_for_user(user=request.user, assignment_id=assignment_id) is None:
+        raise Http404("No such task lease.")
+    try:
+        assignment_skip(assignment_id=assignment_id, annotator=request.user)
+    except ApplicationError as exc:
+        return _render_panel(request, project, error=exc.message)
+    if not request.htmx:
+        return redirect("labeling:label", project_id=project.pk)
+    return _render_panel(request, project, notice="Skipped.")

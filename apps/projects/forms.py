@@ -1,0 +1,18 @@
+from django import forms
+
+from apps.projects.models import Project, Role
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = [
+            "name", "description", "kind", "overlap", "guidelines", "pair_strategy",
+            "max_pairs_per_prompt", "critique_policy", "critique_min_length", "lease_seconds",
+        ]
+        widgets = {"guidelines": forms.Textarea(attrs={"rows": 6}), "description": forms.Textarea(attrs={"rows": 2})}
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)

@@ -1,0 +1,121 @@
+from django.conf import settings
+from django.db import models
+
+
+class FeedbackKind(models.TextChoices):
+    PAIRWISE = "pairwise", "Pairwise A/B"
+    LISTWISE = "listwise", "Listwise ranking"
+    PRINCIPLES = "principles", "Binary principles"
+    THUMBS = "thumbs", "Thumbs up / down"
+    HINDSIGHT = "hindsight", "Hindsight (foresight, then consequence)"
+    CHAT = "chat", "Reactions in a live chat"
+
+
+class PairStrategy(models.TextChoices):
+    ALL = "all", "All pairs of each prompt's responses"
+    SAMPLED = "sampled", "Sampled pairs, up to a limit per prompt"
+
+
+class CritiquePolicy(models.TextChoices):
+    OFF = "off", "No critique"
+    OPTIONAL = "optional", "Critique allowed"
+    REQUIRED = "required", "Critique required"
+
+
+class Project(models.Model):
+    """A labeling effort: one feedback kind, its guidelines, and how many people judge each task."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    kind = models.CharField(max_length=20, choices=FeedbackKind.choices, default=FeedbackKind.PAIRWISE)
+    overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="How many different annotators judge each task."
+    )
+    lease_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How long a claimed task stays reserved; empty = site default."
+    )
+    pair_strategy = models.CharField(max_length=10, choices=PairStrategy.choices, default=PairStrategy.ALL)
+    max_pairs_per_prompt = models.PositiveSmallIntegerField(default=6)
+    critique_policy = models.CharField(
+        max_length=10, choices=CritiquePolicy.choices, default=CritiquePolicy.OPTIONAL
+    )
+    critique_min_length = models.PositiveSmallIntegerField(default=0)
+    gold_rate = models.FloatField(default=0.0, help_text="Share of served tasks that are gold tasks.")
+    show_suggestions = models.BooleanField(default=False)
+    generation_backend = models.JSONField(
+        default=dict, blank=True, help_text='Chat backend, e.g. {"type": "openai", "base_url": ..., "model": ...}.'
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(overlap__gte=1), name="project_overlap_gte_1")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.ANNOTATOR)
+    # An excluded annotator's judgments stay stored but leave exports and training.
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    excluded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+class Principle(models.Model):
+    """One version of a plain-language principle. Editing makes a new row with the same `key`;
+    verdicts point at the version they answered."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="principles")
+    key = models.SlugField(max_length=80)
+    version = models.PositiveIntegerField(default=1)
+    text = models.TextField()
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key", "version"], name="principle_version_unique"),
+            models.UniqueConstraint(
+                fields=["project", "key"], condition=models.Q(is_current=True), name="principle_one_current"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} v{self.version}"
+
+
+class RubricItem(models.Model):
+    """A checklist item scored per response: met / partly / not met."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rubric_items")
+    text = models.CharField(max_length=500)
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,55 @@
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.accounts.models import User
+from apps.projects.models import Membership, Principle, Project, Role
+
+
+def projects_for_user(*, user: User) -> QuerySet[Project]:
+    """The projects a user may see: those they are a member of (superusers: all)."""
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def project_get_for_user(*, user: User, project_id: int, role: str | None = None) -> Project:
+    """The project, if the user belongs to it (with `role`, if given); otherwise 404 — a foreign
+    project is indistinguishable from a missing one."""
+    qs = projects_for_user(user=user)
+    if role == Role.ADMIN and not user.is_superuser:
+        qs = qs.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    project = qs.filter(pk=project_id).first()
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
+def user_is_project_admin(*, user: User, project: Project) -> bool:
+    return user.is_superuser or Membership.objects.filter(
+        project=project, user=user, role=Role.ADMIN
+    ).exists()
+
+
+def current_principles(*, project: Project) -> QuerySet[Principle]:
+    return project.principles.filter(is_current=True).order_by("key")
+
+
+def project_summary(*, project: Project) -> dict:
+    """Counts an admin sees on the project page, in a handful of queries."""
+    from django.db.models import Count, Q, Sum
+
+    from apps.feedback.models import Judgment
+
+    tasks = project.tasks.aggregate(
+        total=Count("pk"),
+        complete=Count("pk", filter=Q(judgment_count__gte=project.overlap)),
+        judged=Sum("judgment_count"),
+    )
+    return {
+        "prompts": project.prompts.count(),
+        "tasks": tasks["total"],
+        "tasks_complete": tasks["complete"],
+        "judgments": Judgment.objects.filter(project=project).count(),
+        "memberships": project.memberships.select_related("user").order_by("role", "user__username"),
+        "imports": project.import_jobs.all()[:10],
+    }

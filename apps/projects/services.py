@@ -1,0 +1,40 @@
+from django.db import transaction
+
+from apps.accounts.models import User
+from apps.core.errors import ApplicationError, PermissionDenied
+from apps.projects.models import Membership, Principle, Project, Role
+
+
+@transaction.atomic
+def project_create(*, creator: User, name: str, kind: str, overlap: int = 1, guidelines: str = "", **fields) -> Project:
+    """A new project, with its creator as its first admin."""
+    if not (creator.is_staff or creator.is_superuser):
+        raise PermissionDenied("Only staff accounts may create projects.")
+    if overlap < 1:
+        raise ApplicationError("Overlap must be at least 1.")
+    project = Project.objects.create(
+        name=name, kind=kind, overlap=overlap, guidelines=guidelines, created_by=creator, **fields
+    )
+    Membership.objects.create(project=project, user=creator, role=Role.ADMIN)
+    return project
+
+
+def membership_set(*, project: Project, user: User, role: str = Role.ANNOTATOR) -> Membership:
+    """Adds the user to the project, or changes their role."""
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def principle_save(*, project: Project, key: str, text: str) -> Principle:
+    """Adds a principle, or a new version of it if the text changed; old versions stay, so
+    verdicts keep pointing at the words they answered."""
+    current = Principle.objects.select_for_update().filter(project=project, key=key, is_current=True).first()
+    if current and current.text == text:
+        return current
+    version = 1
+    if current:
+        current.is_current = False
+        current.save(update_fields=["is_current"])
+        version = current.version + 1
+    return Principle.objects.create(project=project, key=key, version=version, text=text)

@@ -1,0 +1,62 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from apps.accounts.models import User
+from apps.core.errors import ApplicationError
+from apps.projects.forms import MemberForm, ProjectForm
+from apps.projects.models import Role
+from apps.projects.selectors import project_get_for_user, project_summary, projects_for_user, user_is_project_admin
+from apps.projects.services import membership_set, project_create
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("projects:list")
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = projects_for_user(user=request.user).order_by("-created_at")
+    return render(request, "projects/list.html", {"projects": projects})
+
+
+@login_required
+def project_new(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_staff or request.user.is_superuser):
+        raise PermissionDenied
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = project_create(creator=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("projects:detail", project_id=project.pk)
+    return render(request, "projects/new.html", {"form": form})
+
+
+@login_required
+def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id)
+    is_admin = user_is_project_admin(user=request.user, project=project)
+    context = {"project": project, "is_admin": is_admin, "member_form": MemberForm()}
+    if is_admin:
+        context["summary"] = project_summary(project=project)
+    return render(request, "projects/detail.html", context)
+
+
+@login_required
+def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        user = User.objects.filter(username=form.cleaned_data["username"]).first()
+        if user is None:
+            messages.error(request, f"No account is named {form.cleaned_data['username']!r}.")
+        else:
+            membership_set(project=project, user=user, role=form.cleaned_data["role"])
+            messages.success(request, f"{user.username} is now {form.cleaned_data['role']} of this project.")
+    return redirect("projects:detail", project_id=project.pk)

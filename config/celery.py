@@ -1,0 +1,11 @@
+"""The Celery app. Queues: `default` for imports and light work, `training` for runs."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("arbiter")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

