@@ -114,7 +114,7 @@ def _judgment_submit(*, assignment_id, annotator, payload, critique, duration_ms
     if assignment.status == AssignmentStatus.SUBMITTED:
         stored = Judgment.objects.filter(task_id=assignment.task_id, annotator=annotator).order_by("-id").first()
         return Submission(judgment=stored, created=False)
-    task = Task.objects.select_for_update().select_related("project").get(pk=assignment.task_id)
+    task = Task.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.task_id)
     _ensure_lease_usable(assignment=assignment, task=task, now=now)
     normal = validate_payload(kind=project.kind, payload=payload, shape=task_shape(task=task))
     critique = _check_critique(project=project, critique=critique)

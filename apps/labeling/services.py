@@ -79,7 +79,7 @@ def _renew_held_lease(*, project: Project, annotator: User, now) -> Assignment |
     """The annotator's open lease, if any: returned as is, renewed if it expired with its slot
     still free, or closed as expired if someone else took the slot."""
     held = (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",))
         .filter(annotator=annotator, project=project, status=AssignmentStatus.ACTIVE)
         .order_by("created_at")
         .first()
@@ -125,7 +125,7 @@ def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
 
 def _own_assignment_locked(*, assignment_id: int, annotator: User) -> Assignment:
     assignment = (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",))
         .filter(pk=assignment_id, annotator=annotator)
         .select_related("project")
         .first()

@@ -1,0 +1,91 @@
+"""Loading base models and tokenizers from local files, and wrapping them in LoRA adapters.
+
+The trainer never downloads (unless a config sets `allow_download`), and never trains a model whose weights
+did not load: both would turn a typo into hours of training a random network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from trainer.config import BaseConfig
+from trainer.errors import ModelLoadError
+
+# More than this share of a model's weights missing from the checkpoint means it is not the model asked for.
+_MAX_MISSING_SHARE = 0.5
+
+
+def load_pretrained(loader: Any, name: str, *, allow_download: bool, **kwargs: Any) -> Any:
+    """Call `loader.from_pretrained(name)` on local files only; raise ModelLoadError with a plain message.
+
+    `loader` is an Auto* class (model or tokenizer). For models the loading report is checked and a checkpoint
+    that leaves most weights newly initialised is refused.
+    """
+    local_only = not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1"
+    is_model = not loader.__name__.endswith("Tokenizer")
+    try:
+        if is_model:
+            model, info = loader.from_pretrained(
+                name, local_files_only=local_only, output_loading_info=True, **kwargs
+            )
+        else:
+            return loader.from_pretrained(name, local_files_only=local_only, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        where = "a local directory" if Path(name).exists() else "a model id"
+        raise ModelLoadError(
+            f"could not load {name!r} ({where}) from local files: {_first_line(exc)}. "
+            "The trainer does not download models: give a local model directory, or a model id that is "
+            "already in the Hugging Face cache."
+        ) from exc
+    missing = len(info.get("missing_keys", []))
+    total = sum(1 for _ in model.state_dict())
+    if total and missing / total > _MAX_MISSING_SHARE:
+        raise ModelLoadError(
+            f"{name!r} loaded, but {missing} of its {total} weights were missing from the checkpoint and would be "
+            "random; refusing to train it. Check that the directory holds the model's weights."
+        )
+    return model
+
+
+def apply_lora(model: nn.Module, config: BaseConfig, *, task_type: str | None = None) -> nn.Module:
+    """Wrap `model` with LoRA adapters (peft) as the config asks; only the adapters stay trainable."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type=task_type,
+    )
+    return get_peft_model(model, lora)
+
+
+def lora_config(config: BaseConfig, *, task_type: str) -> Any:
+    """A peft LoraConfig for TRL's trainers, which wrap the model themselves."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type=task_type,
+    )
+
+
+def disable_dropout(model: nn.Module) -> None:
+    """Set every dropout probability to 0: reward and preference losses compare scores of the same model, and
+    dropout noise on either side only blurs the comparison (TRL does the same by default)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

