@@ -45,7 +45,12 @@ def database_url_for_subprocess() -> str:
 
 
 def subprocess_env(**extra) -> dict:
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1", **extra}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     return env
 
@@ -56,10 +61,29 @@ def celery_worker_process(transactional_db, tmp_path):
     log = tmp_path / "worker.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default",
-             "--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-mingle",
-             "--without-gossip", "-l", "INFO", "-n", f"test-{os.getpid()}@%h"],
-            cwd=ROOT, env=subprocess_env(), stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default",
+                "--pool=solo",
+                "--concurrency=1",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "-l",
+                "INFO",
+                "-n",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 60

@@ -69,7 +69,9 @@ def add_member(project: Project, user=None, role: str = Role.ANNOTATOR):
     return user
 
 
-def make_task(project: Project, *, n_responses: int = 2, texts: list[str] | None = None, **fields) -> Task:
+def make_task(
+    project: Project, *, n_responses: int = 2, texts: list[str] | None = None, **fields
+) -> Task:
     """A task of the project's kind with `n_responses` fresh responses to a fresh prompt."""
     prompt = PromptFactory(project=project)
     texts = texts or [f"Response {i} to prompt {prompt.pk}" for i in range(n_responses)]

@@ -5,17 +5,28 @@ from django.db import models
 class Conversation(models.Model):
     """A live chat between a user and the project's generation backend."""
 
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="conversations")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
-    backend = models.JSONField(default=dict, help_text="The backend settings in force when it started.")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="conversations"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    backend = models.JSONField(
+        default=dict, help_text="The backend settings in force when it started."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} of {self.user}"
+
 
 class Message(models.Model):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     index = models.PositiveIntegerField()
     role = models.CharField(max_length=10)
     content = models.TextField(blank=True)
@@ -25,7 +36,12 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["conversation", "index"]
-        constraints = [models.UniqueConstraint(fields=["conversation", "index"], name="message_index_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "index"], name="message_index_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"
 
 
 class ReactionKind(models.TextChoices):
@@ -47,4 +63,9 @@ class Reaction(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["message", "user"], name="reaction_once_per_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="reaction_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on message {self.message_id}"

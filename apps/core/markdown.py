@@ -6,9 +6,33 @@ import nh3
 from markdown_it import MarkdownIt
 
 _ALLOWED_TAGS = {
-    "p", "br", "hr", "pre", "code", "blockquote", "em", "strong", "del", "a", "img",
-    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td", "span",
+    "p",
+    "br",
+    "hr",
+    "pre",
+    "code",
+    "blockquote",
+    "em",
+    "strong",
+    "del",
+    "a",
+    "img",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "span",
 }
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -23,8 +47,10 @@ _ALLOWED_ATTRIBUTES = {
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # html=False: raw HTML in the source is shown as text, never passed through.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable(
-        "strikethrough"
+    return (
+        MarkdownIt("commonmark", {"html": False, "linkify": False})
+        .enable("table")
+        .enable("strikethrough")
     )
 
 

@@ -4,12 +4,18 @@ from django.db import models
 class Prompt(models.Model):
     """What the model was asked: a conversation of one or more turns, the last one the user's."""
 
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="prompts")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="prompts"
+    )
     external_id = models.CharField(max_length=200, blank=True, db_index=True)
     messages = models.JSONField(help_text='[{"role": "user", "content": "..."}, ...]')
     metadata = models.JSONField(default=dict, blank=True)
     import_job = models.ForeignKey(
-        "imports.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="prompts"
+        "imports.ImportJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="prompts",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -34,7 +40,9 @@ class Response(models.Model):
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
     text = models.TextField()
-    source = models.CharField(max_length=200, blank=True, help_text="Model or source that wrote it.")
+    source = models.CharField(
+        max_length=200, blank=True, help_text="Model or source that wrote it."
+    )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

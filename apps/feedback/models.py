@@ -17,13 +17,23 @@ class Judgment(models.Model):
     """One annotator's answer to one task (per phase). The payload's shape depends on the kind
     and is validated by `apps.feedback.payloads` before it is stored."""
 
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="judgments")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="judgments"
+    )
     task = models.ForeignKey("labeling.Task", on_delete=models.CASCADE, related_name="judgments")
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="judgments"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="judgments",
     )
     assignment = models.ForeignKey(
-        "labeling.Assignment", null=True, blank=True, on_delete=models.SET_NULL, related_name="judgments"
+        "labeling.Assignment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="judgments",
     )
     kind = models.CharField(max_length=20)
     phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.MAIN)
@@ -37,7 +47,9 @@ class Judgment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time on task.")
-    source = models.CharField(max_length=10, choices=JudgmentSource.choices, default=JudgmentSource.APP)
+    source = models.CharField(
+        max_length=10, choices=JudgmentSource.choices, default=JudgmentSource.APP
+    )
     source_name = models.CharField(max_length=200, blank=True)
     excluded_at = models.DateTimeField(null=True, blank=True)
     excluded_by = models.ForeignKey(
@@ -51,7 +63,9 @@ class Judgment(models.Model):
                 fields=["task", "annotator", "phase"], name="judgment_once_per_annotator_phase"
             )
         ]
-        indexes = [models.Index(fields=["project", "submitted_at"], name="judgment_project_time_idx")]
+        indexes = [
+            models.Index(fields=["project", "submitted_at"], name="judgment_project_time_idx")
+        ]
 
     def __str__(self) -> str:
         return f"Judgment {self.pk} on task {self.task_id}"

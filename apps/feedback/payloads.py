@@ -72,7 +72,9 @@ def validate_listwise(payload: object, shape: TaskShape) -> dict:
     ranks = data.get("ranks")
     if not isinstance(ranks, list) or len(ranks) != shape.size:
         raise InvalidPayload(f"ranks must list one rank for each of the {shape.size} responses.")
-    if not all(isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= shape.size for r in ranks):
+    if not all(
+        isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= shape.size for r in ranks
+    ):
         raise InvalidPayload(f"Each rank must be a whole number from 1 (best) to {shape.size}.")
     # Ties share a rank; the ranks in use must be 1..m with no gaps (dense ranking).
     if sorted(set(ranks)) != list(range(1, len(set(ranks)) + 1)):
@@ -92,7 +94,9 @@ def validate_principles(payload: object, shape: TaskShape) -> dict:
         position = _position(row.get("response"), shape, "response")
         principle = row.get("principle")
         if principle not in shape.principle_ids:
-            raise InvalidPayload(f"Principle {principle!r} is not one of this project's current principles.")
+            raise InvalidPayload(
+                f"Principle {principle!r} is not one of this project's current principles."
+            )
         verdict = row.get("verdict")
         if verdict not in VERDICTS:
             raise InvalidPayload(f"verdict must be one of {', '.join(VERDICTS)}.")
@@ -102,18 +106,28 @@ def validate_principles(payload: object, shape: TaskShape) -> dict:
         if (position, principle) in seen:
             raise InvalidPayload("Each principle is answered once per response.")
         seen.add((position, principle))
-        verdicts.append({"response": position, "principle": principle, "verdict": verdict, "evidence": evidence})
+        verdicts.append(
+            {"response": position, "principle": principle, "verdict": verdict, "evidence": evidence}
+        )
     missing = {(p, q) for p in range(shape.size) for q in shape.principle_ids} - seen
     if missing:
-        raise InvalidPayload(f"{len(missing)} principle verdict(s) are missing; answer every principle for every response.")
+        raise InvalidPayload(
+            f"{len(missing)} principle verdict(s) are missing; answer every principle for every response."
+        )
     return {"verdicts": sorted(verdicts, key=lambda v: (v["response"], v["principle"]))}
 
 
 def validate_thumbs(payload: object, shape: TaskShape) -> dict:
     data = _require_dict(payload)
     labels = data.get("labels")
-    if not isinstance(labels, list) or len(labels) != shape.size or not all(isinstance(x, bool) for x in labels):
-        raise InvalidPayload(f"labels must be {shape.size} true (thumbs up) / false (thumbs down) values.")
+    if (
+        not isinstance(labels, list)
+        or len(labels) != shape.size
+        or not all(isinstance(x, bool) for x in labels)
+    ):
+        raise InvalidPayload(
+            f"labels must be {shape.size} true (thumbs up) / false (thumbs down) values."
+        )
     return {"labels": labels}
 
 
@@ -131,7 +145,9 @@ def validate_rubric(rows: object, shape: TaskShape) -> list[dict]:
         row = _require_dict(row)
         position = _position(row.get("response"), shape, "response")
         if row.get("item") not in shape.rubric_item_ids:
-            raise InvalidPayload(f"Rubric item {row.get('item')!r} is not in this project's rubric.")
+            raise InvalidPayload(
+                f"Rubric item {row.get('item')!r} is not in this project's rubric."
+            )
         if row.get("score") not in RUBRIC_SCORES:
             raise InvalidPayload(f"A rubric score must be one of {', '.join(RUBRIC_SCORES)}.")
         scores.append({"response": position, "item": row["item"], "score": row["score"]})

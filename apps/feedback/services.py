@@ -28,8 +28,12 @@ def task_shape(*, task: Task) -> TaskShape:
     project = task.project
     return TaskShape(
         response_texts=tuple(item.response.text for item in items),
-        principle_ids=frozenset(project.principles.filter(is_current=True).values_list("pk", flat=True)),
-        rubric_item_ids=frozenset(project.rubric_items.filter(is_active=True).values_list("pk", flat=True)),
+        principle_ids=frozenset(
+            project.principles.filter(is_current=True).values_list("pk", flat=True)
+        ),
+        rubric_item_ids=frozenset(
+            project.rubric_items.filter(is_active=True).values_list("pk", flat=True)
+        ),
     )
 
 
@@ -37,12 +41,16 @@ def _check_critique(*, project: Project, critique: str) -> str:
     critique = (critique or "").strip()
     if project.critique_policy == CritiquePolicy.OFF and critique:
         raise ApplicationError("This project takes no critiques.")
-    if project.critique_policy == CritiquePolicy.REQUIRED and len(critique) < max(1, project.critique_min_length):
+    if project.critique_policy == CritiquePolicy.REQUIRED and len(critique) < max(
+        1, project.critique_min_length
+    ):
         raise ApplicationError(
             f"A critique of at least {max(1, project.critique_min_length)} characters is required."
         )
     if critique and len(critique) < project.critique_min_length:
-        raise ApplicationError(f"A critique must be at least {project.critique_min_length} characters.")
+        raise ApplicationError(
+            f"A critique must be at least {project.critique_min_length} characters."
+        )
     return critique
 
 
@@ -66,15 +74,15 @@ def _time_on_task_ms(*, assignment: Assignment, client_ms: int | None, now: date
 def _ensure_lease_usable(*, assignment: Assignment, task: Task, now: datetime) -> None:
     if assignment.status == AssignmentStatus.SKIPPED:
         raise Conflict("You skipped this task; it can no longer be judged.")
-    if assignment.status == AssignmentStatus.EXPIRED or assignment.expires_at <= now:
-        # A late answer is still taken while nobody else holds the slot: nothing is lost for free.
-        if not task_has_free_slot(
-            task=task, overlap=assignment.project.overlap, now=now, exclude_assignment_id=assignment.pk
-        ):
-            raise Conflict(
-                "Your lease on this task expired and the task went to another annotator; "
-                "nothing was stored for it. Your earlier judgments are safe."
-            )
+    lapsed = assignment.status == AssignmentStatus.EXPIRED or assignment.expires_at <= now
+    # A late answer is still taken while nobody else holds the slot: nothing is lost for free.
+    if lapsed and not task_has_free_slot(
+        task=task, overlap=assignment.project.overlap, now=now, exclude_assignment_id=assignment.pk
+    ):
+        raise Conflict(
+            "Your lease on this task expired and the task went to another annotator; "
+            "nothing was stored for it. Your earlier judgments are safe."
+        )
 
 
 def judgment_submit(
@@ -100,21 +108,35 @@ def judgment_submit(
     except IntegrityError:
         # A concurrent twin of this submission won the unique constraint: answer with its row.
         assignment = Assignment.objects.get(pk=assignment_id, annotator=annotator)
-        judgment = Judgment.objects.filter(task_id=assignment.task_id, annotator=annotator).order_by("-id").first()
+        judgment = (
+            Judgment.objects.filter(task_id=assignment.task_id, annotator=annotator)
+            .order_by("-id")
+            .first()
+        )
         if judgment is None:
             raise
         return Submission(judgment=judgment, created=False)
 
 
 @transaction.atomic
-def _judgment_submit(*, assignment_id, annotator, payload, critique, duration_ms, phase) -> Submission:
+def _judgment_submit(
+    *, assignment_id, annotator, payload, critique, duration_ms, phase
+) -> Submission:
     now = timezone.now()
     assignment = _own_assignment_locked(assignment_id=assignment_id, annotator=annotator)
     project = assignment.project
     if assignment.status == AssignmentStatus.SUBMITTED:
-        stored = Judgment.objects.filter(task_id=assignment.task_id, annotator=annotator).order_by("-id").first()
+        stored = (
+            Judgment.objects.filter(task_id=assignment.task_id, annotator=annotator)
+            .order_by("-id")
+            .first()
+        )
         return Submission(judgment=stored, created=False)
-    task = Task.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.task_id)
+    task = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(pk=assignment.task_id)
+    )
     _ensure_lease_usable(assignment=assignment, task=task, now=now)
     normal = validate_payload(kind=project.kind, payload=payload, shape=task_shape(task=task))
     critique = _check_critique(project=project, critique=critique)
@@ -144,7 +166,10 @@ def _judgment_submit(*, assignment_id, annotator, payload, critique, duration_ms
     )
     if phase == Phase.FORESIGHT:
         # The task stays leased for the hindsight phase, which follows the revealed consequence.
-        assignment.status, assignment.expires_at = AssignmentStatus.ACTIVE, now + lease_duration(project)
+        assignment.status, assignment.expires_at = (
+            AssignmentStatus.ACTIVE,
+            now + lease_duration(project),
+        )
         assignment.save(update_fields=["status", "expires_at"])
         return Submission(judgment=judgment, created=True)
     assignment.status, assignment.finished_at = AssignmentStatus.SUBMITTED, now

@@ -22,9 +22,24 @@ class ImportOut(serializers.ModelSerializer):
 
     class Meta:
         model = ImportJob
-        fields = ["id", "project", "original_name", "status", "percent", "total_rows", "processed_rows",
-                  "error_count", "errors", "pair_strategy", "max_pairs_per_prompt", "prompts_created",
-                  "responses_created", "tasks_created", "created_at", "finished_at"]
+        fields = [
+            "id",
+            "project",
+            "original_name",
+            "status",
+            "percent",
+            "total_rows",
+            "processed_rows",
+            "error_count",
+            "errors",
+            "pair_strategy",
+            "max_pairs_per_prompt",
+            "prompts_created",
+            "responses_created",
+            "tasks_created",
+            "created_at",
+            "finished_at",
+        ]
 
 
 @extend_schema(request={"multipart/form-data": ImportIn}, responses={202: ImportOut})

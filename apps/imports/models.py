@@ -13,13 +13,19 @@ class ImportStatus(models.TextChoices):
 class ImportJob(models.Model):
     """A JSONL upload. Every row is validated first; the file is imported whole or not at all."""
 
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="import_jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     file = models.FileField(upload_to="imports/%Y/%m/")
     original_name = models.CharField(max_length=255, blank=True)
     pair_strategy = models.CharField(max_length=10)
     max_pairs_per_prompt = models.PositiveSmallIntegerField()
-    status = models.CharField(max_length=12, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    status = models.CharField(
+        max_length=12, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, help_text='[{"line": 3, "error": "..."}]')
@@ -44,3 +50,6 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 0
         return min(99, int(100 * self.processed_rows / self.total_rows))
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} ({self.status})"

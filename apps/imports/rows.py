@@ -61,7 +61,7 @@ def _response(value: object, index: int) -> ResponseRow:
     if isinstance(value, str):
         value = {"text": value}
     if not isinstance(value, dict):
-        raise RowError(f"response {index + 1} must be a string or an object with \"text\"")
+        raise RowError(f'response {index + 1} must be a string or an object with "text"')
     text = value.get("text")
     if not isinstance(text, str) or not text.strip():
         raise RowError(f"response {index + 1} has no text")
@@ -87,9 +87,13 @@ def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
     responses = [_response(value, i) for i, value in enumerate(raw_responses)]
     needed = MIN_RESPONSES.get(kind, 1)
     if len(responses) < needed:
-        raise RowError(f"a {kind} project needs at least {needed} responses per prompt, got {len(responses)}")
+        raise RowError(
+            f"a {kind} project needs at least {needed} responses per prompt, got {len(responses)}"
+        )
     if kind == FeedbackKind.LISTWISE and len(responses) > MAX_LISTWISE_RESPONSES:
-        raise RowError(f"a ranking shows at most {MAX_LISTWISE_RESPONSES} responses, got {len(responses)}")
+        raise RowError(
+            f"a ranking shows at most {MAX_LISTWISE_RESPONSES} responses, got {len(responses)}"
+        )
     if len({r.text for r in responses}) != len(responses):
         raise RowError("two responses of this prompt have the same text")
     external_id = row.get("id", "")

@@ -10,7 +10,9 @@ def import_job_get_for_admin(*, user: User, job_id: int) -> ImportJob:
     projects = projects_for_user(user=user)
     if not user.is_superuser:
         projects = projects.filter(memberships__user=user, memberships__role=Role.ADMIN)
-    job = ImportJob.objects.filter(pk=job_id, project__in=projects).select_related("project").first()
+    job = (
+        ImportJob.objects.filter(pk=job_id, project__in=projects).select_related("project").first()
+    )
     if job is None:
         raise Http404("No such import.")
     return job

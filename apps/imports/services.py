@@ -22,7 +22,12 @@ _PROGRESS_EVERY = 500
 
 @transaction.atomic
 def import_job_create(
-    *, project: Project, user: User, upload: UploadedFile, pair_strategy: str | None = None, max_pairs_per_prompt: int | None = None
+    *,
+    project: Project,
+    user: User,
+    upload: UploadedFile,
+    pair_strategy: str | None = None,
+    max_pairs_per_prompt: int | None = None,
 ) -> ImportJob:
     """Stores the upload and queues the import (the worker starts once this commits)."""
     from apps.imports.tasks import run_import
@@ -81,7 +86,13 @@ def _write_rows(job: ImportJob, rows: list[PromptRow]) -> _Written:
     project = job.project
     prompts = Prompt.objects.bulk_create(
         [
-            Prompt(project=project, messages=r.messages, external_id=r.external_id, metadata=r.metadata, import_job=job)
+            Prompt(
+                project=project,
+                messages=r.messages,
+                external_id=r.external_id,
+                metadata=r.metadata,
+                import_job=job,
+            )
             for r in rows
         ],
         batch_size=1000,
@@ -120,11 +131,21 @@ def import_job_run(*, job_id: int) -> ImportJob:
     try:
         rows, errors, error_count = _validate_rows(job)
     except UnicodeDecodeError as exc:
-        errors, error_count, rows = [{"line": 0, "error": f"the file is not UTF-8 text ({exc.reason})"}], 1, []
+        errors, error_count, rows = (
+            [{"line": 0, "error": f"the file is not UTF-8 text ({exc.reason})"}],
+            1,
+            [],
+        )
     if not error_count and not rows:
         errors, error_count = [{"line": 0, "error": "the file holds no rows"}], 1
     if error_count:
-        _set(job, status=ImportStatus.FAILED, errors=errors, error_count=error_count, finished_at=timezone.now())
+        _set(
+            job,
+            status=ImportStatus.FAILED,
+            errors=errors,
+            error_count=error_count,
+            finished_at=timezone.now(),
+        )
         return job
     _set(job, status=ImportStatus.WRITING)
     written = _write_rows(job, rows)

@@ -35,17 +35,34 @@ class LeaseOut(serializers.Serializer):
 
 
 class JudgmentIn(serializers.Serializer):
-    payload = serializers.JSONField(help_text='Pairwise: {"choice": "A"|"B"|"tie"|"both_bad", "strength": ...}')
+    payload = serializers.JSONField(
+        help_text='Pairwise: {"choice": "A"|"B"|"tie"|"both_bad", "strength": ...}'
+    )
     critique = serializers.CharField(required=False, allow_blank=True, default="")
-    duration_ms = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
-    phase = serializers.ChoiceField(choices=["main", "foresight", "hindsight"], required=False, allow_null=True)
+    duration_ms = serializers.IntegerField(
+        required=False, min_value=0, allow_null=True, default=None
+    )
+    phase = serializers.ChoiceField(
+        choices=["main", "foresight", "hindsight"], required=False, allow_null=True
+    )
 
 
 class JudgmentOut(serializers.ModelSerializer):
     class Meta:
         model = Judgment
-        fields = ["id", "task", "annotator", "kind", "phase", "payload", "critique", "display_order",
-                  "duration_ms", "submitted_at", "source"]
+        fields = [
+            "id",
+            "task",
+            "annotator",
+            "kind",
+            "phase",
+            "payload",
+            "critique",
+            "display_order",
+            "duration_ms",
+            "submitted_at",
+            "source",
+        ]
 
 
 @extend_schema(request=None, responses={200: LeaseOut, 204: None})
@@ -65,9 +82,12 @@ def submit_api(request, assignment_id: int):
     """Stores a judgment for a lease. 201 when stored, 200 when it was already stored."""
     data = JudgmentIn(data=request.data)
     data.is_valid(raise_exception=True)
-    result = judgment_submit(assignment_id=assignment_id, annotator=request.user, **data.validated_data)
+    result = judgment_submit(
+        assignment_id=assignment_id, annotator=request.user, **data.validated_data
+    )
     return Response(
-        JudgmentOut(result.judgment).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        JudgmentOut(result.judgment).data,
+        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
     )
 
 
@@ -100,6 +120,8 @@ def judgment_detail_api(request, judgment_id: int):
     if judgment is None:
         raise NotFound("No such judgment.")
     project = project_get_for_user(user=request.user, project_id=judgment.project_id)
-    if judgment.annotator_id != request.user.pk and not user_is_project_admin(user=request.user, project=project):
+    if judgment.annotator_id != request.user.pk and not user_is_project_admin(
+        user=request.user, project=project
+    ):
         raise NotFound("No such judgment.")
     return Response(JudgmentOut(judgment).data)

@@ -14,7 +14,9 @@ class Task(models.Model):
     consequence = models.TextField(blank=True, help_text="Revealed after the foresight judgment.")
     context = models.JSONField(default=dict, blank=True)
     is_gold = models.BooleanField(default=False)
-    gold_payload = models.JSONField(null=True, blank=True, help_text="The known answer of a gold task.")
+    gold_payload = models.JSONField(
+        null=True, blank=True, help_text="The known answer of a gold task."
+    )
     priority = models.FloatField(default=0.0, help_text="Lower is served first.")
     # Submitted judgments, kept on the row so that "is this task full?" is a column test.
     judgment_count = models.PositiveIntegerField(default=0)
@@ -35,7 +37,9 @@ class TaskItem(models.Model):
     """A response inside a task, at its canonical position (A = 0, B = 1, ...)."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="items")
-    response = models.ForeignKey("corpus.Response", on_delete=models.CASCADE, related_name="task_items")
+    response = models.ForeignKey(
+        "corpus.Response", on_delete=models.CASCADE, related_name="task_items"
+    )
     position = models.PositiveSmallIntegerField()
 
     class Meta:
@@ -44,6 +48,9 @@ class TaskItem(models.Model):
             models.UniqueConstraint(fields=["task", "position"], name="taskitem_position_unique"),
             models.UniqueConstraint(fields=["task", "response"], name="taskitem_response_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"Task {self.task_id} position {self.position}"
 
 
 class AssignmentStatus(models.TextChoices):
@@ -58,16 +65,24 @@ class Assignment(models.Model):
     annotator, ever — the database refuses a second."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
-    status = models.CharField(max_length=10, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE)
+    status = models.CharField(
+        max_length=10, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE
+    )
     display_order = models.JSONField(help_text="Response ids in the order they are shown.")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["task", "annotator"], name="assignment_once_per_annotator")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "annotator"], name="assignment_once_per_annotator"
+            )
+        ]
         indexes = [
             models.Index(fields=["task", "status", "expires_at"], name="assignment_slot_idx"),
             models.Index(
@@ -98,3 +113,6 @@ class Flag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task", "user"], name="flag_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} flag on task {self.task_id}"

@@ -40,17 +40,27 @@ def labeling_view(*, assignment: Assignment) -> LabelingView:
         responses[item.response_id] = item.response
     shown = [
         ShownResponse(
-            response=responses[rid], letter=chr(ord("A") + position_of[rid]), position=position_of[rid], side=side
+            response=responses[rid],
+            letter=chr(ord("A") + position_of[rid]),
+            position=position_of[rid],
+            side=side,
         )
         for side, rid in enumerate(assignment.display_order)
     ]
     foresight = None
     phase = Phase.MAIN
     if task.kind == "hindsight":
-        foresight = Judgment.objects.filter(task=task, annotator_id=assignment.annotator_id, phase=Phase.FORESIGHT).first()
+        foresight = Judgment.objects.filter(
+            task=task, annotator_id=assignment.annotator_id, phase=Phase.FORESIGHT
+        ).first()
         phase = Phase.HINDSIGHT if foresight else Phase.FORESIGHT
     return LabelingView(
-        assignment=assignment, task=task, messages=task.prompt.messages, shown=shown, phase=phase, foresight=foresight
+        assignment=assignment,
+        task=task,
+        messages=task.prompt.messages,
+        shown=shown,
+        phase=phase,
+        foresight=foresight,
     )
 
 
@@ -62,7 +72,11 @@ class AnnotatorProgress:
 
 def annotator_progress(*, project: Project, annotator: User) -> AnnotatorProgress:
     """How many tasks the annotator judged here, and how many are still open to them."""
-    judged = Judgment.objects.filter(project=project, annotator=annotator).exclude(phase=Phase.FORESIGHT).count()
+    judged = (
+        Judgment.objects.filter(project=project, annotator=annotator)
+        .exclude(phase=Phase.FORESIGHT)
+        .count()
+    )
     remaining = (
         Task.objects.filter(project=project, judgment_count__lt=project.overlap)
         .exclude(
@@ -78,7 +92,11 @@ def annotator_progress(*, project: Project, annotator: User) -> AnnotatorProgres
 
 
 def assignment_get_for_user(*, user: User, assignment_id: int) -> Assignment | None:
-    return Assignment.objects.filter(pk=assignment_id, annotator=user).select_related("project").first()
+    return (
+        Assignment.objects.filter(pk=assignment_id, annotator=user)
+        .select_related("project")
+        .first()
+    )
 
 
 def open_leases(*, project: Project) -> int:

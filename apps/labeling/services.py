@@ -26,13 +26,17 @@ def lease_duration(project: Project) -> timedelta:
 
 
 def live_lease_count(*, task_id: int, now, exclude_assignment_id: int | None = None) -> int:
-    qs = Assignment.objects.filter(task_id=task_id, status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+    qs = Assignment.objects.filter(
+        task_id=task_id, status=AssignmentStatus.ACTIVE, expires_at__gt=now
+    )
     if exclude_assignment_id is not None:
         qs = qs.exclude(pk=exclude_assignment_id)
     return qs.count()
 
 
-def task_has_free_slot(*, task: Task, overlap: int, now, exclude_assignment_id: int | None = None) -> bool:
+def task_has_free_slot(
+    *, task: Task, overlap: int, now, exclude_assignment_id: int | None = None
+) -> bool:
     """Call with the task row locked: judgments plus live leases stay under the overlap."""
     leases = live_lease_count(task_id=task.pk, now=now, exclude_assignment_id=exclude_assignment_id)
     return task.judgment_count + leases < overlap
@@ -40,7 +44,9 @@ def task_has_free_slot(*, task: Task, overlap: int, now, exclude_assignment_id: 
 
 def _candidate_tasks(*, project: Project, annotator: User, now):
     live_leases = (
-        Assignment.objects.filter(task=OuterRef("pk"), status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+        Assignment.objects.filter(
+            task=OuterRef("pk"), status=AssignmentStatus.ACTIVE, expires_at__gt=now
+        )
         .values("task")
         .annotate(n=Count("pk"))
         .values("n")
@@ -55,7 +61,9 @@ def _candidate_tasks(*, project: Project, annotator: User, now):
     )
 
 
-def _lock_next_candidate(*, project: Project, annotator: User, now, gold: bool | None, skip_ids: set[int]):
+def _lock_next_candidate(
+    *, project: Project, annotator: User, now, gold: bool | None, skip_ids: set[int]
+):
     qs = _candidate_tasks(project=project, annotator=annotator, now=now).exclude(pk__in=skip_ids)
     if gold is not None:
         qs = qs.filter(is_gold=gold)
@@ -87,7 +95,9 @@ def _renew_held_lease(*, project: Project, annotator: User, now) -> Assignment |
     if held is None or held.expires_at > now:
         return held
     task = Task.objects.select_for_update().get(pk=held.task_id)
-    if task_has_free_slot(task=task, overlap=project.overlap, now=now, exclude_assignment_id=held.pk):
+    if task_has_free_slot(
+        task=task, overlap=project.overlap, now=now, exclude_assignment_id=held.pk
+    ):
         held.expires_at = now + lease_duration(project)
         held.save(update_fields=["expires_at"])
         return held
@@ -164,7 +174,9 @@ def _pairs(n: int, *, strategy: str, limit: int, rng: random.Random) -> list[tup
     return pairs
 
 
-def task_groups_for_prompt(*, kind: str, n_responses: int, strategy: str, limit: int, rng: random.Random) -> list[tuple[int, ...]]:
+def task_groups_for_prompt(
+    *, kind: str, n_responses: int, strategy: str, limit: int, rng: random.Random
+) -> list[tuple[int, ...]]:
     """Which of a prompt's responses (by index) go together into one task, for the project kind:
     pairs for pairwise, the whole list (up to 8) for listwise, one response each for thumbs and
     principles, pairs (or a single response) for hindsight."""
@@ -182,14 +194,25 @@ def task_groups_for_prompt(*, kind: str, n_responses: int, strategy: str, limit:
 
 
 def tasks_bulk_create(
-    *, project: Project, prompt_groups: list[tuple[Prompt, list[Response], list[tuple[int, ...]], dict]], import_job=None
+    *,
+    project: Project,
+    prompt_groups: list[tuple[Prompt, list[Response], list[tuple[int, ...]], dict]],
+    import_job=None,
 ) -> int:
     """Creates tasks and their items in bulk. Each entry: the prompt, its saved responses, the
     response index groups, and task fields (consequence, gold)."""
     tasks, group_responses = [], []
     for prompt, responses, groups, fields in prompt_groups:
         for group in groups:
-            tasks.append(Task(project=project, prompt=prompt, kind=project.kind, import_job=import_job, **fields))
+            tasks.append(
+                Task(
+                    project=project,
+                    prompt=prompt,
+                    kind=project.kind,
+                    import_job=import_job,
+                    **fields,
+                )
+            )
             group_responses.append([responses[i] for i in group])
     Task.objects.bulk_create(tasks, batch_size=1000)
     items = [
@@ -199,4 +222,3 @@ def tasks_bulk_create(
     ]
     TaskItem.objects.bulk_create(items, batch_size=2000)
     return len(tasks)
-

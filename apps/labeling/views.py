@@ -16,7 +16,9 @@ from apps.labeling.services import assignment_skip, task_claim_next
 from apps.projects.selectors import project_get_for_user
 
 
-def _render_panel(request: HttpRequest, project, *, error: str = "", notice: str = "", status: int = 200):
+def _render_panel(
+    request: HttpRequest, project, *, error: str = "", notice: str = "", status: int = 200
+):
     assignment = task_claim_next(project=project, annotator=request.user)
     context = {
         "project": project,
@@ -71,7 +73,9 @@ def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpRes
         if not request.htmx:
             messages.error(request, exc.message)
             return redirect("labeling:label", project_id=project.pk)
-        return _render_panel(request, project, error=exc.message, status=exc.status if exc.status != 400 else 422)
+        return _render_panel(
+            request, project, error=exc.message, status=exc.status if exc.status != 400 else 422
+        )
     notice = "Saved." if result.created else "Already saved; nothing was counted twice."
     if not request.htmx:
         messages.success(request, notice)

@@ -11,8 +11,19 @@ from apps.projects.services import project_create
 class ProjectOut(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "kind", "overlap", "guidelines", "pair_strategy",
-                  "max_pairs_per_prompt", "critique_policy", "critique_min_length", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "kind",
+            "overlap",
+            "guidelines",
+            "pair_strategy",
+            "max_pairs_per_prompt",
+            "critique_policy",
+            "critique_min_length",
+            "created_at",
+        ]
 
 
 class ProjectIn(serializers.Serializer):

@@ -7,10 +7,21 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = [
-            "name", "description", "kind", "overlap", "guidelines", "pair_strategy",
-            "max_pairs_per_prompt", "critique_policy", "critique_min_length", "lease_seconds",
+            "name",
+            "description",
+            "kind",
+            "overlap",
+            "guidelines",
+            "pair_strategy",
+            "max_pairs_per_prompt",
+            "critique_policy",
+            "critique_min_length",
+            "lease_seconds",
         ]
-        widgets = {"guidelines": forms.Textarea(attrs={"rows": 6}), "description": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "guidelines": forms.Textarea(attrs={"rows": 6}),
+            "description": forms.Textarea(attrs={"rows": 2}),
+        }
 
 
 class MemberForm(forms.Form):

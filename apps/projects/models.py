@@ -28,33 +28,50 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
-    kind = models.CharField(max_length=20, choices=FeedbackKind.choices, default=FeedbackKind.PAIRWISE)
+    kind = models.CharField(
+        max_length=20, choices=FeedbackKind.choices, default=FeedbackKind.PAIRWISE
+    )
     overlap = models.PositiveSmallIntegerField(
         default=1, help_text="How many different annotators judge each task."
     )
     lease_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="How long a claimed task stays reserved; empty = site default."
+        null=True,
+        blank=True,
+        help_text="How long a claimed task stays reserved; empty = site default.",
     )
-    pair_strategy = models.CharField(max_length=10, choices=PairStrategy.choices, default=PairStrategy.ALL)
+    pair_strategy = models.CharField(
+        max_length=10, choices=PairStrategy.choices, default=PairStrategy.ALL
+    )
     max_pairs_per_prompt = models.PositiveSmallIntegerField(default=6)
     critique_policy = models.CharField(
         max_length=10, choices=CritiquePolicy.choices, default=CritiquePolicy.OPTIONAL
     )
     critique_min_length = models.PositiveSmallIntegerField(default=0)
-    gold_rate = models.FloatField(default=0.0, help_text="Share of served tasks that are gold tasks.")
+    gold_rate = models.FloatField(
+        default=0.0, help_text="Share of served tasks that are gold tasks."
+    )
     show_suggestions = models.BooleanField(default=False)
     generation_backend = models.JSONField(
-        default=dict, blank=True, help_text='Chat backend, e.g. {"type": "openai", "base_url": ..., "model": ...}.'
+        default=dict,
+        blank=True,
+        help_text='Chat backend, e.g. {"type": "openai", "base_url": ..., "model": ...}.',
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        through_fields=("project", "user"),
+        related_name="projects",
     )
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.CheckConstraint(condition=models.Q(overlap__gte=1), name="project_overlap_gte_1")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(overlap__gte=1), name="project_overlap_gte_1")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -67,7 +84,9 @@ class Role(models.TextChoices):
 
 class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.ANNOTATOR)
     # An excluded annotator's judgments stay stored but leave exports and training.
     excluded_at = models.DateTimeField(null=True, blank=True)
@@ -76,7 +95,9 @@ class Membership(models.Model):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} ({self.role})"
@@ -96,9 +117,13 @@ class Principle(models.Model):
     class Meta:
         ordering = ["key", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "key", "version"], name="principle_version_unique"),
             models.UniqueConstraint(
-                fields=["project", "key"], condition=models.Q(is_current=True), name="principle_one_current"
+                fields=["project", "key", "version"], name="principle_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "key"],
+                condition=models.Q(is_current=True),
+                name="principle_one_current",
             ),
         ]
 

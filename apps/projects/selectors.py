@@ -25,9 +25,10 @@ def project_get_for_user(*, user: User, project_id: int, role: str | None = None
 
 
 def user_is_project_admin(*, user: User, project: Project) -> bool:
-    return user.is_superuser or Membership.objects.filter(
-        project=project, user=user, role=Role.ADMIN
-    ).exists()
+    return (
+        user.is_superuser
+        or Membership.objects.filter(project=project, user=user, role=Role.ADMIN).exists()
+    )
 
 
 def current_principles(*, project: Project) -> QuerySet[Principle]:
@@ -50,6 +51,8 @@ def project_summary(*, project: Project) -> dict:
         "tasks": tasks["total"],
         "tasks_complete": tasks["complete"],
         "judgments": Judgment.objects.filter(project=project).count(),
-        "memberships": project.memberships.select_related("user").order_by("role", "user__username"),
+        "memberships": project.memberships.select_related("user").order_by(
+            "role", "user__username"
+        ),
         "imports": project.import_jobs.all()[:10],
     }

@@ -6,7 +6,9 @@ from apps.projects.models import Membership, Principle, Project, Role
 
 
 @transaction.atomic
-def project_create(*, creator: User, name: str, kind: str, overlap: int = 1, guidelines: str = "", **fields) -> Project:
+def project_create(
+    *, creator: User, name: str, kind: str, overlap: int = 1, guidelines: str = "", **fields
+) -> Project:
     """A new project, with its creator as its first admin."""
     if not (creator.is_staff or creator.is_superuser):
         raise PermissionDenied("Only staff accounts may create projects.")
@@ -21,7 +23,9 @@ def project_create(*, creator: User, name: str, kind: str, overlap: int = 1, gui
 
 def membership_set(*, project: Project, user: User, role: str = Role.ANNOTATOR) -> Membership:
     """Adds the user to the project, or changes their role."""
-    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    membership, _ = Membership.objects.update_or_create(
+        project=project, user=user, defaults={"role": role}
+    )
     return membership
 
 
@@ -29,7 +33,11 @@ def membership_set(*, project: Project, user: User, role: str = Role.ANNOTATOR) 
 def principle_save(*, project: Project, key: str, text: str) -> Principle:
     """Adds a principle, or a new version of it if the text changed; old versions stay, so
     verdicts keep pointing at the words they answered."""
-    current = Principle.objects.select_for_update().filter(project=project, key=key, is_current=True).first()
+    current = (
+        Principle.objects.select_for_update()
+        .filter(project=project, key=key, is_current=True)
+        .first()
+    )
     if current and current.text == text:
         return current
     version = 1

@@ -8,7 +8,12 @@ from apps.accounts.models import User
 from apps.core.errors import ApplicationError
 from apps.projects.forms import MemberForm, ProjectForm
 from apps.projects.models import Role
-from apps.projects.selectors import project_get_for_user, project_summary, projects_for_user, user_is_project_admin
+from apps.projects.selectors import (
+    project_get_for_user,
+    project_summary,
+    projects_for_user,
+    user_is_project_admin,
+)
 from apps.projects.services import membership_set, project_create
 
 
@@ -58,5 +63,7 @@ def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
             messages.error(request, f"No account is named {form.cleaned_data['username']!r}.")
         else:
             membership_set(project=project, user=user, role=form.cleaned_data["role"])
-            messages.success(request, f"{user.username} is now {form.cleaned_data['role']} of this project.")
+            messages.success(
+                request, f"{user.username} is now {form.cleaned_data['role']} of this project."
+            )
     return redirect("projects:detail", project_id=project.pk)

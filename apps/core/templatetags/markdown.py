@@ -8,4 +8,4 @@ register = template.Library()
 
 @register.filter(name="markdown")
 def markdown_filter(text: str) -> str:
-    return mark_safe(render_markdown(text))  # noqa: S308 - sanitized by render_markdown
+    return mark_safe(render_markdown(text))

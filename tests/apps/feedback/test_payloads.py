@@ -6,14 +6,18 @@ PAIR = TaskShape(response_texts=("first answer", "second answer"))
 
 
 def test_pairwise_choice_with_strength_is_normalized():
-    assert validate_payload(kind="pairwise", payload={"choice": "B", "strength": "clearly", "junk": 1}, shape=PAIR) == {
+    assert validate_payload(
+        kind="pairwise", payload={"choice": "B", "strength": "clearly", "junk": 1}, shape=PAIR
+    ) == {
         "choice": "B",
         "strength": "clearly",
     }
 
 
 def test_pairwise_tie_takes_no_strength():
-    assert validate_payload(kind="pairwise", payload={"choice": "tie"}, shape=PAIR)["strength"] is None
+    assert (
+        validate_payload(kind="pairwise", payload={"choice": "tie"}, shape=PAIR)["strength"] is None
+    )
     with pytest.raises(InvalidPayload, match="no strength"):
         validate_payload(kind="pairwise", payload={"choice": "tie", "strength": "much"}, shape=PAIR)
 
@@ -33,12 +37,20 @@ def test_pairwise_rejects_malformed_payloads(payload, message):
 
 
 def test_strength_steps_run_from_negligibly_to_much():
-    assert [strength_step(s) for s in (None, "negligibly", "slightly", "clearly", "much")] == [0, 1, 2, 3, 4]
+    assert [strength_step(s) for s in (None, "negligibly", "slightly", "clearly", "much")] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 def test_listwise_ranking_must_rank_every_response():
     shape = TaskShape(response_texts=("a", "b", "c"))
-    assert validate_payload(kind="listwise", payload={"ranks": [2, 1, 2]}, shape=shape)["ranks"] == [2, 1, 2]
+    assert validate_payload(kind="listwise", payload={"ranks": [2, 1, 2]}, shape=shape)[
+        "ranks"
+    ] == [2, 1, 2]
     with pytest.raises(InvalidPayload, match="one rank for each"):
         validate_payload(kind="listwise", payload={"ranks": [1, 2]}, shape=shape)
     with pytest.raises(InvalidPayload, match="no gaps"):
@@ -47,22 +59,37 @@ def test_listwise_ranking_must_rank_every_response():
 
 def test_principle_verdict_for_an_unknown_principle_is_refused():
     shape = TaskShape(response_texts=("the sky is blue",), principle_ids=frozenset({7}))
-    ok = {"verdicts": [{"response": 0, "principle": 7, "verdict": "yes", "evidence": "sky is blue"}]}
-    assert validate_payload(kind="principles", payload=ok, shape=shape)["verdicts"][0]["verdict"] == "yes"
+    ok = {
+        "verdicts": [{"response": 0, "principle": 7, "verdict": "yes", "evidence": "sky is blue"}]
+    }
+    assert (
+        validate_payload(kind="principles", payload=ok, shape=shape)["verdicts"][0]["verdict"]
+        == "yes"
+    )
     with pytest.raises(InvalidPayload, match="not one of this project's"):
-        validate_payload(kind="principles", payload={"verdicts": [{"response": 0, "principle": 8, "verdict": "yes"}]}, shape=shape)
+        validate_payload(
+            kind="principles",
+            payload={"verdicts": [{"response": 0, "principle": 8, "verdict": "yes"}]},
+            shape=shape,
+        )
 
 
 def test_principle_evidence_must_quote_the_response():
     shape = TaskShape(response_texts=("the sky is blue",), principle_ids=frozenset({7}))
-    bad = {"verdicts": [{"response": 0, "principle": 7, "verdict": "no", "evidence": "grass is green"}]}
+    bad = {
+        "verdicts": [{"response": 0, "principle": 7, "verdict": "no", "evidence": "grass is green"}]
+    }
     with pytest.raises(InvalidPayload, match="copied from the response"):
         validate_payload(kind="principles", payload=bad, shape=shape)
 
 
 def test_rubric_scores_are_checked_against_the_projects_rubric():
     shape = TaskShape(response_texts=("a", "b"), rubric_item_ids=frozenset({3}))
-    payload = {"choice": "A", "strength": "slightly", "rubric": [{"response": 1, "item": 3, "score": "partly"}]}
+    payload = {
+        "choice": "A",
+        "strength": "slightly",
+        "rubric": [{"response": 1, "item": 3, "score": "partly"}],
+    }
     assert validate_payload(kind="pairwise", payload=payload, shape=shape)["rubric"] == [
         {"response": 1, "item": 3, "score": "partly"}
     ]

@@ -65,7 +65,9 @@ def test_concurrent_claims_by_many_annotators_hand_out_each_single_slot_once():
     project = ProjectFactory(overlap=1)
     make_tasks(project, 5)
     annotators = [add_member(project, UserFactory()) for _ in range(THREADS)]
-    _run_in_threads(lambda a: task_claim_next(project=project, annotator=a), [(a,) for a in annotators])
+    _run_in_threads(
+        lambda a: task_claim_next(project=project, annotator=a), [(a,) for a in annotators]
+    )
     leased = Counter(Assignment.objects.values_list("task_id", flat=True))
     assert len(leased) == 5
     assert set(leased.values()) == {1}
@@ -77,7 +79,9 @@ def test_the_same_submission_sent_from_sixteen_threads_is_stored_once():
     annotator = add_member(project, UserFactory())
     lease = task_claim_next(project=project, annotator=annotator)
     _run_in_threads(
-        lambda: judgment_submit(assignment_id=lease.pk, annotator=annotator, payload={"choice": "A", "strength": "much"}),
+        lambda: judgment_submit(
+            assignment_id=lease.pk, annotator=annotator, payload={"choice": "A", "strength": "much"}
+        ),
         [() for _ in range(THREADS)],
     )
     assert Judgment.objects.count() == 1

@@ -59,8 +59,12 @@ def test_expired_lease_frees_the_slot_for_someone_else(project, annotator):
 def test_submitting_twice_stores_one_judgment(project, annotator):
     task = make_task(project)
     lease = task_claim_next(project=project, annotator=annotator)
-    first = judgment_submit(assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, duration_ms=1200)
-    again = judgment_submit(assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, duration_ms=1300)
+    first = judgment_submit(
+        assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, duration_ms=1200
+    )
+    again = judgment_submit(
+        assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, duration_ms=1300
+    )
     assert first.created and not again.created
     assert again.judgment == first.judgment
     task.refresh_from_db()
@@ -71,13 +75,17 @@ def test_submitting_twice_stores_one_judgment(project, annotator):
 def test_judgment_stores_display_order_and_time_on_task(project, annotator):
     make_task(project)
     lease = task_claim_next(project=project, annotator=annotator)
-    judgment = judgment_submit(assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, duration_ms=10**9).judgment
+    judgment = judgment_submit(
+        assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, duration_ms=10**9
+    ).judgment
     assert judgment.display_order == lease.display_order
     # The browser's clock is bounded by how long the lease has really been open.
     assert 0 <= judgment.duration_ms < 10_000
 
 
-def test_expired_lease_whose_slot_was_taken_gets_a_clear_conflict_and_keeps_other_work(project, annotator):
+def test_expired_lease_whose_slot_was_taken_gets_a_clear_conflict_and_keeps_other_work(
+    project, annotator
+):
     make_tasks(project, 2)
     done = task_claim_next(project=project, annotator=annotator)
     judgment_submit(assignment_id=done.pk, annotator=annotator, payload=A_BETTER)
@@ -127,7 +135,9 @@ def test_skipped_task_goes_to_others_but_not_back_to_the_skipper(project, annota
 def test_flagging_records_the_reason_and_skips(project, annotator):
     task = make_task(project)
     lease = task_claim_next(project=project, annotator=annotator)
-    flag = task_flag(assignment_id=lease.pk, annotator=annotator, reason="harmful", note="slur in B")
+    flag = task_flag(
+        assignment_id=lease.pk, annotator=annotator, reason="harmful", note="slur in B"
+    )
     assert (flag.task, flag.reason) == (task, "harmful")
     lease.refresh_from_db()
     assert lease.status == AssignmentStatus.SKIPPED
@@ -139,9 +149,14 @@ def test_required_critique_must_reach_the_minimum_length(project, annotator):
     make_task(project)
     lease = task_claim_next(project=project, annotator=annotator)
     with pytest.raises(Exception, match="at least 20"):
-        judgment_submit(assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, critique="too short")
+        judgment_submit(
+            assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, critique="too short"
+        )
     stored = judgment_submit(
-        assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, critique="B invents a citation; A is sourced."
+        assignment_id=lease.pk,
+        annotator=annotator,
+        payload=A_BETTER,
+        critique="B invents a citation; A is sourced.",
     )
     assert stored.judgment.critique.startswith("B invents")
 
@@ -160,10 +175,15 @@ def test_hindsight_task_takes_foresight_then_hindsight_linked(project, annotator
     project.save()
     task = make_task(project, consequence="The user followed A and lost their data.")
     lease = task_claim_next(project=project, annotator=annotator)
-    foresight = judgment_submit(assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, phase="foresight")
+    foresight = judgment_submit(
+        assignment_id=lease.pk, annotator=annotator, payload=A_BETTER, phase="foresight"
+    )
     assert task_claim_next(project=project, annotator=annotator) == lease
     hindsight = judgment_submit(
-        assignment_id=lease.pk, annotator=annotator, payload={"choice": "B", "strength": "much"}, phase="hindsight"
+        assignment_id=lease.pk,
+        annotator=annotator,
+        payload={"choice": "B", "strength": "much"},
+        phase="hindsight",
     )
     assert hindsight.judgment.previous == foresight.judgment
     assert foresight.judgment.payload["choice"] == "A"  # the first judgment is never changed

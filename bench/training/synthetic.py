@@ -1,0 +1,90 @@
+"""A learnable synthetic preference set for the reward-model benchmark (no download, deterministic).
+
+Each prompt asks about one topic. The chosen response stays on that topic in a helpful tone; the rejected one
+either drifts to another topic or brushes the user off. Lengths of chosen and rejected are drawn independently
+from a long-tailed distribution, like real chat data, so length is no shortcut and padding matters.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+TOPICS: dict[str, list[str]] = {
+    "baking bread": ["flour", "yeast", "dough", "oven", "crust", "knead", "proof the loaf"],
+    "repairing a bicycle": ["chain", "tyre", "brake pads", "derailleur", "spokes", "inner tube"],
+    "learning the guitar": ["chords", "frets", "strumming", "tuning", "scales", "finger picking"],
+    "growing tomatoes": ["seedlings", "compost", "watering", "sunlight", "pruning suckers", "stakes"],
+    "saving for retirement": ["pension", "index funds", "compound interest", "budget", "employer match"],
+    "training a puppy": ["treats", "leash", "crate", "sit command", "praise", "house training"],
+    "writing a cover letter": ["hiring manager", "achievements", "job description", "tone", "closing line"],
+    "planning a hiking trip": ["trail map", "water", "boots", "weather forecast", "first aid kit"],
+    "learning to swim": ["breathing", "floating", "kicking", "goggles", "freestyle stroke", "pool"],
+    "fixing a leaking tap": ["washer", "valve", "wrench", "water supply", "cartridge", "drip"],
+    "studying for an exam": ["flashcards", "practice papers", "schedule", "sleep", "revision notes"],
+    "brewing coffee": ["grind size", "water temperature", "beans", "pour over", "extraction"],
+    "painting a room": ["primer", "roller", "masking tape", "brush", "second coat", "ventilation"],
+    "running a first marathon": ["long runs", "pacing", "hydration", "rest days", "running shoes"],
+    "keeping houseplants alive": ["drainage", "light", "repotting", "overwatering", "humidity"],
+    "cooking rice": ["rinse", "water ratio", "simmer", "lid", "rest", "fluff with a fork"],
+}
+FILLER = [
+    "It helps to take this one step at a time.",
+    "Many people find the first attempt the hardest.",
+    "Keep notes so you can see what changed.",
+    "Patience matters more than expensive equipment.",
+    "Small, regular practice beats one long session.",
+    "Check the result and adjust next time.",
+    "A friend with experience can save you time.",
+    "Do not worry if it is not perfect at first.",
+]
+DISMISSALS = [
+    "I don't really feel like explaining that.",
+    "Look it up yourself, it is not hard.",
+    "That is a boring question.",
+    "Why would anyone care about that?",
+    "Figure it out, everyone else did.",
+]
+
+
+def _length(rng: random.Random) -> int:
+    # Long-tailed sentence count: most answers are short, a few are long (like real chat logs).
+    return min(14, 1 + int(rng.expovariate(1 / 3)))
+
+
+def _helpful(topic: str, rng: random.Random) -> str:
+    words = TOPICS[topic]
+    sentences = [f"Sure, here is how I would approach {topic}."]
+    for _ in range(_length(rng)):
+        if rng.random() < 0.6:
+            sentences.append(f"Pay attention to the {rng.choice(words)} and the {rng.choice(words)}.")
+        else:
+            sentences.append(rng.choice(FILLER))
+    return " " + " ".join(sentences)
+
+
+def _rejected(topic: str, rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        other = rng.choice([t for t in TOPICS if t != topic])
+        return _helpful(other, rng)
+    sentences = [rng.choice(DISMISSALS)]
+    sentences += [rng.choice(FILLER + DISMISSALS) for _ in range(_length(rng) - 1)]
+    return " " + " ".join(sentences)
+
+
+def make_pairs(count: int, *, seed: int) -> list[dict]:
+    """`count` rows of {prompt, chosen, rejected}; the same seed gives the same rows."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        topic = rng.choice(list(TOPICS))
+        prompt = f"Can you help me with {topic}? " + " ".join(rng.choice(FILLER) for _ in range(rng.randint(0, 3)))
+        rows.append({"prompt": prompt.strip(), "chosen": _helpful(topic, rng), "rejected": _rejected(topic, rng)})
+    return rows
+
+
+def write_jsonl(rows: list[dict], path: Path) -> Path:
+    """Write rows as JSONL and return the path."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path

@@ -1,0 +1,128 @@
+"""Runs a reward objective: load data and model, train with our loop, evaluate, save."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from trainer.config import RewardConfig
+from trainer.data import MIN_EVAL_ROWS, load_rows
+from trainer.device import choose_device
+from trainer.events import TrainingCallbacks, TrainingResult
+from trainer.loop import run_loop
+from trainer.outputs import CHECKPOINT_SUBDIR, MODEL_SUBDIR, write_metrics
+from trainer.reward.batching import length_grouped_batches, pad_batch, score_encoded, shuffled_batches
+from trainer.reward.model import RewardModel, build_reward_model, save_reward_model
+from trainer.reward.tasks import Example, RewardTask
+
+
+def train_reward_model(
+    *,
+    task_factory: type,
+    config: RewardConfig,
+    train_path: Path,
+    eval_path: Path | None,
+    output_dir: Path,
+    callbacks: TrainingCallbacks,
+    resume: bool,
+) -> TrainingResult:
+    """Train the reward objective that `task_factory(config, tokenizer)` describes; see `trainer.train`."""
+    device = choose_device(config.device, num_threads=config.num_threads)
+    objective_kind = task_factory.dataset_kind
+    train_rows = load_rows(objective_kind, train_path)
+    eval_rows = load_rows(objective_kind, eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
+
+    model, tokenizer = build_reward_model(config, num_outputs=task_factory.num_outputs)
+    model.to(device.device)
+    task: RewardTask = task_factory(config, tokenizer)
+    train_examples = task.encode(train_rows)
+    eval_examples = task.encode(eval_rows)
+    _report_truncation(train_examples, config.max_length, callbacks)
+    callbacks.on_log(
+        f"{task.objective}: {len(train_examples)} training examples, {len(eval_examples)} held out; "
+        f"{_trainable(model)} trainable parameters on {device.describe()}"
+    )
+
+    lengths = [example.length for example in train_examples]
+
+    def make_batches(epoch: int) -> list[list[int]]:
+        if config.length_grouping:
+            return length_grouped_batches(lengths, config.batch_size, seed=config.seed, epoch=epoch)
+        return shuffled_batches(len(lengths), config.batch_size, seed=config.seed, epoch=epoch)
+
+    pad_id = tokenizer.pad_token_id
+
+    def compute_loss(batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+        examples = [train_examples[i] for i in batch]
+        sequences = [s for example in examples for s in example.sequences]
+        scores = model(**pad_batch(sequences, pad_token_id=pad_id, device=device.device))
+        return task.loss(scores.float(), examples)
+
+    started = time.monotonic()
+    outcome = run_loop(
+        model=model,
+        make_batches=make_batches,
+        compute_loss=compute_loss,
+        config=config,
+        device=device,
+        checkpoint_dir=output_dir / CHECKPOINT_SUBDIR,
+        callbacks=callbacks,
+        resume=resume,
+    )
+    runtime = time.monotonic() - started
+
+    finished = outcome.status == "succeeded"
+    metrics: dict[str, float] = {}
+    if finished and eval_examples:
+        metrics.update(evaluate_examples(model, task, eval_examples, pad_token_id=pad_id, config=config))
+        callbacks.on_log("held-out: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+    elif not finished:
+        metrics.update({f"train_{k}": v for k, v in outcome.last_metrics.items()})
+    metrics["train_steps"] = float(outcome.step)
+    metrics["train_runtime_seconds"] = runtime
+    history = list(outcome.history)
+    if finished and eval_examples:
+        history.append({"step": outcome.step, "eval": dict(metrics)})
+
+    model_dir = output_dir / MODEL_SUBDIR
+    save_reward_model(
+        model,
+        tokenizer,
+        model_dir,
+        metadata={**task.metadata(), "max_length": config.max_length, "finished": finished},
+    )
+    write_metrics(
+        output_dir, objective=task.objective, status=outcome.status, metrics=metrics, history=history, config=config
+    )
+    return TrainingResult(status=outcome.status, metrics=metrics, model_dir=model_dir, history=history)
+
+
+def evaluate_examples(
+    model: RewardModel, task: RewardTask, examples: list[Example], *, pad_token_id: int, config: RewardConfig
+) -> dict[str, float]:
+    """Score every sequence of the held-out examples and let the task turn the scores into metrics."""
+    device = next(model.parameters()).device
+    sequences = [s for example in examples for s in example.sequences]
+    scores = score_encoded(
+        model, sequences, pad_token_id=pad_token_id, device=device, batch_size=config.eval_batch_size
+    )
+    grouped, start = [], 0
+    for example in examples:
+        grouped.append(scores[start : start + len(example.sequences)])
+        start += len(example.sequences)
+    return task.evaluate(grouped, examples)
+
+
+def _report_truncation(examples: list[Example], max_length: int, callbacks: TrainingCallbacks) -> None:
+    truncated = sum(any(s.truncated for s in example.sequences) for example in examples)
+    if truncated:
+        callbacks.on_log(
+            f"{truncated} of {len(examples)} training examples were truncated to max_length={max_length} "
+            "(kept, not dropped)"
+        )
+
+
+def _trainable(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
