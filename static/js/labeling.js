@@ -24,6 +24,16 @@
     }
   };
 
+  // Outline the response the annotator picked, so the choice is visible where they read.
+  document.addEventListener("change", (event) => {
+    if (event.target.name !== "choice") return;
+    const key = event.target.dataset.key;
+    document.querySelectorAll("form.judge .response").forEach((card) => {
+      const side = card.dataset.side === "0" ? "left" : "right";
+      card.classList.toggle("chosen", side === key);
+    });
+  });
+
   document.addEventListener("submit", (event) => {
     const target = event.target;
     if (target.matches && target.matches("form.judge")) {
