@@ -1,7 +1,7 @@
 """A learnable synthetic preference set for the reward-model benchmark (no download, deterministic).
 
-Each prompt asks about one topic. The chosen response stays on that topic in a helpful tone; the rejected one
-either drifts to another topic or brushes the user off. Lengths of chosen and rejected are drawn independently
+Each prompt asks about one topic. The chosen response gives specific advice on that topic; the rejected one
+drifts to another topic, brushes the user off, or stays on topic with only generic filler (the hard case). Lengths of chosen and rejected are drawn independently
 from a long-tailed distribution, like real chat data, so length is no shortcut and padding matters.
 """
 
@@ -53,11 +53,11 @@ def _length(rng: random.Random) -> int:
     return min(14, 1 + int(rng.expovariate(1 / 3)))
 
 
-def _helpful(topic: str, rng: random.Random) -> str:
+def _helpful(topic: str, rng: random.Random, *, specific: bool = True) -> str:
     words = TOPICS[topic]
     sentences = [f"Sure, here is how I would approach {topic}."]
-    for _ in range(_length(rng)):
-        if rng.random() < 0.6:
+    for k in range(_length(rng)):
+        if specific and (k == 0 or rng.random() < 0.5):
             sentences.append(f"Pay attention to the {rng.choice(words)} and the {rng.choice(words)}.")
         else:
             sentences.append(rng.choice(FILLER))
@@ -65,9 +65,12 @@ def _helpful(topic: str, rng: random.Random) -> str:
 
 
 def _rejected(topic: str, rng: random.Random) -> str:
-    if rng.random() < 0.5:
+    kind = rng.random()
+    if kind < 0.35:
         other = rng.choice([t for t in TOPICS if t != topic])
         return _helpful(other, rng)
+    if kind < 0.65:
+        return _helpful(topic, rng, specific=False)
     sentences = [rng.choice(DISMISSALS)]
     sentences += [rng.choice(FILLER + DISMISSALS) for _ in range(_length(rng) - 1)]
     return " " + " ".join(sentences)

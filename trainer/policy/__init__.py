@@ -1,0 +1,1 @@
+"""Policy objectives: DPO and KTO through TRL, LiPO and RAFT with our loop, and their held-out evaluation."""

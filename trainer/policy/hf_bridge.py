@@ -1,0 +1,108 @@
+"""Driving a TRL (transformers) Trainer with our callbacks, device choice, checkpoints and resume."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from trainer.config import PolicyConfig
+from trainer.device import DeviceChoice
+from trainer.events import ProgressEvent, Status, TrainingCallbacks
+
+
+def hf_arguments(config: PolicyConfig, device: DeviceChoice, checkpoint_dir: Path) -> dict[str, Any]:
+    """TrainingArguments fields shared by our TRL-based objectives.
+
+    Precision and checkpointing come from the device: TRL's defaults (bf16, gradient checkpointing) make a CPU
+    step many times slower.
+    """
+    return {
+        "output_dir": str(checkpoint_dir),
+        "per_device_train_batch_size": config.batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "learning_rate": config.learning_rate,
+        "num_train_epochs": config.num_epochs,
+        "max_steps": config.max_steps if config.max_steps is not None else -1,
+        "lr_scheduler_type": "linear",
+        "warmup_steps": config.warmup_ratio,
+        "weight_decay": config.weight_decay,
+        "max_grad_norm": config.max_grad_norm,
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "bf16": device.bf16,
+        "gradient_checkpointing": device.gradient_checkpointing,
+        "use_cpu": not device.is_cuda,
+        "save_strategy": "steps" if config.save_steps else "no",
+        "save_steps": config.save_steps or 1,
+        "save_total_limit": config.save_total_limit,
+        "logging_steps": 1,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        "max_length": config.max_length,
+        "beta": config.beta,
+    }
+
+
+class CallbackBridge(TrainerCallback):
+    """Forwards each step's log to `on_progress` and turns `should_stop` into a checkpoint and a stop."""
+
+    def __init__(self, callbacks: TrainingCallbacks) -> None:
+        self.callbacks = callbacks
+        self.cancelled = False
+        self.last_logs: dict[str, float] = {}
+        self._started = 0.0
+        self._first_step = 0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self._started = time.monotonic()
+        self._first_step = state.global_step
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        if self.callbacks.should_stop():
+            self.cancelled = True
+            # Saved by the Trainer right after this step's log, before the loop exits.
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
+        if not logs or "loss" not in logs or "train_runtime" in logs:
+            return
+        numbers = {k: float(v) for k, v in logs.items() if isinstance(v, int | float) and k not in ("loss", "epoch")}
+        self.last_logs = {"loss": float(logs["loss"]), **numbers}
+        done = state.global_step - self._first_step
+        elapsed = time.monotonic() - self._started
+        eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
+        self.callbacks.on_progress(
+            ProgressEvent(
+                step=state.global_step,
+                total_steps=state.max_steps,
+                epoch=float(state.epoch or 0.0),
+                loss=float(logs["loss"]),
+                metrics=numbers,
+                eta_seconds=eta,
+            )
+        )
+
+
+def run_hf_trainer(
+    hf_trainer: Any, *, bridge: CallbackBridge, checkpoint_dir: Path, resume: bool, callbacks: TrainingCallbacks
+) -> tuple[Status, list[dict[str, Any]], int]:
+    """Train (resuming from the newest checkpoint when asked and present); return status, history, last step."""
+    checkpoint = None
+    if resume and checkpoint_dir.is_dir():
+        checkpoint = get_last_checkpoint(str(checkpoint_dir))
+        if checkpoint:
+            callbacks.on_log(f"resuming from {Path(checkpoint).name}")
+    hf_trainer.train(resume_from_checkpoint=checkpoint)
+    history = [entry for entry in hf_trainer.state.log_history if "loss" in entry and "train_runtime" not in entry]
+    step = hf_trainer.state.global_step
+    if bridge.cancelled:
+        callbacks.on_log(f"stopped on request at step {step}; the checkpoint can resume")
+        return "cancelled", history, step
+    return "succeeded", history, step
