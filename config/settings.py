@@ -44,6 +44,10 @@ INSTALLED_APPS = [
     "apps.labeling",
     "apps.imports",
     "apps.chat",
+    "apps.generation",
+    "apps.exports",
+    "apps.quality",
+    "apps.training",
 ]
 
 MIDDLEWARE = [

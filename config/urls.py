@@ -39,4 +39,10 @@ urlpatterns = [
     path("", include("apps.projects.urls")),
     path("", include("apps.labeling.urls")),
     path("", include("apps.imports.urls")),
+    path("", include("apps.chat.urls")),
+    path("", include("apps.exports.urls")),
+    path("", include("apps.quality.urls")),
+    path("", include("apps.training.urls")),
+    path("api/", include("apps.exports.api_urls")),
+    path("api/", include("apps.training.api_urls")),
 ]

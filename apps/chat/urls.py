@@ -1,0 +1,2 @@
+app_name = "chat"
+urlpatterns: list = []
