@@ -11,6 +11,16 @@ from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.registry import objectives
 
 
+def quiet_progress_bars() -> None:
+    """Turn off the progress bars of transformers and datasets (process-wide): progress is reported through
+    `on_progress`, and bars written to a worker's stderr are only noise."""
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+
+
 def train(
     *,
     objective: str,
@@ -44,6 +54,7 @@ def train(
         "callbacks": callbacks,
         "resume": resume,
     }
+    quiet_progress_bars()
     # Imported here so that `import trainer` stays cheap for the web app.
     if spec.family == "reward":
         from trainer.reward.runner import train_reward_model

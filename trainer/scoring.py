@@ -53,7 +53,7 @@ class RewardScorer:
         texts = [prompt_as_text(p) for p in prompts]
         if self.kind == "principle":
             return self._principle_scores(texts, list(responses), principles)
-        outputs = self._run(texts, list(responses))
+        outputs = self._run_pairs(texts, list(responses))
         if self.kind == "reaction":
             labels = self.metadata["labels"]
             index = labels.index(self.metadata["score"]["reaction"])
@@ -72,9 +72,6 @@ class RewardScorer:
         seconds = [response for response in responses for _ in chosen]
         log_odds = self._run_pairs(firsts, seconds)[:, 0].view(len(responses), len(chosen))
         return log_odds.mean(dim=1).tolist()
-
-    def _run(self, texts: list[str], responses: list[str]) -> torch.Tensor:
-        return self._run_pairs(texts, responses)
 
     def _run_pairs(self, firsts: list[str], seconds: list[str]) -> torch.Tensor:
         encoded = encode_pairs(self.tokenizer, firsts, seconds, max_length=self.max_length)

@@ -23,6 +23,12 @@ class Conversation(models.Model):
         return f"Conversation {self.pk} of {self.user}"
 
 
+class MessageRole(models.TextChoices):
+    SYSTEM = "system", "System"
+    USER = "user", "User"
+    ASSISTANT = "assistant", "Assistant"
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"

@@ -138,6 +138,7 @@ def validate_hindsight(payload: object, shape: TaskShape) -> dict:
 
 
 def validate_rubric(rows: object, shape: TaskShape) -> list[dict]:
+    """Every active rubric item scored once for every response."""
     if not isinstance(rows, list):
         raise InvalidPayload("rubric must be a list of item scores.")
     scores = []
@@ -151,7 +152,13 @@ def validate_rubric(rows: object, shape: TaskShape) -> list[dict]:
         if row.get("score") not in RUBRIC_SCORES:
             raise InvalidPayload(f"A rubric score must be one of {', '.join(RUBRIC_SCORES)}.")
         scores.append({"response": position, "item": row["item"], "score": row["score"]})
-    return scores
+    scored = [(row["response"], row["item"]) for row in scores]
+    if len(set(scored)) != len(scored):
+        raise InvalidPayload("Each rubric item is scored once per response.")
+    missing = {(p, i) for p in range(shape.size) for i in shape.rubric_item_ids} - set(scored)
+    if missing:
+        raise InvalidPayload(f"{len(missing)} rubric score(s) are missing; score every item for every response.")
+    return sorted(scores, key=lambda r: (r["response"], r["item"]))
 
 
 VALIDATORS: dict[str, Callable[[object, TaskShape], dict]] = {
@@ -171,8 +178,8 @@ def validate_payload(*, kind: str, payload: object, shape: TaskShape) -> dict:
         raise InvalidPayload(f"Judgments of kind {kind!r} are not taken on tasks.") from None
     normal = validator(payload, shape)
     rubric = _require_dict(payload).get("rubric")
-    if rubric:
-        normal["rubric"] = validate_rubric(rubric, shape)
+    if rubric or shape.rubric_item_ids:
+        normal["rubric"] = validate_rubric(rubric or [], shape)
     return normal
 
 

@@ -3,6 +3,7 @@
 import json
 from dataclasses import dataclass, field
 
+from apps.feedback.payloads import InvalidPayload, TaskShape, validate_payload
 from apps.projects.models import FeedbackKind
 
 ROLES = ("system", "user", "assistant")
@@ -36,6 +37,7 @@ class PromptRow:
     external_id: str = ""
     metadata: dict = field(default_factory=dict)
     consequence: str = ""
+    gold: dict | None = None
 
 
 def _messages(row: dict) -> list[dict]:
@@ -69,7 +71,37 @@ def _response(value: object, index: int) -> ResponseRow:
     metadata = value.get("metadata", {})
     if not isinstance(source, str) or not isinstance(metadata, dict):
         raise RowError(f'response {index + 1}: "model" must be a string and "metadata" an object')
+    consequence = value.get("consequence")
+    if consequence is not None:
+        if not isinstance(consequence, str):
+            raise RowError(f'response {index + 1}: "consequence" must be a string')
+        metadata = {**metadata, "consequence": consequence}
     return ResponseRow(text=text, source=source, metadata=metadata)
+
+
+# A gold answer needs the row to make exactly one task, so that positions are unambiguous.
+_GOLD_SIZES = {
+    FeedbackKind.PAIRWISE: {2},
+    FeedbackKind.LISTWISE: set(range(3, MAX_LISTWISE_RESPONSES + 1)),
+    FeedbackKind.THUMBS: {1},
+    FeedbackKind.HINDSIGHT: {1, 2},
+}
+
+
+def _gold(row: dict, kind: str, responses: list[ResponseRow]) -> dict | None:
+    gold = row.get("gold")
+    if gold is None:
+        return None
+    if len(responses) not in _GOLD_SIZES.get(kind, set()):
+        raise RowError(
+            f"a gold answer needs a row that makes exactly one {kind} task "
+            f"(gold is supported for pairwise with 2 responses, listwise, thumbs with 1, hindsight)"
+        )
+    shape = TaskShape(response_texts=tuple(r.text for r in responses))
+    try:
+        return validate_payload(kind=kind, payload=gold, shape=shape)
+    except InvalidPayload as exc:
+        raise RowError(f"gold answer: {exc.message}") from None
 
 
 def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
@@ -103,8 +135,10 @@ def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
         raise RowError('"metadata" must be an object')
     if not isinstance(consequence, str):
         raise RowError('"consequence" must be a string')
+    gold = _gold(row, kind, responses)
     return PromptRow(
         line=line,
+        gold=gold,
         messages=messages,
         responses=responses,
         external_id=str(external_id),

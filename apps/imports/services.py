@@ -117,7 +117,10 @@ def _write_rows(job: ImportJob, rows: list[PromptRow]) -> _Written:
             limit=job.max_pairs_per_prompt,
             rng=rng,
         )
-        groups.append((prompt, own, index_groups, {"consequence": row.consequence}))
+        fields = {"consequence": row.consequence}
+        if row.gold is not None:
+            fields.update(is_gold=True, gold_payload=row.gold)
+        groups.append((prompt, own, index_groups, fields))
     tasks = tasks_bulk_create(project=project, prompt_groups=groups, import_job=job)
     return _Written(prompts=len(prompts), responses=len(responses), tasks=tasks)
 

@@ -7,7 +7,8 @@ from apps.accounts.models import User
 from apps.corpus.models import Response
 from apps.feedback.models import Judgment, Phase
 from apps.labeling.models import Assignment, AssignmentStatus, Task
-from apps.projects.models import Project
+from apps.projects.models import Principle, Project, RubricItem
+from apps.projects.selectors import current_principles
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,23 @@ class LabelingView:
     shown: list[ShownResponse]
     phase: str
     foresight: Judgment | None
+    principles: list[Principle]
+    rubric_items: list[RubricItem]
+
+    @property
+    def kind(self) -> str:
+        return self.task.kind
+
+    @property
+    def body_template(self) -> str:
+        """The form body for the kind; hindsight judges pairs or single responses."""
+        if self.kind == "hindsight":
+            return "labeling/kinds/pairwise.html" if len(self.shown) == 2 else "labeling/kinds/thumbs.html"
+        return f"labeling/kinds/{self.kind}.html"
+
+    @property
+    def consequence_revealed(self) -> bool:
+        return self.phase == Phase.HINDSIGHT
 
 
 def labeling_view(*, assignment: Assignment) -> LabelingView:
@@ -54,6 +72,8 @@ def labeling_view(*, assignment: Assignment) -> LabelingView:
             task=task, annotator_id=assignment.annotator_id, phase=Phase.FORESIGHT
         ).first()
         phase = Phase.HINDSIGHT if foresight else Phase.FORESIGHT
+    project = task.project
+    principles = list(current_principles(project=project)) if task.kind == "principles" else []
     return LabelingView(
         assignment=assignment,
         task=task,
@@ -61,6 +81,8 @@ def labeling_view(*, assignment: Assignment) -> LabelingView:
         shown=shown,
         phase=phase,
         foresight=foresight,
+        principles=principles,
+        rubric_items=list(project.rubric_items.filter(is_active=True)),
     )
 
 

@@ -52,8 +52,12 @@ def _candidate_tasks(*, project: Project, annotator: User, now):
         .values("n")
     )
     seen_by_annotator = Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)
+    tasks = Task.objects.filter(project=project, judgment_count__lt=project.overlap)
+    if project.kind == FeedbackKind.HINDSIGHT:
+        # A hindsight task is ready once its consequence exists (imported, or simulated later).
+        tasks = tasks.exclude(consequence="")
     return (
-        Task.objects.filter(project=project, judgment_count__lt=project.overlap)
+        tasks
         .exclude(Exists(seen_by_annotator))
         .annotate(leases=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)))
         .filter(judgment_count__lt=project.overlap - F("leases"))

@@ -1,7 +1,5 @@
 """The labeling page: one full page, and its task panel swapped in by htmx after each answer."""
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,6 +9,7 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import ApplicationError
 from apps.feedback.payloads import STRENGTHS
 from apps.feedback.services import judgment_submit
+from apps.labeling.forms import payload_from_post
 from apps.labeling.selectors import annotator_progress, assignment_get_for_user, labeling_view
 from apps.labeling.services import assignment_skip, task_claim_next
 from apps.projects.selectors import project_get_for_user
@@ -38,15 +37,6 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
     return _render_panel(request, project)
 
 
-def _payload_from_form(request: HttpRequest, kind: str) -> object:
-    if "payload" in request.POST:
-        try:
-            return json.loads(request.POST["payload"])
-        except json.JSONDecodeError:
-            raise ApplicationError("The answer could not be read; please answer again.") from None
-    return {"choice": request.POST.get("choice"), "strength": request.POST.get("strength") or None}
-
-
 def _duration(request: HttpRequest) -> int | None:
     try:
         return int(float(request.POST["duration_ms"]))
@@ -58,13 +48,15 @@ def _duration(request: HttpRequest) -> int | None:
 @require_POST
 def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
     project = project_get_for_user(user=request.user, project_id=project_id)
-    if assignment_get_for_user(user=request.user, assignment_id=assignment_id) is None:
+    assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+    if assignment is None or assignment.project_id != project.pk:
         raise Http404("No such task lease.")
     try:
+        payload = payload_from_post(post=request.POST, kind=project.kind, size=len(assignment.display_order))
         result = judgment_submit(
             assignment_id=assignment_id,
             annotator=request.user,
-            payload=_payload_from_form(request, project.kind),
+            payload=payload,
             critique=request.POST.get("critique", ""),
             duration_ms=_duration(request),
             phase=request.POST.get("phase") or None,
@@ -77,6 +69,8 @@ def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpRes
             request, project, error=exc.message, status=exc.status if exc.status != 400 else 422
         )
     notice = "Saved." if result.created else "Already saved; nothing was counted twice."
+    if result.created and result.judgment.phase == "foresight":
+        notice = "Foresight saved. Now read what happened, and judge again."
     if not request.htmx:
         messages.success(request, notice)
         return redirect("labeling:label", project_id=project.pk)
@@ -87,7 +81,8 @@ def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpRes
 @require_POST
 def skip(request: HttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
     project = project_get_for_user(user=request.user, project_id=project_id)
-    if assignment_get_for_user(user=request.user, assignment_id=assignment_id) is None:
+    assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+    if assignment is None or assignment.project_id != project.pk:
         raise Http404("No such task lease.")
     try:
         assignment_skip(assignment_id=assignment_id, annotator=request.user)

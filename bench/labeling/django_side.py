@@ -106,16 +106,30 @@ def seed(args) -> dict:
     }
 
 
+def _top_level(words: str) -> str:
+    """The statement with every parenthesised part (subqueries, column lists) removed."""
+    out, depth = [], 0
+    for ch in words:
+        depth += ch == "("
+        if depth == 0:
+            out.append(ch)
+        depth -= ch == ")"
+    return "".join(out)
+
+
 def _shape(sql: str) -> str:
-    """A statement's first words, enough to tell the queries of a request apart."""
-    sql = " ".join(sql.split())
-    head = sql[:90]
-    for marker in (" FROM ", " INTO ", "UPDATE "):
-        at = sql.find(marker)
+    """A statement as its verb and main table, enough to tell a request's queries apart."""
+    words = " ".join(sql.split())
+    top = _top_level(words)
+    verb = top.split(" ", 1)[0].upper()
+    table = ""
+    for marker in (" FROM ", "INSERT INTO ", "UPDATE "):
+        at = top.find(marker)
         if at >= 0:
-            head = sql[: min(len(sql), at + len(marker) + 30)]
+            table = top[at + len(marker) :].split(" ", 1)[0].strip('"')
             break
-    return head
+    extras = [w for w in ("JOIN", "EXISTS", "FOR UPDATE", "SKIP LOCKED") if w in words]
+    return " ".join([verb, table, *(f"[{w.lower()}]" for w in extras)]).strip()
 
 
 def queries(args) -> dict:

@@ -104,7 +104,7 @@ def run_trl(train_path: str, eval_path: str, threads: int, queue: multiprocessin
             optim="adamw_torch_fused",
             # TRL's defaults are bf16 + gradient checkpointing; both only slow a CPU down.
             bf16=False,
-            gradient_checkpointing=False,
+            activation_checkpointing=False,  # the new name of gradient_checkpointing
             use_cpu=True,
             # MiniLM's tokenizer has no EOS token; TRL appends one to every text.
             eos_token="[SEP]",

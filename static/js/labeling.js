@@ -1,5 +1,6 @@
-// Keyboard shortcuts and time-on-task for the labeling page. The panel is swapped by htmx
-// after every answer, so everything here looks the form up afresh on each key.
+// Keyboard shortcuts, drag-to-rank and time-on-task for the labeling page. The panel is swapped
+// by htmx after every answer, so everything here looks the form up afresh on each event. The
+// script only fills the form's own fields: without it, the form still submits.
 (function () {
   "use strict";
   // Show the server's 4xx answers (a validation message, an expired lease) in the panel.
@@ -12,50 +13,105 @@
 
   let shownAt = performance.now();
   document.body.addEventListener("htmx:afterSwap", (event) => {
-    if (event.detail.target.id === "panel") shownAt = performance.now();
-  });
-
-  const form = () => document.querySelector("form.judge");
-  const pick = (key) => {
-    const input = form() && form().querySelector(`input[data-key="${key}"]`);
-    if (input) {
-      input.checked = true;
-      input.dispatchEvent(new Event("change", { bubbles: true }));
+    if (event.detail.target.id === "panel") {
+      shownAt = performance.now();
+      focusFirst();
     }
-  };
-
-  // Outline the response the annotator picked, so the choice is visible where they read.
-  document.addEventListener("change", (event) => {
-    if (event.target.name !== "choice") return;
-    const key = event.target.dataset.key;
-    document.querySelectorAll("form.judge .response").forEach((card) => {
-      const side = card.dataset.side === "0" ? "left" : "right";
-      card.classList.toggle("chosen", side === key);
-    });
   });
-
-  document.addEventListener("submit", (event) => {
-    const target = event.target;
-    if (target.matches && target.matches("form.judge")) {
-      target.querySelector('input[name="duration_ms"]').value = Math.round(performance.now() - shownAt);
-    }
-  }, true);
   document.body.addEventListener("htmx:configRequest", (event) => {
     const f = event.detail.elt.closest ? event.detail.elt.closest("form.judge") : null;
     if (f) event.detail.parameters.duration_ms = Math.round(performance.now() - shownAt);
   });
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches && event.target.matches("form.judge")) {
+      event.target.querySelector('input[name="duration_ms"]').value = Math.round(performance.now() - shownAt);
+    }
+  }, true);
 
-  const keymap = {
-    ArrowLeft: () => pick("left"), a: () => pick("left"),
-    ArrowRight: () => pick("right"), d: () => pick("right"),
-    t: () => pick("tie"), x: () => pick("both_bad"),
-    1: () => pick("strength-1"), 2: () => pick("strength-2"),
-    3: () => pick("strength-3"), 4: () => pick("strength-4"),
-    s: () => { const b = form() && form().querySelector("[data-skip]"); if (b) b.click(); },
-    c: () => { const t = form() && form().querySelector("textarea[name=critique]"); if (t) t.focus(); },
-    g: () => toggleGuidelines(),
-    Enter: () => { const f = form(); if (f) f.requestSubmit(); },
+  const form = () => document.querySelector("form.judge");
+  const check = (input) => {
+    if (!input) return;
+    input.checked = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
   };
+  const pick = (key) => check(form() && form().querySelector(`input[data-key="${key}"]`));
+
+  // Pairwise: outline the response the annotator picked.
+  document.addEventListener("change", (event) => {
+    if (event.target.name !== "choice") return;
+    const key = event.target.dataset.key;
+    document.querySelectorAll("form.judge .response").forEach((card) => {
+      card.classList.toggle("chosen", (card.dataset.side === "0" ? "left" : "right") === key);
+    });
+  });
+
+  // Listwise: ranks follow the on-screen order; a tie shares the rank of the item above.
+  const rankItems = () => Array.from(document.querySelectorAll("[data-ranking] .rank-item"));
+  function renumber() {
+    let rank = 0;
+    rankItems().forEach((item, index) => {
+      if (index === 0) item.dataset.tied = "false";
+      if (item.dataset.tied !== "true") rank += 1;
+      item.querySelector("input[type=number]").value = rank;
+    });
+  }
+  function moveItem(item, direction) {
+    const list = item.parentElement;
+    if (direction < 0 && item.previousElementSibling) list.insertBefore(item, item.previousElementSibling);
+    if (direction > 0 && item.nextElementSibling) list.insertBefore(item.nextElementSibling, item);
+    renumber();
+    item.focus();
+  }
+  let dragged = null;
+  document.addEventListener("dragstart", (e) => { dragged = e.target.closest && e.target.closest(".rank-item"); });
+  document.addEventListener("dragover", (e) => { if (dragged && e.target.closest(".rank-item")) e.preventDefault(); });
+  document.addEventListener("drop", (e) => {
+    const target = e.target.closest && e.target.closest(".rank-item");
+    if (!dragged || !target || target === dragged) return;
+    e.preventDefault();
+    const after = e.clientY > target.getBoundingClientRect().top + target.offsetHeight / 2;
+    target.parentElement.insertBefore(dragged, after ? target.nextElementSibling : target);
+    dragged = null;
+    renumber();
+  });
+  // A rank typed by hand re-sorts the list (stable for equal ranks, which become ties).
+  document.addEventListener("change", (event) => {
+    if (!event.target.closest || !event.target.closest(".rank-item") || event.target.type !== "number") return;
+    const items = rankItems();
+    const ranked = items.map((item, i) => [Number(item.querySelector("input[type=number]").value) || 99, i, item]);
+    ranked.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    ranked.forEach(([rank, , item], i) => {
+      item.dataset.tied = String(i > 0 && rank === ranked[i - 1][0]);
+      item.parentElement.appendChild(item);
+    });
+    renumber();
+  });
+
+  // Principles: rows are focused and answered in turn.
+  const rows = () => Array.from(document.querySelectorAll("form.judge .principle-row"));
+  function focusRow(row) { if (row) row.focus(); }
+  function answerRow(value) {
+    const list = rows();
+    const row = document.activeElement && document.activeElement.closest(".principle-row") || list[0];
+    if (!row) return;
+    check(row.querySelector(`input[type=radio][value="${value}"]`));
+    focusRow(list[list.indexOf(row) + 1] || row);
+  }
+  function quoteSelection() {
+    const text = String(window.getSelection() || "").trim();
+    const row = document.querySelector(".principle-row.last-focused") || rows()[0];
+    if (text && row) row.querySelector("input.evidence").value = text;
+  }
+  document.addEventListener("focusin", (event) => {
+    const row = event.target.closest && event.target.closest(".principle-row");
+    if (!row) return;
+    rows().forEach((r) => r.classList.toggle("last-focused", r === row));
+  });
+
+  function focusFirst() {
+    const first = document.querySelector("form.judge .principle-row, form.judge .rank-item");
+    if (first) first.focus();
+  }
 
   function toggleGuidelines() {
     const dialog = document.getElementById("guidelines");
@@ -67,16 +123,72 @@
     if (event.target.id === "guidelines-toggle") toggleGuidelines();
   });
 
+  const common = {
+    s: () => { const b = form() && form().querySelector("[data-skip]"); if (b) b.click(); },
+    c: () => { const t = form() && form().querySelector("textarea[name=critique]"); if (t) t.focus(); },
+    g: () => toggleGuidelines(),
+    Enter: () => { const f = form(); if (f) f.requestSubmit(); },
+  };
+  const pairwise = {
+    ArrowLeft: () => pick("left"), a: () => pick("left"),
+    ArrowRight: () => pick("right"), d: () => pick("right"),
+    t: () => pick("tie"), x: () => pick("both_bad"),
+    1: () => pick("strength-1"), 2: () => pick("strength-2"),
+    3: () => pick("strength-3"), 4: () => pick("strength-4"),
+  };
+  const thumbs = { u: () => pick("up"), n: () => pick("down") };
+  const focused = (selector) => document.activeElement && document.activeElement.closest(selector);
+  const listwise = {
+    ArrowUp: (e) => {
+      const item = focused(".rank-item") || rankItems()[0];
+      if (!item) return;
+      if (e.shiftKey) moveItem(item, -1); else (item.previousElementSibling || item).focus();
+    },
+    ArrowDown: (e) => {
+      const item = focused(".rank-item");
+      if (!item) { const first = rankItems()[0]; if (first) first.focus(); return; }
+      if (e.shiftKey) moveItem(item, 1); else (item.nextElementSibling || item).focus();
+    },
+    "=": () => {
+      const item = focused(".rank-item");
+      if (item && item.previousElementSibling) {
+        item.dataset.tied = String(item.dataset.tied !== "true");
+        renumber();
+      }
+    },
+    n: () => { const box = form().querySelector("input[name=not_rankable]"); box.checked = !box.checked; },
+  };
+  const principles = {
+    ArrowUp: () => { const list = rows(); const row = focused(".principle-row"); focusRow(list[Math.max(0, list.indexOf(row) - 1)]); },
+    ArrowDown: () => { const list = rows(); const row = focused(".principle-row"); focusRow(list[row ? list.indexOf(row) + 1 : 0] || row); },
+    y: () => answerRow("yes"), n: () => answerRow("no"), a: () => answerRow("na"),
+    q: () => quoteSelection(),
+  };
+
+  function keymapFor(f) {
+    const kind = f.dataset.kind;
+    if (kind === "listwise") return listwise;
+    if (kind === "principles") return principles;
+    if (kind === "thumbs" || f.querySelector("input[data-key=up]")) return thumbs;
+    return pairwise;
+  }
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const typing = event.target.closest && event.target.closest("textarea, input[type=text]");
+    const typing = event.target.closest && event.target.closest("textarea, input[type=text], input[type=number], select");
     if (typing) {
       if (event.key === "Escape") event.target.blur();
-      return;  // Enter inside a critique must not submit before the annotator is done
+      return;  // typing a critique or a quote must not trigger shortcuts
     }
-    const action = keymap[event.key] || keymap[event.key.toLowerCase && event.key.toLowerCase()];
-    if (!action || (document.getElementById("guidelines") || {}).open && event.key !== "g") return;
+    const dialog = document.getElementById("guidelines");
+    if (dialog && dialog.open && event.key.toLowerCase() !== "g") return;
+    const f = form();
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    const action = (f && keymapFor(f)[key]) || common[key];
+    if (!action) return;
     event.preventDefault();
-    action();
+    action(event);
   });
+
+  document.addEventListener("DOMContentLoaded", focusFirst);
 })();

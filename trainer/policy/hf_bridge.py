@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from trainer.config import PolicyConfig
@@ -34,7 +35,8 @@ def hf_arguments(config: PolicyConfig, device: DeviceChoice, checkpoint_dir: Pat
         "seed": config.seed,
         "data_seed": config.seed,
         "bf16": device.bf16,
-        "gradient_checkpointing": device.gradient_checkpointing,
+        # The new name of `gradient_checkpointing`; setting it also overrides TRL's default of True.
+        "activation_checkpointing": device.gradient_checkpointing,
         "use_cpu": not device.is_cuda,
         "save_strategy": "steps" if config.save_steps else "no",
         "save_steps": config.save_steps or 1,
@@ -94,6 +96,8 @@ def run_hf_trainer(
     hf_trainer: Any, *, bridge: CallbackBridge, checkpoint_dir: Path, resume: bool, callbacks: TrainingCallbacks
 ) -> tuple[Status, list[dict[str, Any]], int]:
     """Train (resuming from the newest checkpoint when asked and present); return status, history, last step."""
+    # Progress goes to our callbacks; the Trainer's own printing of every log dict would be noise in a worker.
+    hf_trainer.remove_callback(PrinterCallback)
     checkpoint = None
     if resume and checkpoint_dir.is_dir():
         checkpoint = get_last_checkpoint(str(checkpoint_dir))

@@ -1,0 +1,89 @@
+from django import forms
+
+from apps.generation.backends import BackendConfigError, validate_config
+
+# Keys the form does not show, kept as they are when the type stays the same.
+_KEPT_KEYS = {"openai": ("max_retries", "backoff"), "transformers": ()}
+
+
+class BackendForm(forms.Form):
+    """A chat project's generation backend, as fields; `config` is the checked dict."""
+
+    type = forms.ChoiceField(
+        choices=[
+            ("openai", "OpenAI-compatible server (vLLM, Ollama, llama.cpp, …)"),
+            ("transformers", "Local transformers model (loaded in the web process)"),
+        ]
+    )
+    model = forms.CharField(
+        max_length=500,
+        help_text="Server: the model name it serves. Local: a directory, or a model id that is "
+        "already in this machine's Hugging Face cache (nothing is downloaded).",
+    )
+    base_url = forms.CharField(
+        label="Base URL",
+        required=False,
+        max_length=500,
+        help_text="Server only: its API root, e.g. http://127.0.0.1:8000/v1",
+    )
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Server only. Leave empty to keep the stored key.",
+    )
+    clear_api_key = forms.BooleanField(label="Remove the stored API key", required=False)
+    max_tokens = forms.IntegerField(
+        label="Longest reply (tokens)", required=False, min_value=1, max_value=32_768
+    )
+    temperature = forms.FloatField(required=False, min_value=0, max_value=5)
+    top_p = forms.FloatField(label="Top-p", required=False, min_value=0.01, max_value=1)
+    timeout = forms.FloatField(
+        label="Timeout (seconds)",
+        required=False,
+        min_value=0.1,
+        max_value=600,
+        help_text="Server: per attempt (3 attempts). Local: the longest a reply may take.",
+    )
+    device = forms.ChoiceField(
+        required=False,
+        choices=[("auto", "auto (CUDA when present)"), ("cpu", "CPU"), ("cuda", "CUDA")],
+        help_text="Local only.",
+    )
+
+    def __init__(self, *args, current: dict, **kwargs):
+        self.current = current or {}
+        initial = {k: v for k, v in self.current.items() if k != "api_key"}
+        initial["max_tokens"] = self.current.get("max_new_tokens", self.current.get("max_tokens"))
+        super().__init__(*args, initial=initial, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("type")
+        if not kind or self.errors:
+            return data
+        config = {"type": kind, "model": data.get("model", "")}
+        if self.current.get("type") == kind:
+            config.update({k: self.current[k] for k in _KEPT_KEYS[kind] if k in self.current})
+        if kind == "openai":
+            config["base_url"] = data.get("base_url", "")
+            key = data.get("api_key") or (
+                "" if data.get("clear_api_key") else self.current.get("api_key", "")
+            )
+            if key:
+                config["api_key"] = key
+            length_key = "max_tokens"
+        else:
+            config["device"] = data.get("device") or "auto"
+            length_key = "max_new_tokens"
+        if data.get("max_tokens") is not None:
+            config[length_key] = data["max_tokens"]
+        for key in ("temperature", "top_p", "timeout"):
+            if data.get(key) is not None:
+                config[key] = data[key]
+        try:
+            self.config = validate_config(config)
+        except BackendConfigError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data

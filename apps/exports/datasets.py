@@ -1,0 +1,165 @@
+"""An export as columns plus a one-pass stream of rows, read from the database in chunks.
+
+Every kind orders its rows by (prompt, task, judgment id), so that the same data gives the same
+rows in the same order, a task's judgments arrive together (aggregation is a group-by over the
+stream), and memory holds one chunk at a time whatever the row count.
+"""
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db.models import QuerySet
+
+from apps.corpus.models import Prompt
+from apps.exports.options import ExportOptions, parse_export_options
+from apps.exports.writers import Column
+from apps.labeling.models import TaskItem
+from apps.projects.models import Project
+
+CHUNK_ROWS = 5000
+
+# A keyed row: (split key, row). The split key names the prompt (or conversation) a row came
+# from, so a train/test split never puts one prompt on both sides.
+KeyedRow = tuple[str, tuple]
+
+
+@dataclass
+class ExportStats:
+    rows: int = 0
+    train: int = 0
+    test: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "train": self.train,
+            "test": self.test,
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+@dataclass
+class Dataset:
+    """Columns and rows of one export. `rows` can be read once; `stats` is complete after."""
+
+    kind: str
+    options: ExportOptions
+    columns: list[Column]
+    rows: Iterator[tuple]
+    stats: ExportStats
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+Builder = Callable[[Project, ExportOptions, ExportStats], tuple[list[Column], Iterable[KeyedRow]]]
+
+
+def dataset_build(*, project: Project, kind: str, options: ExportOptions | dict | None) -> Dataset:
+    """The export `kind` of the project. Nothing is read until the rows are iterated."""
+    from apps.exports.kinds import BUILDERS
+
+    if not isinstance(options, ExportOptions):
+        options = parse_export_options(kind=kind, project_kind=project.kind, data=options)
+    stats = ExportStats()
+    columns, keyed_rows = BUILDERS[kind](project, options, stats)
+    if options.split > 0:
+        columns = [*columns, Column("split", "str")]
+    return Dataset(
+        kind=kind,
+        options=options,
+        columns=columns,
+        rows=_split_rows(keyed_rows, options, stats),
+        stats=stats,
+    )
+
+
+def split_side(key: str, *, share: float, seed: int) -> str:
+    """ "test" for a share of the keys, drawn by a seeded hash: stable across runs and machines."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return "test" if int.from_bytes(digest[:8], "big") / 2**64 < share else "train"
+
+
+def _split_rows(keyed_rows: Iterable[KeyedRow], options: ExportOptions, stats: ExportStats):
+    if not options.split:
+        for _, row in keyed_rows:
+            stats.rows += 1
+            yield row
+        return
+    last_key, side = None, "train"
+    for key, row in keyed_rows:
+        if key != last_key:
+            last_key, side = key, split_side(key, share=options.split, seed=options.split_seed)
+        if options.subset != "all" and side != options.subset:
+            continue
+        stats.rows += 1
+        if side == "test":
+            stats.test += 1
+        else:
+            stats.train += 1
+        yield (*row, side)
+
+
+def prompt_value(messages: list[dict], form: str) -> str | list[dict]:
+    """A prompt in TRL's standard form (text; a multi-turn prompt as "role: content" lines) or
+    conversational form (the list of messages)."""
+    if form == "conversational":
+        return [{"role": m["role"], "content": m["content"]} for m in messages]
+    if len(messages) == 1:
+        return messages[0]["content"]
+    return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+
+
+def completion_value(text: str, form: str) -> str | list[dict]:
+    if form == "conversational":
+        return [{"role": "assistant", "content": text}]
+    return text
+
+
+def text_type(form: str) -> str:
+    return "messages" if form == "conversational" else "str"
+
+
+@dataclass(frozen=True)
+class Enriched:
+    """One judgment row with what it refers to: its task's responses in canonical order
+    ([(response id, text), ...], A first) and its prompt in the export's form."""
+
+    row: tuple
+    responses: list[tuple[int, str]]
+    prompt: object
+
+
+def enriched_judgments(
+    queryset: QuerySet, fields: tuple[str, ...], *, form: str
+) -> Iterator[Enriched]:
+    """Rows of `fields` (the first three must be id, task_id, task__prompt_id) with their task's
+    responses and prompt, fetched per chunk: three queries per CHUNK_ROWS judgments."""
+    rows = queryset.values_list(*fields).iterator(chunk_size=CHUNK_ROWS)
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        responses = task_responses({row[1] for row in chunk})
+        prompts = prompt_values({row[2] for row in chunk}, form=form)
+        for row in chunk:
+            yield Enriched(row=row, responses=responses.get(row[1], []), prompt=prompts[row[2]])
+
+
+def task_responses(task_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
+    by_task: dict[int, list[tuple[int, str]]] = {}
+    items = (
+        TaskItem.objects.filter(task_id__in=task_ids)
+        .order_by("task_id", "position")
+        .values_list("task_id", "response_id", "response__text")
+    )
+    for task_id, response_id, text in items:
+        by_task.setdefault(task_id, []).append((response_id, text))
+    return by_task
+
+
+def prompt_values(prompt_ids: set[int], *, form: str) -> dict[int, object]:
+    messages = Prompt.objects.filter(pk__in=prompt_ids).values_list("pk", "messages")
+    return {pk: prompt_value(value, form) for pk, value in messages}

@@ -1,0 +1,216 @@
+"""Datasets leaving (and entering) Arbiter: frozen snapshots, background export jobs, imports of
+TRL-format datasets, and webhooks that tell other systems what happened."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ExportKind(models.TextChoices):
+    PAIRS = "pairs", "Preference pairs (prompt, chosen, rejected, margin)"
+    HINDSIGHT_PAIRS = "hindsight_pairs", "Hindsight preference pairs"
+    UNPAIRED = "unpaired", "Unpaired binary (prompt, completion, label)"
+    LISTWISE = "listwise", "Listwise (prompt, responses, ranks)"
+    PRINCIPLES = "principles", "Principles (prompt, response, principle, verdict)"
+    HINDSIGHT = "hindsight", "Hindsight: foresight and hindsight judgments with the consequence"
+    REACTIONS = "reactions", "Chat reactions with their conversations"
+    RAW = "raw", "Raw judgments"
+
+
+class ExportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines"
+    PARQUET = "parquet", "Parquet"
+
+
+class Snapshot(models.Model):
+    """An export frozen as a file that never changes: `sha256` is the hash of its bytes, and the
+    same data with the same options always gives the same bytes. Training runs record the
+    snapshot they used."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="snapshots"
+    )
+    kind = models.CharField(max_length=20, choices=ExportKind.choices)
+    format = models.CharField(max_length=10, choices=ExportFormat.choices)
+    options = models.JSONField(help_text="The export options in normal form (every key).")
+    columns = models.JSONField(default=list)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.PositiveBigIntegerField()
+    row_count = models.PositiveIntegerField()
+    row_counts = models.JSONField(
+        default=dict, help_text='{"rows": n, "train": n, "test": n, "skipped": {reason: n}}'
+    )
+    # Relative to MEDIA_ROOT; content-addressed, so equal snapshots share one file.
+    file_path = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "kind"], name="snapshot_project_kind_idx")]
+
+    @property
+    def file_name(self) -> str:
+        return f"project{self.project_id}-{self.kind}-{self.sha256[:12]}.{self.format}"
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.pk} ({self.kind}, {self.sha256[:12]})"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    VALIDATING = "validating", "Validating rows"
+    WRITING = "writing", "Writing"
+    SUCCEEDED = "succeeded", "Done"
+    FAILED = "failed", "Failed"
+
+
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class ExportJob(models.Model):
+    """An export requested through the API and written by a worker; its result is a snapshot."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="export_jobs"
+    )
+    kind = models.CharField(max_length=20, choices=ExportKind.choices)
+    format = models.CharField(max_length=10, choices=ExportFormat.choices)
+    options = models.JSONField()
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    rows_written = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    snapshot = models.ForeignKey(
+        Snapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} ({self.kind}, {self.status})"
+
+
+class DatasetImport(models.Model):
+    """A dataset in TRL's formats (preference or unpaired) brought in as prompts, responses,
+    tasks and imported judgments. Validated whole, then written whole or not at all."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="dataset_imports"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(upload_to="dataset-imports/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, help_text='[{"line": 3, "error": "..."}]')
+    error_count = models.PositiveIntegerField(default=0)
+    prompts_created = models.PositiveIntegerField(default=0)
+    responses_created = models.PositiveIntegerField(default=0)
+    tasks_created = models.PositiveIntegerField(default=0)
+    judgments_created = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.SUCCEEDED:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(99, int(100 * self.processed_rows / self.total_rows))
+
+    def __str__(self) -> str:
+        return f"Dataset import {self.pk} ({self.status})"
+
+
+class WebhookEvent(models.TextChoices):
+    JUDGMENT_SUBMITTED = "judgment.submitted", "A judgment was submitted"
+    TASK_COMPLETED = "task.completed", "A task reached its overlap"
+    RUN_FINISHED = "run.finished", "A training run finished"
+
+
+def _new_secret() -> str:
+    import secrets
+
+    return secrets.token_hex(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives a project's events as signed JSON POSTs."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=500)
+    events = models.JSONField(help_text="Event names this endpoint receives.")
+    secret = models.CharField(max_length=128, default=_new_secret)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.pk} → {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Delivered"
+    FAILED = "failed", "Gave up"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one endpoint, with the log of every attempt."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    log = models.JSONField(
+        default=list, help_text='[{"at": ..., "status": 200, "error": "", "ms": 12}]'
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} → endpoint {self.endpoint_id} ({self.status})"

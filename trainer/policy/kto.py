@@ -1,0 +1,102 @@
+"""kto: TRL's KTOTrainer on unpaired (prompt, completion, label) data."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from datasets import Dataset
+
+from trainer.config import KtoConfig
+from trainer.data import MIN_EVAL_ROWS, load_rows
+from trainer.device import choose_device
+from trainer.events import TrainingCallbacks, TrainingResult
+from trainer.metrics import auroc
+from trainer.models import lora_config
+from trainer.outputs import CHECKPOINT_SUBDIR
+from trainer.policy.common import join_completion, load_policy, render_prompt
+from trainer.policy.evaluate import implicit_rewards
+from trainer.policy.finish import finish_policy_run
+from trainer.policy.hf_bridge import CallbackBridge, hf_arguments, run_hf_trainer
+
+
+def train_kto(
+    *,
+    config: KtoConfig,
+    train_path: Path,
+    eval_path: Path | None,
+    output_dir: Path,
+    callbacks: TrainingCallbacks,
+    resume: bool,
+) -> TrainingResult:
+    """Train a policy with KTO; held-out metrics: AUROC of the implicit reward against the labels, KL, win rate."""
+    from trl import KTOConfig as TrlKtoConfig
+    from trl import KTOTrainer
+
+    device = choose_device(
+        config.device, num_threads=config.num_threads, gradient_checkpointing=config.gradient_checkpointing
+    )
+    train_rows = load_rows("unpaired_binary", train_path)
+    eval_rows = load_rows("unpaired_binary", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
+    labels = {row["label"] for row in train_rows}
+    if len(labels) < 2:
+        callbacks.on_log("warning: every training row has the same label; KTO learns little from one class")
+    model, tokenizer = load_policy(config, device)
+    reference = None if config.lora else load_policy(config, device)[0]
+    # KTOTrainer reads batches in file order and pairs each row with its neighbour for the KL term, so the
+    # rows are shuffled here (seeded) or a file sorted by prompt or label would bias that estimate.
+    rows = list(train_rows)
+    random.Random(config.seed).shuffle(rows)
+    records = []
+    for row in rows:
+        prompt = render_prompt(row["prompt"], tokenizer)
+        records.append(
+            {"prompt": prompt, "completion": join_completion(prompt, row["completion"]), "label": row["label"]}
+        )
+    checkpoint_dir = output_dir / CHECKPOINT_SUBDIR
+    args = TrlKtoConfig(
+        **hf_arguments(config, device, checkpoint_dir),
+        desirable_weight=config.desirable_weight,
+        undesirable_weight=config.undesirable_weight,
+    )
+    bridge = CallbackBridge(callbacks)
+    callbacks.on_log(f"kto: {len(records)} rows on {device.describe()}")
+    hf_trainer = KTOTrainer(
+        model=model,
+        ref_model=reference,
+        args=args,
+        train_dataset=Dataset.from_list(records),
+        processing_class=tokenizer,
+        peft_config=lora_config(config, task_type="CAUSAL_LM") if config.lora else None,
+        callbacks=[bridge],
+    )
+    started = time.monotonic()
+    status, history, step = run_hf_trainer(
+        hf_trainer, bridge=bridge, checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks
+    )
+    runtime = time.monotonic() - started
+
+    def objective_metrics(policy, base) -> dict[str, float]:
+        rewards = implicit_rewards(
+            policy, base, tokenizer, [(r["prompt"], r["completion"]) for r in eval_rows], config=config, device=device
+        )
+        area = auroc(rewards, [r["label"] for r in eval_rows])
+        return {"auroc": area} if area is not None else {}
+
+    return finish_policy_run(
+        objective="kto",
+        status=status,
+        model=hf_trainer.model,
+        reference=reference,
+        tokenizer=tokenizer,
+        config=config,
+        device=device,
+        eval_rows=eval_rows,
+        history=history,
+        step=step,
+        runtime=runtime,
+        output_dir=output_dir,
+        callbacks=callbacks,
+        objective_metrics=objective_metrics,
+    )

@@ -1,0 +1,16 @@
+"""Which function trains which policy objective."""
+
+from collections.abc import Callable
+
+from trainer.events import TrainingResult
+from trainer.policy.dpo import train_dpo
+from trainer.policy.kto import train_kto
+from trainer.policy.lipo import train_lipo
+from trainer.policy.raft import train_raft
+
+RUNNERS: dict[str, Callable[..., TrainingResult]] = {
+    "dpo": train_dpo,
+    "kto": train_kto,
+    "lipo": train_lipo,
+    "raft": train_raft,
+}
