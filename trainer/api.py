@@ -40,7 +40,9 @@ def train(
     when `callbacks.should_stop()` turned True (a checkpoint was written), else "succeeded".
     """
     if objective not in objectives:
-        raise UnknownObjectiveError(f"unknown objective {objective!r}; choose one of {sorted(objectives)}")
+        raise UnknownObjectiveError(
+            f"unknown objective {objective!r}; choose one of {sorted(objectives)}"
+        )
     spec = objectives[objective]
     parsed = parse_config(spec.config_class, config)
     callbacks = callbacks or TrainingCallbacks()

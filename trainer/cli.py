@@ -27,12 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer", description="Arbiter's trainer")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("train", help="train one objective")
-    run.add_argument("--config", type=Path, required=True, help="JSON file: config fields (+ 'objective')")
-    run.add_argument("--objective", choices=sorted(objectives), help="overrides 'objective' in the config file")
+    run.add_argument(
+        "--config", type=Path, required=True, help="JSON file: config fields (+ 'objective')"
+    )
+    run.add_argument(
+        "--objective", choices=sorted(objectives), help="overrides 'objective' in the config file"
+    )
     run.add_argument("--data", type=Path, required=True, help="training JSONL file")
     run.add_argument("--eval-data", type=Path, help="held-out JSONL file of the same kind")
-    run.add_argument("--out", type=Path, required=True, help="output directory (model/, metrics.json)")
-    run.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    run.add_argument(
+        "--out", type=Path, required=True, help="output directory (model/, metrics.json)"
+    )
+    run.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint in --out"
+    )
     commands.add_parser("objectives", help="list objectives and the dataset kind each reads")
     args = parser.parse_args(argv)
 
@@ -57,7 +65,10 @@ def _train(args: argparse.Namespace) -> int:
     objective = args.objective or config.pop("objective", None)
     config.pop("objective", None)
     if objective is None:
-        print("error: name the objective with --objective or an 'objective' key in the config", file=sys.stderr)
+        print(
+            "error: name the objective with --objective or an 'objective' key in the config",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
 
     stop_requested = False
@@ -70,7 +81,9 @@ def _train(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     callbacks = TrainingCallbacks(
-        on_progress=_print_progress, should_stop=lambda: stop_requested, on_log=lambda line: print(line, flush=True)
+        on_progress=_print_progress,
+        should_stop=lambda: stop_requested,
+        on_log=lambda line: print(line, flush=True),
     )
     try:
         result = train(
@@ -85,11 +98,18 @@ def _train(args: argparse.Namespace) -> int:
     except TrainerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(json.dumps({"status": result.status, "model_dir": str(result.model_dir), "metrics": result.metrics}))
+    print(
+        json.dumps(
+            {"status": result.status, "model_dir": str(result.model_dir), "metrics": result.metrics}
+        )
+    )
     return 0 if result.status == "succeeded" else EXIT_CANCELLED
 
 
 def _print_progress(event: ProgressEvent) -> None:
     loss = f"{event.loss:.4f}" if event.loss is not None else "-"
     eta = f"{event.eta_seconds:.0f}s" if event.eta_seconds is not None else "?"
-    print(f"step {event.step}/{event.total_steps} epoch {event.epoch:.2f} loss {loss} eta {eta}", flush=True)
+    print(
+        f"step {event.step}/{event.total_steps} epoch {event.epoch:.2f} loss {loss} eta {eta}",
+        flush=True,
+    )

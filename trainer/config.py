@@ -14,7 +14,15 @@ from typing import Any, TypeVar
 
 from trainer.errors import ConfigError
 
-REACTIONS: tuple[str, ...] = ("love", "thumbs_up", "thumbs_down", "laugh", "surprised", "sad", "angry")
+REACTIONS: tuple[str, ...] = (
+    "love",
+    "thumbs_up",
+    "thumbs_down",
+    "laugh",
+    "surprised",
+    "sad",
+    "angry",
+)
 DPO_LOSS_TYPES: tuple[str, ...] = ("sigmoid", "ipo", "hinge", "robust")
 
 
@@ -104,7 +112,7 @@ class RewardConfig(BaseConfig):
 
 @dataclass
 class RewardPairwiseConfig(RewardConfig):
-    """Bradley–Terry reward model on (prompt, chosen, rejected[, margin]).
+    """Bradley-Terry reward model on (prompt, chosen, rejected[, margin]).
 
     use_margin: subtract the row's `margin` inside the sigmoid when the file has one.
     center_rewards_coefficient: weight of a mean((r_c + r_r)^2) penalty that keeps rewards near 0 (0: off).
@@ -126,7 +134,10 @@ class RewardListwiseConfig(RewardConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.loss in ("lipo_lambda", "plackett_luce"), "loss must be 'lipo_lambda' or 'plackett_luce'")
+        _require(
+            self.loss in ("lipo_lambda", "plackett_luce"),
+            "loss must be 'lipo_lambda' or 'plackett_luce'",
+        )
 
 
 @dataclass
@@ -140,7 +151,9 @@ class RewardPrincipleConfig(RewardConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require("{principle}" in self.question_template, "question_template must contain {principle}")
+        _require(
+            "{principle}" in self.question_template, "question_template must contain {principle}"
+        )
 
 
 @dataclass
@@ -182,7 +195,9 @@ class PolicyConfig(BaseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(bool(self.model), "a policy objective needs `model` (a model id or a local directory)")
+        _require(
+            bool(self.model), "a policy objective needs `model` (a model id or a local directory)"
+        )
         _require(self.beta > 0, "beta must be > 0")
         _require(self.eval_max_prompts >= 0, "eval_max_prompts must be >= 0")
         _require(self.eval_max_new_tokens >= 1, "eval_max_new_tokens must be >= 1")
@@ -222,7 +237,10 @@ class KtoConfig(PolicyConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.batch_size >= 2, "KTO pairs each row with a neighbour for its KL term: batch_size >= 2")
+        _require(
+            self.batch_size >= 2,
+            "KTO pairs each row with a neighbour for its KL term: batch_size >= 2",
+        )
 
 
 @dataclass
@@ -251,7 +269,9 @@ class RaftConfig(PolicyConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(bool(self.reward_model), "raft needs `reward_model` (a trained reward-model directory)")
+        _require(
+            bool(self.reward_model), "raft needs `reward_model` (a trained reward-model directory)"
+        )
         _require(self.num_samples >= 2, "num_samples must be >= 2")
         _require(self.temperature > 0, "temperature must be > 0")
         _require(0 < self.top_p <= 1, "top_p must be in (0, 1]")
@@ -290,7 +310,9 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         if hint is float or (float in typing.get_args(hint) and type(value) is int):
             return float(value)
         return value
-    raise ConfigError(f"config key {name!r} has the wrong type: got {value!r}, expected {_describe(hint)}")
+    raise ConfigError(
+        f"config key {name!r} has the wrong type: got {value!r}, expected {_describe(hint)}"
+    )
 
 
 def _matches(value: Any, hint: Any) -> bool:

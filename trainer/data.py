@@ -45,9 +45,13 @@ def read_jsonl(path: Path) -> list[Row]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path.name} line {number}: not valid JSON ({exc.msg})") from exc
+                raise DatasetError(
+                    f"{path.name} line {number}: not valid JSON ({exc.msg})"
+                ) from exc
             if not isinstance(row, dict):
-                raise DatasetError(f"{path.name} line {number}: expected a JSON object, got {type(row).__name__}")
+                raise DatasetError(
+                    f"{path.name} line {number}: expected a JSON object, got {type(row).__name__}"
+                )
             rows.append(row)
     return rows
 
@@ -55,11 +59,15 @@ def read_jsonl(path: Path) -> list[Row]:
 def load_rows(kind: str, path: Path, *, min_rows: int = MIN_TRAIN_ROWS) -> list[Row]:
     """Read `path` as a dataset of `kind` and return checked rows; at least `min_rows` of them."""
     if kind not in REQUIRED_COLUMNS:
-        raise DatasetError(f"unknown dataset kind {kind!r}; known kinds: {sorted(REQUIRED_COLUMNS)}")
+        raise DatasetError(
+            f"unknown dataset kind {kind!r}; known kinds: {sorted(REQUIRED_COLUMNS)}"
+        )
     path = Path(path)
     rows = read_jsonl(path)
     if len(rows) < min_rows:
-        raise DatasetError(f"{path.name} has {len(rows)} rows; a {kind} dataset needs at least {min_rows}")
+        raise DatasetError(
+            f"{path.name} has {len(rows)} rows; a {kind} dataset needs at least {min_rows}"
+        )
     checker = _CHECKERS[kind]
     for number, row in enumerate(rows, start=1):
         missing = [column for column in REQUIRED_COLUMNS[kind] if column not in row]
@@ -135,7 +143,9 @@ def _check_listwise(row: Row) -> None:
     responses, ranks = row["responses"], row["ranks"]
     if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
         raise ValueError("column 'responses' must be a list of strings")
-    if not isinstance(ranks, list) or not all(isinstance(r, int) and not isinstance(r, bool) for r in ranks):
+    if not isinstance(ranks, list) or not all(
+        isinstance(r, int) and not isinstance(r, bool) for r in ranks
+    ):
         raise ValueError("column 'ranks' must be a list of integers")
     if len(responses) != len(ranks):
         raise ValueError(f"'responses' has {len(responses)} items but 'ranks' has {len(ranks)}")
@@ -156,7 +166,9 @@ def _check_principles(row: Row) -> None:
 def _check_reactions(row: Row) -> None:
     _text(row, "completion")
     if row["reaction"] not in REACTIONS:
-        raise ValueError(f"column 'reaction' must be one of {list(REACTIONS)}, got {row['reaction']!r}")
+        raise ValueError(
+            f"column 'reaction' must be one of {list(REACTIONS)}, got {row['reaction']!r}"
+        )
 
 
 _CHECKERS: dict[str, Callable[[Row], None]] = {

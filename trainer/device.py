@@ -40,7 +40,10 @@ class DeviceChoice:
 
 
 def choose_device(
-    preference: str = "auto", *, num_threads: int | None = None, gradient_checkpointing: bool = False
+    preference: str = "auto",
+    *,
+    num_threads: int | None = None,
+    gradient_checkpointing: bool = False,
 ) -> DeviceChoice:
     """Resolve "auto"/"cpu"/"cuda" into a device and precision, and apply `num_threads` to torch.
 

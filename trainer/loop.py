@@ -81,8 +81,12 @@ def run_loop(
     if resume:
         checkpoint = latest_checkpoint(checkpoint_dir)
         if checkpoint is not None:
-            start_step, history = _load_checkpoint(checkpoint, model=model, optimizer=optimizer, scheduler=scheduler)
-            callbacks.on_log(f"resuming from {checkpoint.name} at step {start_step} of {total_steps}")
+            start_step, history = _load_checkpoint(
+                checkpoint, model=model, optimizer=optimizer, scheduler=scheduler
+            )
+            callbacks.on_log(
+                f"resuming from {checkpoint.name} at step {start_step} of {total_steps}"
+            )
     else:
         torch.manual_seed(config.seed)
         random.seed(config.seed)
@@ -98,7 +102,9 @@ def run_loop(
         step_in_epoch = step - epoch * steps_per_epoch
         # Wrap around when max_steps asks for more steps than the epochs hold.
         first = (step_in_epoch * accumulation) % len(epoch_batches)
-        micro_batches = [epoch_batches[(first + k) % len(epoch_batches)] for k in range(accumulation)]
+        micro_batches = [
+            epoch_batches[(first + k) % len(epoch_batches)] for k in range(accumulation)
+        ]
         loss_value, metrics = _optimizer_step(
             micro_batches,
             compute_loss=compute_loss,
@@ -128,14 +134,26 @@ def run_loop(
         )
         if callbacks.should_stop():
             path = save_checkpoint(
-                checkpoint_dir, step=step, model=model, optimizer=optimizer, scheduler=scheduler, history=history
+                checkpoint_dir,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                history=history,
             )
             _prune(checkpoint_dir, keep=config.save_total_limit)
-            callbacks.on_log(f"stopped on request at step {step}; checkpoint {path.name} can resume")
+            callbacks.on_log(
+                f"stopped on request at step {step}; checkpoint {path.name} can resume"
+            )
             return LoopOutcome("cancelled", step, total_steps, history, last_metrics)
         if config.save_steps and step % config.save_steps == 0 and step < total_steps:
             save_checkpoint(
-                checkpoint_dir, step=step, model=model, optimizer=optimizer, scheduler=scheduler, history=history
+                checkpoint_dir,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                history=history,
             )
             _prune(checkpoint_dir, keep=config.save_total_limit)
             callbacks.on_log(f"checkpoint at step {step}")
@@ -165,7 +183,9 @@ def _optimizer_step(
     count = len(micro_batches)
     averages = {key: value / count for key, value in sums.items()}
     if config.max_grad_norm > 0:
-        averages["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm))
+        averages["grad_norm"] = float(
+            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+        )
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
@@ -245,7 +265,9 @@ def _load_checkpoint(
     parameters = dict(model.named_parameters())
     missing = [name for name in state["model"] if name not in parameters]
     if missing:
-        raise RuntimeError(f"checkpoint {path} does not match the model (unknown weights {missing[:3]})")
+        raise RuntimeError(
+            f"checkpoint {path} does not match the model (unknown weights {missing[:3]})"
+        )
     with torch.no_grad():
         for name, value in state["model"].items():
             parameters[name].copy_(value)
@@ -261,7 +283,11 @@ def _load_checkpoint(
 def _prune(checkpoint_dir: Path, *, keep: int) -> None:
     checkpoints = sorted(
         (p for p in checkpoint_dir.iterdir() if p.name.startswith(CHECKPOINT_PREFIX)),
-        key=lambda p: int(p.name[len(CHECKPOINT_PREFIX) :]) if p.name[len(CHECKPOINT_PREFIX) :].isdigit() else -1,
+        key=lambda p: (
+            int(p.name[len(CHECKPOINT_PREFIX) :])
+            if p.name[len(CHECKPOINT_PREFIX) :].isdigit()
+            else -1
+        ),
     )
     for stale in checkpoints[:-keep]:
         shutil.rmtree(stale, ignore_errors=True)

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 def bradley_terry_loss(
     chosen: torch.Tensor, rejected: torch.Tensor, margin: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Bradley–Terry pairwise loss, mean over the batch.
+    """Bradley-Terry pairwise loss, mean over the batch.
 
-    loss = mean_b[ -log σ(r_c[b] - r_r[b] - m[b]) ]
+    loss = mean_b[ -log sigmoid(r_c[b] - r_r[b] - m[b]) ]
 
     chosen, rejected: (B,) rewards of the preferred and the other response.
     margin: (B,) required reward gap m (from annotated preference strength), or None for m = 0.
@@ -65,7 +65,9 @@ def lipo_lambda_loss(
         sortable = torch.where(mask, scores.detach(), torch.full_like(scores, float("-inf")))
         order = sortable.argsort(dim=1, descending=True, stable=True)
         position = torch.empty_like(order)
-        position.scatter_(1, order, torch.arange(1, scores.shape[1] + 1, device=scores.device).expand_as(order))
+        position.scatter_(
+            1, order, torch.arange(1, scores.shape[1] + 1, device=scores.device).expand_as(order)
+        )
         inverse_discount = 1.0 / torch.log2(1.0 + position.to(scores.dtype))
         delta = (gain[:, :, None] - gain[:, None, :]).abs() * (
             inverse_discount[:, :, None] - inverse_discount[:, None, :]
@@ -79,19 +81,21 @@ def lipo_lambda_loss(
 def plackett_luce_loss(
     scores: torch.Tensor, ranks: torch.Tensor, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Plackett–Luce negative log-likelihood of the ranking, mean over lists (Breslow's rule for ties).
+    """Plackett-Luce negative log-likelihood of the ranking, mean over lists (Breslow's rule for ties).
 
     loss_list = - Σ_i [ s_i - log Σ_{j : rank_j ≥ rank_i} exp(s_j) ]
 
     Each item competes with every item ranked no better than itself, tied ones included; without ties this is
-    the exact Plackett–Luce likelihood (the last item's term is 0).
+    the exact Plackett-Luce likelihood (the last item's term is 0).
 
     scores: (B, K) float; ranks: (B, K) integers, 1 = best; mask: (B, K) bool or None.
     Returns a scalar.
     """
     if mask is None:
         mask = torch.ones_like(scores, dtype=torch.bool)
-    competes = (ranks[:, None, :] >= ranks[:, :, None]) & mask[:, None, :]  # [b, i, j]: j in i's risk set
+    competes = (ranks[:, None, :] >= ranks[:, :, None]) & mask[
+        :, None, :
+    ]  # [b, i, j]: j in i's risk set
     expanded = scores[:, None, :].expand(-1, scores.shape[1], -1)
     log_denominator = torch.logsumexp(expanded.masked_fill(~competes, float("-inf")), dim=2)
     terms = torch.where(mask, scores - log_denominator, torch.zeros_like(scores))

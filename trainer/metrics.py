@@ -15,7 +15,9 @@ def pairwise_accuracy(chosen: Sequence[float], rejected: Sequence[float]) -> flo
     """Fraction of pairs where the chosen response scores higher (ties count 0.5)."""
     if len(chosen) != len(rejected) or not chosen:
         raise ValueError("pairwise_accuracy needs two non-empty lists of equal length")
-    wins = sum(1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected, strict=True))
+    wins = sum(
+        1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected, strict=True)
+    )
     return wins / len(chosen)
 
 
@@ -28,7 +30,7 @@ def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     negatives = [s for s, y in zip(scores, labels, strict=True) if not y]
     if not positives or not negatives:
         return None
-    # Rank-sum (Mann–Whitney U) form: O(n log n) instead of comparing every pair.
+    # Rank-sum (Mann-Whitney U) form: O(n log n) instead of comparing every pair.
     ordered = sorted((s, i) for i, s in enumerate(scores))
     ranks = [0.0] * len(scores)
     start = 0
@@ -86,13 +88,17 @@ def kendall_tau(scores: Sequence[float], ranks: Sequence[int]) -> float | None:
                 concordant += 1
             else:
                 discordant += 1
-    denominator = math.sqrt((concordant + discordant + ties_score) * (concordant + discordant + ties_rank))
+    denominator = math.sqrt(
+        (concordant + discordant + ties_score) * (concordant + discordant + ties_rank)
+    )
     if denominator == 0:
         return None
     return (concordant - discordant) / denominator
 
 
-def mean_token_kl(policy_logps: torch.Tensor, reference_logps: torch.Tensor, mask: torch.Tensor) -> float:
+def mean_token_kl(
+    policy_logps: torch.Tensor, reference_logps: torch.Tensor, mask: torch.Tensor
+) -> float:
     """Mean per-token KL(π ‖ π_ref) estimate from tokens sampled from π.
 
     KL ≈ Σ_t m_t · (log π(y_t) - log π_ref(y_t)) / Σ_t m_t   (the unbiased "k1" estimator)

@@ -1,8 +1,8 @@
 """The files a run leaves in its output directory, besides the model.
 
-    output_dir/model/         the trained model (or the model at the cancel step)
-    output_dir/checkpoints/   resumable checkpoints (checkpoint-<step>/)
-    output_dir/metrics.json   status, metrics, history and the config used
+output_dir/model/         the trained model (or the model at the cancel step)
+output_dir/checkpoints/   resumable checkpoints (checkpoint-<step>/)
+output_dir/metrics.json   status, metrics, history and the config used
 """
 
 from __future__ import annotations
@@ -47,4 +47,6 @@ def write_metrics(
 
 def _finite(values: dict[str, Any]) -> dict[str, Any]:
     # JSON has no NaN/inf; a diverged loss is reported as null rather than as an invalid file.
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
+    }

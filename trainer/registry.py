@@ -40,14 +40,42 @@ class Objective:
 
 
 _ALL = (
-    Objective("reward_pairwise", "pairwise", "reward", RewardPairwiseConfig, "Bradley–Terry reward model"),
-    Objective("reward_listwise", "listwise", "reward", RewardListwiseConfig, "LiPO-λ / Plackett–Luce reward model"),
-    Objective("reward_principle", "principles", "reward", RewardPrincipleConfig, "RLBFF principle reward model"),
-    Objective("reward_reaction", "reactions", "reward", RewardReactionConfig, "RLUF reaction model (P[love])"),
+    Objective(
+        "reward_pairwise", "pairwise", "reward", RewardPairwiseConfig, "Bradley-Terry reward model"
+    ),
+    Objective(
+        "reward_listwise",
+        "listwise",
+        "reward",
+        RewardListwiseConfig,
+        "LiPO-λ / Plackett-Luce reward model",
+    ),
+    Objective(
+        "reward_principle",
+        "principles",
+        "reward",
+        RewardPrincipleConfig,
+        "RLBFF principle reward model",
+    ),
+    Objective(
+        "reward_reaction",
+        "reactions",
+        "reward",
+        RewardReactionConfig,
+        "RLUF reaction model (P[love])",
+    ),
     Objective("dpo", "pairwise", "policy", DpoConfig, "DPO and variants (TRL DPOTrainer)"),
-    Objective("kto", "unpaired_binary", "policy", KtoConfig, "KTO from thumbs up/down (TRL KTOTrainer)"),
-    Objective("lipo", "listwise", "policy", LipoConfig, "LiPO-λ policy optimisation on ranked lists"),
-    Objective("raft", "prompts", "policy", RaftConfig, "RAFT: best-of-N by a reward model, then fine-tune"),
+    Objective(
+        "kto", "unpaired_binary", "policy", KtoConfig, "KTO from thumbs up/down (TRL KTOTrainer)"
+    ),
+    Objective(
+        "lipo", "listwise", "policy", LipoConfig, "LiPO-λ policy optimisation on ranked lists"
+    ),
+    Objective(
+        "raft", "prompts", "policy", RaftConfig, "RAFT: best-of-N by a reward model, then fine-tune"
+    ),
 )
 
-objectives: Mapping[str, Objective] = MappingProxyType({objective.name: objective for objective in _ALL})
+objectives: Mapping[str, Objective] = MappingProxyType(
+    {objective.name: objective for objective in _ALL}
+)

@@ -5,7 +5,7 @@
 
 What the score means depends on the objective the model was trained with:
     reward_pairwise, reward_listwise: the scalar reward.
-    reward_principle: the mean, over a set of principles, of the Yes-log-odds logit(Yes) − logit(No) that the
+    reward_principle: the mean, over a set of principles, of the Yes-log-odds logit(Yes) - logit(No) that the
         response satisfies each principle; the set is `principles=` if given, else the principles seen in
         training.
     reward_reaction: the probability of the model's score reaction (P[love] unless configured otherwise).
@@ -43,7 +43,11 @@ class RewardScorer:
         return str(self.metadata["objective"])
 
     def score(
-        self, prompts: Sequence[Prompt], responses: Sequence[str], *, principles: Sequence[str] | None = None
+        self,
+        prompts: Sequence[Prompt],
+        responses: Sequence[str],
+        *,
+        principles: Sequence[str] | None = None,
     ) -> list[float]:
         """One score per (prompt, response); see the module docstring for what it means per objective."""
         if len(prompts) != len(responses):
@@ -84,7 +88,9 @@ class RewardScorer:
         )
 
 
-def load_reward_model(model_dir: Path | str, *, device: str = "cpu", batch_size: int = 32) -> RewardScorer:
+def load_reward_model(
+    model_dir: Path | str, *, device: str = "cpu", batch_size: int = 32
+) -> RewardScorer:
     """Load a reward-model directory written by `trainer.train` (any reward objective) for scoring.
 
     Raises ModelLoadError when the directory is not a reward model.

@@ -157,7 +157,9 @@ def validate_rubric(rows: object, shape: TaskShape) -> list[dict]:
         raise InvalidPayload("Each rubric item is scored once per response.")
     missing = {(p, i) for p in range(shape.size) for i in shape.rubric_item_ids} - set(scored)
     if missing:
-        raise InvalidPayload(f"{len(missing)} rubric score(s) are missing; score every item for every response.")
+        raise InvalidPayload(
+            f"{len(missing)} rubric score(s) are missing; score every item for every response."
+        )
     return sorted(scores, key=lambda r: (r["response"], r["item"]))
 
 

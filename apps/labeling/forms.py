@@ -41,7 +41,14 @@ def _verdicts(post: QueryDict) -> dict:
         if m := _VERDICT.match(key):
             position, principle = int(m.group(1)), int(m.group(2))
             evidence = post.get(f"evidence_{position}_{principle}", "")
-            verdicts.append({"response": position, "principle": principle, "verdict": value, "evidence": evidence})
+            verdicts.append(
+                {
+                    "response": position,
+                    "principle": principle,
+                    "verdict": value,
+                    "evidence": evidence,
+                }
+            )
     return {"verdicts": verdicts}
 
 

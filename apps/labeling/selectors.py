@@ -40,7 +40,11 @@ class LabelingView:
     def body_template(self) -> str:
         """The form body for the kind; hindsight judges pairs or single responses."""
         if self.kind == "hindsight":
-            return "labeling/kinds/pairwise.html" if len(self.shown) == 2 else "labeling/kinds/thumbs.html"
+            return (
+                "labeling/kinds/pairwise.html"
+                if len(self.shown) == 2
+                else "labeling/kinds/thumbs.html"
+            )
         return f"labeling/kinds/{self.kind}.html"
 
     @property

@@ -57,8 +57,7 @@ def _candidate_tasks(*, project: Project, annotator: User, now):
         # A hindsight task is ready once its consequence exists (imported, or simulated later).
         tasks = tasks.exclude(consequence="")
     return (
-        tasks
-        .exclude(Exists(seen_by_annotator))
+        tasks.exclude(Exists(seen_by_annotator))
         .annotate(leases=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)))
         .filter(judgment_count__lt=project.overlap - F("leases"))
         .order_by("priority", "id")

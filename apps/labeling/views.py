@@ -52,7 +52,9 @@ def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpRes
     if assignment is None or assignment.project_id != project.pk:
         raise Http404("No such task lease.")
     try:
-        payload = payload_from_post(post=request.POST, kind=project.kind, size=len(assignment.display_order))
+        payload = payload_from_post(
+            post=request.POST, kind=project.kind, size=len(assignment.display_order)
+        )
         result = judgment_submit(
             assignment_id=assignment_id,
             annotator=request.user,

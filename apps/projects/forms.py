@@ -27,3 +27,16 @@ class ProjectForm(forms.ModelForm):
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+
+class PrincipleForm(forms.Form):
+    key = forms.SlugField(
+        max_length=80, help_text="A short stable name, e.g. answers-the-question."
+    )
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Plain language, answerable yes or no."
+    )
+
+
+class RubricItemForm(forms.Form):
+    text = forms.CharField(max_length=500)

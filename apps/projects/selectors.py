@@ -56,3 +56,16 @@ def project_summary(*, project: Project) -> dict:
         ),
         "imports": project.import_jobs.all()[:10],
     }
+
+
+def principle_library(*, project: Project) -> list[dict]:
+    """Each principle key with its current text (if any) and every version, newest first."""
+    library: dict[str, dict] = {}
+    for principle in project.principles.order_by("key", "-version"):
+        entry = library.setdefault(
+            principle.key, {"key": principle.key, "current": None, "versions": []}
+        )
+        entry["versions"].append(principle)
+        if principle.is_current:
+            entry["current"] = principle
+    return list(library.values())

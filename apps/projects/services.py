@@ -2,7 +2,7 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, PermissionDenied
-from apps.projects.models import Membership, Principle, Project, Role
+from apps.projects.models import Membership, Principle, Project, Role, RubricItem
 
 
 @transaction.atomic
@@ -33,6 +33,9 @@ def membership_set(*, project: Project, user: User, role: str = Role.ANNOTATOR) 
 def principle_save(*, project: Project, key: str, text: str) -> Principle:
     """Adds a principle, or a new version of it if the text changed; old versions stay, so
     verdicts keep pointing at the words they answered."""
+    text = text.strip()
+    if not text:
+        raise ApplicationError("A principle needs text.")
     current = (
         Principle.objects.select_for_update()
         .filter(project=project, key=key, is_current=True)
@@ -46,3 +49,37 @@ def principle_save(*, project: Project, key: str, text: str) -> Principle:
         current.save(update_fields=["is_current"])
         version = current.version + 1
     return Principle.objects.create(project=project, key=key, version=version, text=text)
+
+
+def project_update(*, project: Project, **fields) -> Project:
+    """Changes project settings; the overlap may only grow once tasks were judged, so that no
+    task ends up judged past its overlap."""
+    new_overlap = fields.get("overlap", project.overlap)
+    if new_overlap < 1:
+        raise ApplicationError("Overlap must be at least 1.")
+    if (
+        new_overlap < project.overlap
+        and project.tasks.filter(judgment_count__gt=new_overlap).exists()
+    ):
+        raise ApplicationError("Some tasks already have more judgments than that overlap.")
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.save()
+    return project
+
+
+def principle_retire(*, project: Project, key: str) -> None:
+    """Takes a principle out of new tasks; its versions and verdicts stay."""
+    Principle.objects.filter(project=project, key=key, is_current=True).update(is_current=False)
+
+
+def rubric_item_add(*, project: Project, text: str) -> RubricItem:
+    text = text.strip()
+    if not text:
+        raise ApplicationError("A rubric item needs text.")
+    position = project.rubric_items.count()
+    return RubricItem.objects.create(project=project, text=text, position=position)
+
+
+def rubric_item_set_active(*, project: Project, item_id: int, active: bool) -> None:
+    RubricItem.objects.filter(project=project, pk=item_id).update(is_active=active)

@@ -6,15 +6,23 @@ from django.shortcuts import redirect, render
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
-from apps.projects.forms import MemberForm, ProjectForm
-from apps.projects.models import Role
+from apps.projects.forms import MemberForm, PrincipleForm, ProjectForm, RubricItemForm
+from apps.projects.models import Project, Role
 from apps.projects.selectors import (
     project_get_for_user,
     project_summary,
     projects_for_user,
     user_is_project_admin,
 )
-from apps.projects.services import membership_set, project_create
+from apps.projects.services import (
+    membership_set,
+    principle_retire,
+    principle_save,
+    project_create,
+    project_update,
+    rubric_item_add,
+    rubric_item_set_active,
+)
 
 
 @login_required
@@ -67,3 +75,59 @@ def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
                 request, f"{user.username} is now {form.cleaned_data['role']} of this project."
             )
     return redirect("projects:detail", project_id=project.pk)
+
+
+@login_required
+def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    form = ProjectForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project_update(project=Project.objects.get(pk=project.pk), **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("projects:detail", project_id=project.pk)
+    return render(request, "projects/settings.html", {"project": project, "form": form})
+
+
+@login_required
+def project_principles(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The principle library (versioned) and the rubric checklist."""
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    principle_form, rubric_form = PrincipleForm(), RubricItemForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "principle":
+                principle_form = PrincipleForm(request.POST)
+                if principle_form.is_valid():
+                    saved = principle_save(project=project, **principle_form.cleaned_data)
+                    messages.success(request, f"Saved {saved.key} (version {saved.version}).")
+                    return redirect("projects:principles", project_id=project.pk)
+            elif action == "retire":
+                principle_retire(project=project, key=request.POST.get("key", ""))
+                return redirect("projects:principles", project_id=project.pk)
+            elif action == "rubric":
+                rubric_form = RubricItemForm(request.POST)
+                if rubric_form.is_valid():
+                    rubric_item_add(project=project, text=rubric_form.cleaned_data["text"])
+                    return redirect("projects:principles", project_id=project.pk)
+            elif action in ("rubric-on", "rubric-off"):
+                rubric_item_set_active(
+                    project=project,
+                    item_id=int(request.POST.get("item", 0)),
+                    active=action == "rubric-on",
+                )
+                return redirect("projects:principles", project_id=project.pk)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    context = {
+        "project": project,
+        "library": principle_library(project=project),
+        "rubric_items": project.rubric_items.all(),
+        "principle_form": principle_form,
+        "rubric_form": rubric_form,
+    }
+    return render(request, "projects/principles.html", context)

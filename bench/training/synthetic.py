@@ -15,14 +15,39 @@ TOPICS: dict[str, list[str]] = {
     "baking bread": ["flour", "yeast", "dough", "oven", "crust", "knead", "proof the loaf"],
     "repairing a bicycle": ["chain", "tyre", "brake pads", "derailleur", "spokes", "inner tube"],
     "learning the guitar": ["chords", "frets", "strumming", "tuning", "scales", "finger picking"],
-    "growing tomatoes": ["seedlings", "compost", "watering", "sunlight", "pruning suckers", "stakes"],
-    "saving for retirement": ["pension", "index funds", "compound interest", "budget", "employer match"],
+    "growing tomatoes": [
+        "seedlings",
+        "compost",
+        "watering",
+        "sunlight",
+        "pruning suckers",
+        "stakes",
+    ],
+    "saving for retirement": [
+        "pension",
+        "index funds",
+        "compound interest",
+        "budget",
+        "employer match",
+    ],
     "training a puppy": ["treats", "leash", "crate", "sit command", "praise", "house training"],
-    "writing a cover letter": ["hiring manager", "achievements", "job description", "tone", "closing line"],
+    "writing a cover letter": [
+        "hiring manager",
+        "achievements",
+        "job description",
+        "tone",
+        "closing line",
+    ],
     "planning a hiking trip": ["trail map", "water", "boots", "weather forecast", "first aid kit"],
     "learning to swim": ["breathing", "floating", "kicking", "goggles", "freestyle stroke", "pool"],
     "fixing a leaking tap": ["washer", "valve", "wrench", "water supply", "cartridge", "drip"],
-    "studying for an exam": ["flashcards", "practice papers", "schedule", "sleep", "revision notes"],
+    "studying for an exam": [
+        "flashcards",
+        "practice papers",
+        "schedule",
+        "sleep",
+        "revision notes",
+    ],
     "brewing coffee": ["grind size", "water temperature", "beans", "pour over", "extraction"],
     "painting a room": ["primer", "roller", "masking tape", "brush", "second coat", "ventilation"],
     "running a first marathon": ["long runs", "pacing", "hydration", "rest days", "running shoes"],
@@ -58,7 +83,9 @@ def _helpful(topic: str, rng: random.Random, *, specific: bool = True) -> str:
     sentences = [f"Sure, here is how I would approach {topic}."]
     for k in range(_length(rng)):
         if specific and (k == 0 or rng.random() < 0.5):
-            sentences.append(f"Pay attention to the {rng.choice(words)} and the {rng.choice(words)}.")
+            sentences.append(
+                f"Pay attention to the {rng.choice(words)} and the {rng.choice(words)}."
+            )
         else:
             sentences.append(rng.choice(FILLER))
     return " " + " ".join(sentences)
@@ -82,8 +109,16 @@ def make_pairs(count: int, *, seed: int) -> list[dict]:
     rows = []
     for _ in range(count):
         topic = rng.choice(list(TOPICS))
-        prompt = f"Can you help me with {topic}? " + " ".join(rng.choice(FILLER) for _ in range(rng.randint(0, 3)))
-        rows.append({"prompt": prompt.strip(), "chosen": _helpful(topic, rng), "rejected": _rejected(topic, rng)})
+        prompt = f"Can you help me with {topic}? " + " ".join(
+            rng.choice(FILLER) for _ in range(rng.randint(0, 3))
+        )
+        rows.append(
+            {
+                "prompt": prompt.strip(),
+                "chosen": _helpful(topic, rng),
+                "rejected": _rejected(topic, rng),
+            }
+        )
     return rows
 
 

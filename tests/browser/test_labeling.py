@@ -10,10 +10,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_annotator_judges_three_pairs_with_the_keyboard_only(page, live_server, project):
     tasks = [
-        make_task(project, texts=[f"**Bold** answer {i}\n\n```python\nprint({i})\n```", f"Plain answer {i}"])
+        make_task(
+            project,
+            texts=[f"**Bold** answer {i}\n\n```python\nprint({i})\n```", f"Plain answer {i}"],
+        )
         for i in range(4)
     ]
-    make_task(project, texts=["<script>window.pwned = true</script>", "<img src=x onerror='window.pwned=true'>"])
+    make_task(
+        project,
+        texts=["<script>window.pwned = true</script>", "<img src=x onerror='window.pwned=true'>"],
+    )
     annotator = add_member(project, UserFactory(username="ann"))
     log_in(page, live_server, "ann", PASSWORD)
     page.goto(f"{live_server.url}/projects/{project.pk}/label/")

@@ -43,7 +43,13 @@ def tiny_reward_model(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path)
     train_path = tiny.write_jsonl(tiny.pairwise_rows(128, seed=11), directory / "train.jsonl")
     result = train(
         objective="reward_pairwise",
-        config={"model": str(tiny_bert), "learning_rate": 2e-3, "batch_size": 16, "max_steps": 16, "save_steps": 0},
+        config={
+            "model": str(tiny_bert),
+            "learning_rate": 2e-3,
+            "batch_size": 16,
+            "max_steps": 16,
+            "save_steps": 0,
+        },
         train_path=train_path,
         output_dir=directory / "run",
     )

@@ -31,7 +31,9 @@ def test_length_grouping_pads_far_less_than_random_batches():
 
 def test_pad_batch_pads_to_the_batch_longest_only():
     batch = pad_batch(
-        [Encoded([1, 2, 3], [0, 0, 1], False), Encoded([4], [0], False)], pad_token_id=0, device=torch.device("cpu")
+        [Encoded([1, 2, 3], [0, 0, 1], False), Encoded([4], [0], False)],
+        pad_token_id=0,
+        device=torch.device("cpu"),
     )
     assert batch["input_ids"].tolist() == [[1, 2, 3], [4, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]

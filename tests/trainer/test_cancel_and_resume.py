@@ -32,7 +32,13 @@ def reward_run(tmp_path, write_rows, tiny_bert, out, *, stop_at=None, resume=Fal
     recorder = StopAfter(stop_at)
     result = train(
         objective="reward_pairwise",
-        config={"model": str(tiny_bert), "learning_rate": 2e-3, "batch_size": 8, "max_steps": 8, "save_steps": 2},
+        config={
+            "model": str(tiny_bert),
+            "learning_rate": 2e-3,
+            "batch_size": 8,
+            "max_steps": 8,
+            "save_steps": 2,
+        },
         train_path=write_rows("train", tiny.pairwise_rows(40, seed=1)),
         eval_path=write_rows("test", tiny.pairwise_rows(10, seed=2)),
         output_dir=tmp_path / out,
@@ -42,7 +48,9 @@ def reward_run(tmp_path, write_rows, tiny_bert, out, *, stop_at=None, resume=Fal
     return result, recorder.steps
 
 
-def test_should_stop_cancels_at_once_and_leaves_a_resumable_checkpoint(tmp_path, write_rows, tiny_bert):
+def test_should_stop_cancels_at_once_and_leaves_a_resumable_checkpoint(
+    tmp_path, write_rows, tiny_bert
+):
     result, steps = reward_run(tmp_path, write_rows, tiny_bert, "run", stop_at=1)
     assert result.status == "cancelled"
     assert steps == [1]
@@ -70,8 +78,17 @@ def test_resume_continues_at_the_saved_step_and_ends_where_an_uninterrupted_run_
 
 
 def test_dpo_cancels_and_resumes_through_trl(tmp_path, write_rows, tiny_gpt2):
-    config = {"model": str(tiny_gpt2), "learning_rate": 1e-3, "batch_size": 2, "max_steps": 5, "save_steps": 10}
-    paths = {"train_path": write_rows("train", tiny.pairwise_rows(16, seed=1)), "output_dir": tmp_path / "dpo"}
+    config = {
+        "model": str(tiny_gpt2),
+        "learning_rate": 1e-3,
+        "batch_size": 2,
+        "max_steps": 5,
+        "save_steps": 10,
+    }
+    paths = {
+        "train_path": write_rows("train", tiny.pairwise_rows(16, seed=1)),
+        "output_dir": tmp_path / "dpo",
+    }
 
     first = StopAfter(2)
     cancelled = train(objective="dpo", config=config, callbacks=first.callbacks(), **paths)
@@ -80,17 +97,33 @@ def test_dpo_cancels_and_resumes_through_trl(tmp_path, write_rows, tiny_gpt2):
     assert (tmp_path / "dpo" / "checkpoints" / "checkpoint-2").is_dir()
 
     second = StopAfter(None)
-    resumed = train(objective="dpo", config=config, callbacks=second.callbacks(), resume=True, **paths)
+    resumed = train(
+        objective="dpo", config=config, callbacks=second.callbacks(), resume=True, **paths
+    )
     assert resumed.status == "succeeded"
     assert second.steps == [3, 4, 5]
 
 
 def test_lipo_resumes_with_its_saved_reference_log_probs(tmp_path, write_rows, tiny_gpt2):
-    config = {"model": str(tiny_gpt2), "learning_rate": 1e-3, "batch_size": 2, "max_steps": 4, "save_steps": 0}
-    paths = {"train_path": write_rows("train", tiny.listwise_rows(8, seed=1)), "output_dir": tmp_path / "lipo"}
+    config = {
+        "model": str(tiny_gpt2),
+        "learning_rate": 1e-3,
+        "batch_size": 2,
+        "max_steps": 4,
+        "save_steps": 0,
+    }
+    paths = {
+        "train_path": write_rows("train", tiny.listwise_rows(8, seed=1)),
+        "output_dir": tmp_path / "lipo",
+    }
     first = StopAfter(1)
-    assert train(objective="lipo", config=config, callbacks=first.callbacks(), **paths).status == "cancelled"
+    assert (
+        train(objective="lipo", config=config, callbacks=first.callbacks(), **paths).status
+        == "cancelled"
+    )
     second = StopAfter(None)
-    resumed = train(objective="lipo", config=config, callbacks=second.callbacks(), resume=True, **paths)
+    resumed = train(
+        objective="lipo", config=config, callbacks=second.callbacks(), resume=True, **paths
+    )
     assert resumed.status == "succeeded"
     assert second.steps == [2, 3, 4]

@@ -16,14 +16,33 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_cli_trains_and_writes_model_and_metrics(tmp_path, tiny_bert):
     config = tmp_path / "run.json"
     config.write_text(
-        json.dumps({"objective": "reward_pairwise", "model": str(tiny_bert), "max_steps": 3, "batch_size": 8})
+        json.dumps(
+            {
+                "objective": "reward_pairwise",
+                "model": str(tiny_bert),
+                "max_steps": 3,
+                "batch_size": 8,
+            }
+        )
     )
     train_path = tiny.write_jsonl(tiny.pairwise_rows(24, seed=1), tmp_path / "train.jsonl")
     test_path = tiny.write_jsonl(tiny.pairwise_rows(8, seed=2), tmp_path / "test.jsonl")
     out = tmp_path / "out"
     completed = subprocess.run(
-        [sys.executable, "-m", "trainer", "train", "--config", str(config), "--data", str(train_path),
-         "--eval-data", str(test_path), "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "train",
+            "--config",
+            str(config),
+            "--data",
+            str(train_path),
+            "--eval-data",
+            str(test_path),
+            "--out",
+            str(out),
+        ],
         cwd=ROOT,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         capture_output=True,
@@ -43,8 +62,18 @@ def test_cli_reports_bad_input_with_exit_status_2(tmp_path):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"objective": "reward_pairwise"}))
     completed = subprocess.run(
-        [sys.executable, "-m", "trainer", "train", "--config", str(config), "--data", str(tmp_path / "nope.jsonl"),
-         "--out", str(tmp_path / "out")],
+        [
+            sys.executable,
+            "-m",
+            "trainer",
+            "train",
+            "--config",
+            str(config),
+            "--data",
+            str(tmp_path / "nope.jsonl"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
         cwd=ROOT,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         capture_output=True,

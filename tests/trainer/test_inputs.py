@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.trainer import tiny
-from trainer import ConfigError, DatasetError, ModelLoadError, UnknownObjectiveError, objectives, train
+from trainer import (
+    ConfigError,
+    DatasetError,
+    ModelLoadError,
+    UnknownObjectiveError,
+    objectives,
+    train,
+)
 from trainer.data import load_rows
 
 
@@ -33,11 +40,26 @@ def test_unknown_objective_is_refused(tmp_path, write_rows):
 def test_unknown_config_key_and_wrong_type_are_refused(tmp_path, write_rows):
     path = write_rows("train", tiny.pairwise_rows(8, seed=0))
     with pytest.raises(ConfigError, match="learning_rat"):
-        train(objective="reward_pairwise", config={"learning_rat": 1e-3}, train_path=path, output_dir=tmp_path)
+        train(
+            objective="reward_pairwise",
+            config={"learning_rat": 1e-3},
+            train_path=path,
+            output_dir=tmp_path,
+        )
     with pytest.raises(ConfigError, match="batch_size"):
-        train(objective="reward_pairwise", config={"batch_size": "16"}, train_path=path, output_dir=tmp_path)
+        train(
+            objective="reward_pairwise",
+            config={"batch_size": "16"},
+            train_path=path,
+            output_dir=tmp_path,
+        )
     with pytest.raises(ConfigError, match="loss_type"):
-        train(objective="dpo", config={"model": "x", "loss_type": ["nope"]}, train_path=path, output_dir=tmp_path)
+        train(
+            objective="dpo",
+            config={"model": "x", "loss_type": ["nope"]},
+            train_path=path,
+            output_dir=tmp_path,
+        )
     with pytest.raises(ConfigError, match="model"):
         train(objective="dpo", config={}, train_path=path, output_dir=tmp_path)
 
@@ -61,14 +83,21 @@ def test_too_few_rows_and_bad_values_are_refused(write_rows):
 
 def test_invalid_json_line_is_reported_with_its_number(tmp_path):
     path = tmp_path / "broken.jsonl"
-    path.write_text('{"prompt": "a", "chosen": "b", "rejected": "c"}\n{not json\n', encoding="utf-8")
+    path.write_text(
+        '{"prompt": "a", "chosen": "b", "rejected": "c"}\n{not json\n', encoding="utf-8"
+    )
     with pytest.raises(DatasetError, match="line 2"):
         load_rows("pairwise", path, min_rows=1)
 
 
 def test_messages_prompts_and_margins_are_accepted(write_rows):
     rows = [
-        {"prompt": [{"role": "user", "content": "hi"}], "chosen": " a", "rejected": " b", "margin": 1},
+        {
+            "prompt": [{"role": "user", "content": "hi"}],
+            "chosen": " a",
+            "rejected": " b",
+            "margin": 1,
+        },
     ] * 4
     loaded = load_rows("pairwise", write_rows("messages", rows))
     assert loaded[0]["margin"] == 1.0
@@ -92,7 +121,12 @@ def test_a_directory_without_weights_is_refused(tmp_path, write_rows, tiny_bert)
         (weightless / name).write_bytes((tiny_bert / name).read_bytes())
     path = write_rows("train", tiny.pairwise_rows(8, seed=0))
     with pytest.raises(ModelLoadError):
-        train(objective="reward_pairwise", config={"model": str(weightless)}, train_path=path, output_dir=tmp_path)
+        train(
+            objective="reward_pairwise",
+            config={"model": str(weightless)},
+            train_path=path,
+            output_dir=tmp_path,
+        )
 
 
 def test_trainer_never_imports_django():

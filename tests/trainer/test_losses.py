@@ -1,4 +1,4 @@
-"""Every loss against numbers worked by hand (natural logs; σ(x) = 1 / (1 + e^-x))."""
+"""Every loss against numbers worked by hand (natural logs; sigmoid(x) = 1 / (1 + e^-x))."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from trainer.losses import (
 
 
 def test_bradley_terry_is_mean_negative_log_sigmoid_of_reward_gap():
-    # Pair 1: gap 2 - 0 = 2   -> -log σ(2)  = log(1 + e^-2) = 0.126928
-    # Pair 2: gap 0 - 1 = -1  -> -log σ(-1) = log(1 + e^1)  = 1.313262
+    # Pair 1: gap 2 - 0 = 2   -> -log sigmoid(2)  = log(1 + e^-2) = 0.126928
+    # Pair 2: gap 0 - 1 = -1  -> -log sigmoid(-1) = log(1 + e^1)  = 1.313262
     # Mean: (0.126928 + 1.313262) / 2 = 0.720095
     loss = bradley_terry_loss(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0]))
     assert loss.item() == pytest.approx(0.720095, abs=1e-6)
 
 
 def test_bradley_terry_subtracts_the_margin_inside_the_sigmoid():
-    # Gap 2 with margin 1.5 -> -log σ(0.5) = log(1 + e^-0.5) = log(1.606531) = 0.474077
+    # Gap 2 with margin 1.5 -> -log sigmoid(0.5) = log(1 + e^-0.5) = log(1.606531) = 0.474077
     loss = bradley_terry_loss(torch.tensor([2.0]), torch.tensor([0.0]), torch.tensor([1.5]))
     assert loss.item() == pytest.approx(0.474077, abs=1e-6)
 

@@ -34,10 +34,22 @@ def run(objective, config, train_rows, eval_rows, tmp_path, write_rows):
 def test_dpo_variants_train_and_report_kl_and_win_rate(
     tmp_path, write_rows, tiny_gpt2, tiny_reward_model, loss_type
 ):
-    config = {**FAST, "model": str(tiny_gpt2), "loss_type": loss_type, "judge_reward_model": str(tiny_reward_model)}
+    config = {
+        **FAST,
+        "model": str(tiny_gpt2),
+        "loss_type": loss_type,
+        "judge_reward_model": str(tiny_reward_model),
+    }
     if loss_type == ["robust"]:
         config["label_smoothing"] = 0.1
-    result = run("dpo", config, tiny.pairwise_rows(16, seed=1), tiny.pairwise_rows(6, seed=2), tmp_path, write_rows)
+    result = run(
+        "dpo",
+        config,
+        tiny.pairwise_rows(16, seed=1),
+        tiny.pairwise_rows(6, seed=2),
+        tmp_path,
+        write_rows,
+    )
     assert result.status == "succeeded"
     assert changed_weights(tiny_gpt2, result.model_dir)
     assert {"pairwise_accuracy", "kl_to_reference", "win_rate_vs_base"} <= set(result.metrics)
@@ -48,7 +60,14 @@ def test_dpo_variants_train_and_report_kl_and_win_rate(
 
 def test_dpo_with_lora_saves_a_merged_model(tmp_path, write_rows, tiny_gpt2):
     config = {**FAST, "model": str(tiny_gpt2), "lora": True, "lora_r": 4}
-    result = run("dpo", config, tiny.pairwise_rows(16, seed=1), tiny.pairwise_rows(4, seed=2), tmp_path, write_rows)
+    result = run(
+        "dpo",
+        config,
+        tiny.pairwise_rows(16, seed=1),
+        tiny.pairwise_rows(4, seed=2),
+        tmp_path,
+        write_rows,
+    )
     changed = changed_weights(tiny_gpt2, result.model_dir)
     assert changed and all("wte" not in name for name in changed)
     assert not (result.model_dir / "adapter_config.json").exists()
@@ -71,15 +90,36 @@ def test_kto_trains_from_unpaired_labels(tmp_path, write_rows, tiny_gpt2):
 @pytest.mark.parametrize("lora", [False, True])
 def test_lipo_trains_on_ranked_lists(tmp_path, write_rows, tiny_gpt2, lora):
     config = {**FAST, "model": str(tiny_gpt2), "batch_size": 2, "lora": lora, "lora_r": 4}
-    result = run("lipo", config, tiny.listwise_rows(8, seed=1), tiny.listwise_rows(3, seed=2), tmp_path, write_rows)
+    result = run(
+        "lipo",
+        config,
+        tiny.listwise_rows(8, seed=1),
+        tiny.listwise_rows(3, seed=2),
+        tmp_path,
+        write_rows,
+    )
     assert result.status == "succeeded"
     assert changed_weights(tiny_gpt2, result.model_dir)
     assert {"ndcg", "kendall_tau", "pairwise_accuracy", "kl_to_reference"} <= set(result.metrics)
 
 
-def test_raft_fine_tunes_on_the_reward_models_best_samples(tmp_path, write_rows, tiny_gpt2, tiny_reward_model):
-    config = {**FAST, "model": str(tiny_gpt2), "reward_model": str(tiny_reward_model), "num_samples": 3}
-    result = run("raft", config, tiny.prompt_rows(8, seed=1), tiny.prompt_rows(4, seed=2), tmp_path, write_rows)
+def test_raft_fine_tunes_on_the_reward_models_best_samples(
+    tmp_path, write_rows, tiny_gpt2, tiny_reward_model
+):
+    config = {
+        **FAST,
+        "model": str(tiny_gpt2),
+        "reward_model": str(tiny_reward_model),
+        "num_samples": 3,
+    }
+    result = run(
+        "raft",
+        config,
+        tiny.prompt_rows(8, seed=1),
+        tiny.prompt_rows(4, seed=2),
+        tmp_path,
+        write_rows,
+    )
     assert result.status == "succeeded"
     assert changed_weights(tiny_gpt2, result.model_dir)
     # The kept sample is the best of the N by construction.
@@ -92,4 +132,6 @@ def test_raft_needs_a_reward_model(tmp_path, write_rows, tiny_gpt2):
     from trainer import ConfigError
 
     with pytest.raises(ConfigError, match="reward_model"):
-        run("raft", {"model": str(tiny_gpt2)}, tiny.prompt_rows(8, seed=1), [], tmp_path, write_rows)
+        run(
+            "raft", {"model": str(tiny_gpt2)}, tiny.prompt_rows(8, seed=1), [], tmp_path, write_rows
+        )

@@ -25,7 +25,9 @@ def run(objective, config, train_rows, eval_rows, tmp_path, write_rows, **kwargs
     )
 
 
-def test_pairwise_reward_model_learns_changes_weights_and_reports_progress(tmp_path, write_rows, tiny_bert):
+def test_pairwise_reward_model_learns_changes_weights_and_reports_progress(
+    tmp_path, write_rows, tiny_bert
+):
     events = []
     result = run(
         "reward_pairwise",
@@ -40,7 +42,9 @@ def test_pairwise_reward_model_learns_changes_weights_and_reports_progress(tmp_p
     assert changed_weights(tiny_bert, result.model_dir)
     assert fell(losses(result.history))
     assert [e.step for e in events] == list(range(1, 31))
-    assert all(e.total_steps == 30 and e.loss is not None and e.eta_seconds is not None for e in events)
+    assert all(
+        e.total_steps == 30 and e.loss is not None and e.eta_seconds is not None for e in events
+    )
     assert 0.0 <= result.metrics["pairwise_accuracy"] <= 1.0
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["status"] == "succeeded"
@@ -61,7 +65,9 @@ def test_pairwise_reward_model_beats_90_percent_held_out(tmp_path, write_rows, t
 
 
 @pytest.mark.parametrize("loss", ["lipo_lambda", "plackett_luce"])
-def test_listwise_reward_model_trains_and_reports_ranking_metrics(tmp_path, write_rows, tiny_bert, loss):
+def test_listwise_reward_model_trains_and_reports_ranking_metrics(
+    tmp_path, write_rows, tiny_bert, loss
+):
     result = run(
         "reward_listwise",
         {**FAST, "model": str(tiny_bert), "loss": loss, "batch_size": 4, "max_steps": 16},
@@ -88,7 +94,9 @@ def test_principle_reward_model_reports_per_principle_auroc_and_scores_by_mean_l
     )
     assert changed_weights(tiny_bert, result.model_dir)
     assert fell(losses(result.history))
-    assert {"auroc/is polite", "auroc/is accurate", "accuracy", "pairwise_accuracy"} <= set(result.metrics)
+    assert {"auroc/is polite", "auroc/is accurate", "accuracy", "pairwise_accuracy"} <= set(
+        result.metrics
+    )
 
     scorer = load_reward_model(result.model_dir)
     polite = scorer.score(["the bread"], ["the answer is rude"], principles=["is polite"])
@@ -98,7 +106,9 @@ def test_principle_reward_model_reports_per_principle_auroc_and_scores_by_mean_l
 
 
 @pytest.mark.parametrize("head", ["softmax", "sigmoid"])
-def test_reaction_model_reports_per_reaction_auroc_and_scores_p_love(tmp_path, write_rows, tiny_bert, head):
+def test_reaction_model_reports_per_reaction_auroc_and_scores_p_love(
+    tmp_path, write_rows, tiny_bert, head
+):
     result = run(
         "reward_reaction",
         {**FAST, "model": str(tiny_bert), "head": head, "max_steps": 12},
@@ -109,7 +119,9 @@ def test_reaction_model_reports_per_reaction_auroc_and_scores_p_love(tmp_path, w
     )
     assert changed_weights(tiny_bert, result.model_dir)
     assert {"auroc/love", "auroc/angry", "accuracy"} <= set(result.metrics)
-    scores = load_reward_model(result.model_dir).score(["the dogs", "the dogs"], [" great clear", " rude wrong"])
+    scores = load_reward_model(result.model_dir).score(
+        ["the dogs", "the dogs"], [" great clear", " rude wrong"]
+    )
     assert all(0.0 <= s <= 1.0 for s in scores)
 
 

@@ -29,8 +29,24 @@ def write_jsonl(rows: list[dict], path: Path) -> Path:
 
 def build_tiny_bert(directory: Path) -> Path:
     """A 2-layer, 32-wide BERT and a word-level tokenizer with BERT's [CLS] a [SEP] b [SEP] template."""
-    words = sorted({*GOOD, *BAD, *NEUTRAL, *TOPICS, *" ".join(PRINCIPLES).split(), "does", "the", "response",
-                    "satisfy:", "satisfy", "?", ":", "user", "assistant"})
+    words = sorted(
+        {
+            *GOOD,
+            *BAD,
+            *NEUTRAL,
+            *TOPICS,
+            *" ".join(PRINCIPLES).split(),
+            "does",
+            "the",
+            "response",
+            "satisfy:",
+            "satisfy",
+            "?",
+            ":",
+            "user",
+            "assistant",
+        }
+    )
     vocab = {token: i for i, token in enumerate(SPECIAL + words)}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -126,7 +142,7 @@ def unpaired_rows(count: int, *, seed: int) -> list[dict]:
 
 
 def listwise_rows(count: int, *, seed: int) -> list[dict]:
-    """Lists of 3–4 replies; a reply's rank is set by how many good words it has (ties possible)."""
+    """Lists of 3-4 replies; a reply's rank is set by how many good words it has (ties possible)."""
     rng = random.Random(seed)
     rows = []
     for _ in range(count):
@@ -134,11 +150,21 @@ def listwise_rows(count: int, *, seed: int) -> list[dict]:
         goods = [rng.randint(0, 3) for _ in range(size)]
         responses = []
         for n in goods:
-            words = _words(rng, NEUTRAL, 2, 6) + [rng.choice(GOOD) for _ in range(n)] + [rng.choice(BAD)] * (3 - n)
+            words = (
+                _words(rng, NEUTRAL, 2, 6)
+                + [rng.choice(GOOD) for _ in range(n)]
+                + [rng.choice(BAD)] * (3 - n)
+            )
             rng.shuffle(words)
             responses.append(" " + " ".join(words))
         distinct = sorted(set(goods), reverse=True)
-        rows.append({"prompt": _prompt(rng), "responses": responses, "ranks": [distinct.index(n) + 1 for n in goods]})
+        rows.append(
+            {
+                "prompt": _prompt(rng),
+                "responses": responses,
+                "ranks": [distinct.index(n) + 1 for n in goods],
+            }
+        )
     return rows
 
 
@@ -150,9 +176,18 @@ def principle_rows(count: int, *, seed: int) -> list[dict]:
         principle = rng.choice(PRINCIPLES)
         verdict = rng.random() < 0.5
         violations = ["rude", "lazy"] if principle == "is polite" else ["wrong", "vague"]
-        words = _words(rng, NEUTRAL, 2, 8) + ([rng.choice(GOOD)] if verdict else [rng.choice(violations)])
+        words = _words(rng, NEUTRAL, 2, 8) + (
+            [rng.choice(GOOD)] if verdict else [rng.choice(violations)]
+        )
         rng.shuffle(words)
-        rows.append({"prompt": _prompt(rng), "response": " ".join(words), "principle": principle, "verdict": verdict})
+        rows.append(
+            {
+                "prompt": _prompt(rng),
+                "response": " ".join(words),
+                "principle": principle,
+                "verdict": verdict,
+            }
+        )
     return rows
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from trainer.config import PolicyConfig
 from trainer.data import Prompt, prompt_as_text
@@ -27,10 +32,14 @@ def load_policy(
         raise ModelLoadError("no policy model given")
     tokenizer = load_pretrained(AutoTokenizer, name, allow_download=config.allow_download)
     if tokenizer.eos_token is None:
-        raise ModelLoadError(f"the tokenizer of {name!r} has no EOS token; a policy needs one to end completions")
+        raise ModelLoadError(
+            f"the tokenizer of {name!r} has no EOS token; a policy needs one to end completions"
+        )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = load_pretrained(AutoModelForCausalLM, name, allow_download=config.allow_download, dtype=torch.float32)
+    model = load_pretrained(
+        AutoModelForCausalLM, name, allow_download=config.allow_download, dtype=torch.float32
+    )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
@@ -72,7 +81,9 @@ def encode_completion(
     """
     special = not getattr(tokenizer, "chat_template", None)
     prompt_ids = tokenizer(prompt_text, add_special_tokens=special)["input_ids"]
-    completion_ids = tokenizer(join_completion(prompt_text, completion), add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(join_completion(prompt_text, completion), add_special_tokens=False)[
+        "input_ids"
+    ]
     completion_ids = [*completion_ids, tokenizer.eos_token_id]
     if len(prompt_ids) + len(completion_ids) > max_length:
         completion_ids = completion_ids[: max(max_length - len(prompt_ids), max_length // 2)]
@@ -100,7 +111,9 @@ def pad_completions(
     }
 
 
-def token_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def token_logps(
+    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
     """(B, T) log-probability of each token given the ones before it; position 0 (no context) gets 0."""
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
     picked = torch.gather(logits.log_softmax(dim=-1), 2, input_ids[:, 1:, None]).squeeze(2)

@@ -34,7 +34,9 @@ def train_dpo(
     from trl import DPOTrainer
 
     device = choose_device(
-        config.device, num_threads=config.num_threads, gradient_checkpointing=config.gradient_checkpointing
+        config.device,
+        num_threads=config.num_threads,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
     train_rows = load_rows("pairwise", train_path)
     eval_rows = load_rows("pairwise", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
@@ -58,7 +60,9 @@ def train_dpo(
         label_smoothing=config.label_smoothing,
     )
     bridge = CallbackBridge(callbacks)
-    callbacks.on_log(f"dpo ({'+'.join(config.loss_type)}): {len(records)} pairs on {device.describe()}")
+    callbacks.on_log(
+        f"dpo ({'+'.join(config.loss_type)}): {len(records)} pairs on {device.describe()}"
+    )
     hf_trainer = DPOTrainer(
         model=model,
         ref_model=reference,
@@ -76,10 +80,20 @@ def train_dpo(
 
     def objective_metrics(policy, base) -> dict[str, float]:
         chosen = implicit_rewards(
-            policy, base, tokenizer, [(r["prompt"], r["chosen"]) for r in eval_rows], config=config, device=device
+            policy,
+            base,
+            tokenizer,
+            [(r["prompt"], r["chosen"]) for r in eval_rows],
+            config=config,
+            device=device,
         )
         rejected = implicit_rewards(
-            policy, base, tokenizer, [(r["prompt"], r["rejected"]) for r in eval_rows], config=config, device=device
+            policy,
+            base,
+            tokenizer,
+            [(r["prompt"], r["rejected"]) for r in eval_rows],
+            config=config,
+            device=device,
         )
         return {"pairwise_accuracy": pairwise_accuracy(chosen, rejected)}
 

@@ -31,11 +31,14 @@ class Samples:
     texts: list[str]
 
 
-def prompt_token_ids(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[Prompt]) -> list[list[int]]:
+def prompt_token_ids(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[Prompt]
+) -> list[list[int]]:
     """Tokenise rendered prompts exactly as `encode_completion` does, so sampling and scoring agree."""
     special = not getattr(tokenizer, "chat_template", None)
     return [
-        tokenizer(render_prompt(p, tokenizer), add_special_tokens=special)["input_ids"] or [tokenizer.eos_token_id]
+        tokenizer(render_prompt(p, tokenizer), add_special_tokens=special)["input_ids"]
+        or [tokenizer.eos_token_id]
         for p in prompts
     ]
 
@@ -117,10 +120,16 @@ def kl_to_reference(
     ]
     policy_parts, reference_parts, masks = [], [], []
     for start in range(0, len(items), batch_size):
-        batch = pad_completions(items[start : start + batch_size], pad_token_id=pad_token_id, device=device.device)
+        batch = pad_completions(
+            items[start : start + batch_size], pad_token_id=pad_token_id, device=device.device
+        )
         with device.autocast():
-            policy_parts.append(token_logps(policy, batch["input_ids"], batch["attention_mask"]).flatten())
-            reference_parts.append(token_logps(reference, batch["input_ids"], batch["attention_mask"]).flatten())
+            policy_parts.append(
+                token_logps(policy, batch["input_ids"], batch["attention_mask"]).flatten()
+            )
+            reference_parts.append(
+                token_logps(reference, batch["input_ids"], batch["attention_mask"]).flatten()
+            )
         masks.append(batch["completion_mask"].flatten())
     if not items:
         return 0.0
@@ -137,15 +146,19 @@ def implicit_rewards(
     config: PolicyConfig,
     device: DeviceChoice,
 ) -> list[float]:
-    """β · (log π(y|x) − log π_ref(y|x)) for each (prompt, completion): the reward DPO-style training implies."""
+    """β · (log π(y|x) - log π_ref(y|x)) for each (prompt, completion): the reward DPO-style training implies."""
     encoded = [
-        encode_completion(tokenizer, render_prompt(prompt, tokenizer), completion, max_length=config.max_length)
+        encode_completion(
+            tokenizer, render_prompt(prompt, tokenizer), completion, max_length=config.max_length
+        )
         for prompt, completion in items
     ]
     rewards: list[float] = []
     for start in range(0, len(encoded), config.eval_batch_size):
         batch = pad_completions(
-            encoded[start : start + config.eval_batch_size], pad_token_id=tokenizer.pad_token_id, device=device.device
+            encoded[start : start + config.eval_batch_size],
+            pad_token_id=tokenizer.pad_token_id,
+            device=device.device,
         )
         with device.autocast():
             difference = completion_logps(policy, batch) - completion_logps(reference, batch)
@@ -196,7 +209,10 @@ def generation_metrics(
         judge = load_reward_model(judge_dir, device=str(device.device))
         trained_scores = judge.score(unique, trained.texts)
         base_scores = judge.score(unique, base.texts)
-        wins = [1.0 if t > b else 0.5 if t == b else 0.0 for t, b in zip(trained_scores, base_scores, strict=True)]
+        wins = [
+            1.0 if t > b else 0.5 if t == b else 0.0
+            for t, b in zip(trained_scores, base_scores, strict=True)
+        ]
         metrics["win_rate_vs_base"] = mean(wins)
         metrics["judge_reward"] = mean(trained_scores)
         metrics["judge_reward_base"] = mean(base_scores)

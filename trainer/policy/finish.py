@@ -32,7 +32,11 @@ def merged(model: torch.nn.Module) -> PreTrainedModel:
 
 
 def save_policy(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, directory: Path, *, metadata: dict[str, Any]
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    directory: Path,
+    *,
+    metadata: dict[str, Any],
 ) -> Path:
     """Save a causal-LM directory loadable with AutoModelForCausalLM, plus a small metadata file."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -84,17 +88,31 @@ def finish_policy_run(
                 judge_dir=judge_dir or config.judge_reward_model,
             )
         )
-        callbacks.on_log("held-out: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+        callbacks.on_log(
+            "held-out: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
+        )
     elif not finished and history:
         last = history[-1]
-        metrics.update({f"train_{k}": float(v) for k, v in last.items() if isinstance(v, int | float)})
+        metrics.update(
+            {f"train_{k}": float(v) for k, v in last.items() if isinstance(v, int | float)}
+        )
     metrics["train_steps"] = float(step)
     metrics["train_runtime_seconds"] = runtime
     if finished and eval_rows:
         history = [*history, {"step": step, "eval": dict(metrics)}]
     model_dir = output_dir / MODEL_SUBDIR
     save_policy(
-        policy, tokenizer, model_dir, metadata={"objective": objective, "finished": finished, "base": config.model}
+        policy,
+        tokenizer,
+        model_dir,
+        metadata={"objective": objective, "finished": finished, "base": config.model},
     )
-    write_metrics(output_dir, objective=objective, status=status, metrics=metrics, history=history, config=config)
+    write_metrics(
+        output_dir,
+        objective=objective,
+        status=status,
+        metrics=metrics,
+        history=history,
+        config=config,
+    )
     return TrainingResult(status=status, metrics=metrics, model_dir=model_dir, history=history)

@@ -15,7 +15,9 @@ from trainer.device import DeviceChoice
 from trainer.events import ProgressEvent, Status, TrainingCallbacks
 
 
-def hf_arguments(config: PolicyConfig, device: DeviceChoice, checkpoint_dir: Path) -> dict[str, Any]:
+def hf_arguments(
+    config: PolicyConfig, device: DeviceChoice, checkpoint_dir: Path
+) -> dict[str, Any]:
     """TrainingArguments fields shared by our TRL-based objectives.
 
     Precision and checkpointing come from the device: TRL's defaults (bf16, gradient checkpointing) make a CPU
@@ -51,32 +53,37 @@ def hf_arguments(config: PolicyConfig, device: DeviceChoice, checkpoint_dir: Pat
 
 
 class CallbackBridge(TrainerCallback):
-    """Forwards each step's log to `on_progress` and turns `should_stop` into a checkpoint and a stop."""
+    """Forwards each step's log to `on_progress`, then polls `should_stop`; True checkpoints the step and stops."""
 
     def __init__(self, callbacks: TrainingCallbacks) -> None:
         self.callbacks = callbacks
         self.cancelled = False
-        self.last_logs: dict[str, float] = {}
         self._started = 0.0
         self._first_step = 0
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs
+    ):
         self._started = time.monotonic()
         self._first_step = state.global_step
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
-        if self.callbacks.should_stop():
-            self.cancelled = True
-            # Saved by the Trainer right after this step's log, before the loop exits.
-            control.should_save = True
-            control.should_training_stop = True
-        return control
-
-    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs=None,
+        **kwargs,
+    ):
+        # logging_steps=1, so this runs once per optimizer step, after the step and before the Trainer decides
+        # whether to save: setting should_save here checkpoints this very step.
         if not logs or "loss" not in logs or "train_runtime" in logs:
-            return
-        numbers = {k: float(v) for k, v in logs.items() if isinstance(v, int | float) and k not in ("loss", "epoch")}
-        self.last_logs = {"loss": float(logs["loss"]), **numbers}
+            return control
+        numbers = {
+            k: float(v)
+            for k, v in logs.items()
+            if isinstance(v, int | float) and k not in ("loss", "epoch")
+        }
         done = state.global_step - self._first_step
         elapsed = time.monotonic() - self._started
         eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
@@ -90,10 +97,20 @@ class CallbackBridge(TrainerCallback):
                 eta_seconds=eta,
             )
         )
+        if self.callbacks.should_stop():
+            self.cancelled = True
+            control.should_save = True
+            control.should_training_stop = True
+        return control
 
 
 def run_hf_trainer(
-    hf_trainer: Any, *, bridge: CallbackBridge, checkpoint_dir: Path, resume: bool, callbacks: TrainingCallbacks
+    hf_trainer: Any,
+    *,
+    bridge: CallbackBridge,
+    checkpoint_dir: Path,
+    resume: bool,
+    callbacks: TrainingCallbacks,
 ) -> tuple[Status, list[dict[str, Any]], int]:
     """Train (resuming from the newest checkpoint when asked and present); return status, history, last step."""
     # Progress goes to our callbacks; the Trainer's own printing of every log dict would be noise in a worker.
@@ -104,7 +121,11 @@ def run_hf_trainer(
         if checkpoint:
             callbacks.on_log(f"resuming from {Path(checkpoint).name}")
     hf_trainer.train(resume_from_checkpoint=checkpoint)
-    history = [entry for entry in hf_trainer.state.log_history if "loss" in entry and "train_runtime" not in entry]
+    history = [
+        entry
+        for entry in hf_trainer.state.log_history
+        if "loss" in entry and "train_runtime" not in entry
+    ]
     step = hf_trainer.state.global_step
     if bridge.cancelled:
         callbacks.on_log(f"stopped on request at step {step}; the checkpoint can resume")

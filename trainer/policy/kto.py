@@ -35,13 +35,17 @@ def train_kto(
     from trl import KTOTrainer
 
     device = choose_device(
-        config.device, num_threads=config.num_threads, gradient_checkpointing=config.gradient_checkpointing
+        config.device,
+        num_threads=config.num_threads,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
     train_rows = load_rows("unpaired_binary", train_path)
     eval_rows = load_rows("unpaired_binary", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
     labels = {row["label"] for row in train_rows}
     if len(labels) < 2:
-        callbacks.on_log("warning: every training row has the same label; KTO learns little from one class")
+        callbacks.on_log(
+            "warning: every training row has the same label; KTO learns little from one class"
+        )
     model, tokenizer = load_policy(config, device)
     reference = None if config.lora else load_policy(config, device)[0]
     # KTOTrainer reads batches in file order and pairs each row with its neighbour for the KL term, so the
@@ -52,7 +56,11 @@ def train_kto(
     for row in rows:
         prompt = render_prompt(row["prompt"], tokenizer)
         records.append(
-            {"prompt": prompt, "completion": join_completion(prompt, row["completion"]), "label": row["label"]}
+            {
+                "prompt": prompt,
+                "completion": join_completion(prompt, row["completion"]),
+                "label": row["label"],
+            }
         )
     checkpoint_dir = output_dir / CHECKPOINT_SUBDIR
     args = TrlKtoConfig(
@@ -79,7 +87,12 @@ def train_kto(
 
     def objective_metrics(policy, base) -> dict[str, float]:
         rewards = implicit_rewards(
-            policy, base, tokenizer, [(r["prompt"], r["completion"]) for r in eval_rows], config=config, device=device
+            policy,
+            base,
+            tokenizer,
+            [(r["prompt"], r["completion"]) for r in eval_rows],
+            config=config,
+            device=device,
         )
         area = auroc(rewards, [r["label"] for r in eval_rows])
         return {"auroc": area} if area is not None else {}

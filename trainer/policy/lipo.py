@@ -1,6 +1,6 @@
 """lipo: LiPO-λ policy optimisation on ranked lists, with our loop (TRL has no listwise trainer).
 
-Each list's responses are scored by the implicit reward s_i = β · (log π(y_i|x) − log π_ref(y_i|x)) and
+Each list's responses are scored by the implicit reward s_i = β · (log π(y_i|x) - log π_ref(y_i|x)) and
 `trainer.losses.lipo_policy_loss` weights every correctly-ordered pair by its LambdaRank Δ. The reference
 log-probabilities are computed once, before the first update, and kept in the output directory, so neither a
 second model copy nor a resumed run has to recompute them.
@@ -17,8 +17,8 @@ from trainer.config import LipoConfig
 from trainer.data import MIN_EVAL_ROWS, load_rows
 from trainer.device import DeviceChoice, choose_device
 from trainer.events import TrainingCallbacks, TrainingResult
-from trainer.losses import lipo_policy_loss
 from trainer.loop import run_loop
+from trainer.losses import lipo_policy_loss
 from trainer.metrics import kendall_tau, mean, ndcg, pairwise_accuracy
 from trainer.models import apply_lora
 from trainer.outputs import CHECKPOINT_SUBDIR
@@ -50,7 +50,9 @@ def train_lipo(
     """Train a policy with LiPO-λ; held-out metrics: implicit-reward NDCG, Kendall's tau, pairwise accuracy,
     KL to the reference and (with a judge) the win rate."""
     device = choose_device(
-        config.device, num_threads=config.num_threads, gradient_checkpointing=config.gradient_checkpointing
+        config.device,
+        num_threads=config.num_threads,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
     train_rows = load_rows("listwise", train_path)
     eval_rows = load_rows("listwise", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
@@ -59,7 +61,10 @@ def train_lipo(
     for row in train_rows:
         prompt = render_prompt(row["prompt"], tokenizer)
         lists.append(
-            [encode_completion(tokenizer, prompt, r, max_length=config.max_length) for r in row["responses"]]
+            [
+                encode_completion(tokenizer, prompt, r, max_length=config.max_length)
+                for r in row["responses"]
+            ]
         )
     ranks = [list(row["ranks"]) for row in train_rows]
     reference_logps = _reference_logps(
@@ -141,7 +146,9 @@ def _reference_logps(
     path = output_dir / REFERENCE_FILE
     if reuse and path.is_file():
         cached = torch.load(path, map_location="cpu")
-        if len(cached) == len(lists) and all(len(c) == len(items) for c, items in zip(cached, lists, strict=True)):
+        if len(cached) == len(lists) and all(
+            len(c) == len(items) for c, items in zip(cached, lists, strict=True)
+        ):
             return cached
     model.eval()
     flat = [item for items in lists for item in items]
@@ -168,7 +175,12 @@ def _listwise_metrics(policy, base, tokenizer, eval_rows, *, config, device) -> 
     ndcgs, taus, better, worse = [], [], [], []
     for row in eval_rows:
         rewards = implicit_rewards(
-            policy, base, tokenizer, [(row["prompt"], r) for r in row["responses"]], config=config, device=device
+            policy,
+            base,
+            tokenizer,
+            [(row["prompt"], r) for r in row["responses"]],
+            config=config,
+            device=device,
         )
         ndcgs.append(ndcg(rewards, row["ranks"]))
         tau = kendall_tau(rewards, row["ranks"])

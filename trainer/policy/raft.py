@@ -49,7 +49,9 @@ def train_raft(
     """One RAFT round; held-out metrics: KL to the base and the win rate over the base, judged by
     `judge_reward_model` or, when none is given, by the ranking reward model itself (optimistic)."""
     device = choose_device(
-        config.device, num_threads=config.num_threads, gradient_checkpointing=config.gradient_checkpointing
+        config.device,
+        num_threads=config.num_threads,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
     train_rows = load_rows("prompts", train_path)
     eval_rows = load_rows("prompts", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
@@ -59,10 +61,16 @@ def train_raft(
 
     samples_path = output_dir / SAMPLES_FILE
     if resume and samples_path.is_file():
-        best = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines() if line]
+        best = [
+            json.loads(line)
+            for line in samples_path.read_text(encoding="utf-8").splitlines()
+            if line
+        ]
         callbacks.on_log(f"raft: reusing {len(best)} ranked samples from {SAMPLES_FILE}")
     else:
-        best = _best_of_n(model, tokenizer, scorer, train_rows, config=config, device=device, callbacks=callbacks)
+        best = _best_of_n(
+            model, tokenizer, scorer, train_rows, config=config, device=device, callbacks=callbacks
+        )
         samples_path.write_text("".join(json.dumps(row) + "\n" for row in best), encoding="utf-8")
     sample_metrics = {
         "raft_best_reward": mean([row["reward"] for row in best]),
@@ -75,7 +83,10 @@ def train_raft(
 
     examples = [
         encode_completion(
-            tokenizer, render_prompt(row["prompt"], tokenizer), row["completion"], max_length=config.max_length
+            tokenizer,
+            render_prompt(row["prompt"], tokenizer),
+            row["completion"],
+            max_length=config.max_length,
         )
         for row in best
     ]
@@ -89,7 +100,9 @@ def train_raft(
         return shuffled_batches(len(examples), config.batch_size, seed=config.seed, epoch=epoch)
 
     def compute_loss(batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
-        inputs = pad_completions([examples[i] for i in batch], pad_token_id=pad_id, device=device.device)
+        inputs = pad_completions(
+            [examples[i] for i in batch], pad_token_id=pad_id, device=device.device
+        )
         logps = token_logps(model, inputs["input_ids"], inputs["attention_mask"])
         mask = inputs["completion_mask"].to(logps.dtype)
         return -(logps * mask).sum() / mask.sum().clamp(min=1.0), {}
@@ -137,7 +150,9 @@ def _best_of_n(
 ) -> list[dict]:
     """For each prompt, the highest-scoring of `num_samples` sampled completions, with every sample's reward."""
     prompts = [row["prompt"] for row in rows]
-    callbacks.on_log(f"raft: sampling {config.num_samples} completions for each of {len(prompts)} prompts")
+    callbacks.on_log(
+        f"raft: sampling {config.num_samples} completions for each of {len(prompts)} prompts"
+    )
     draws = sample_completions(
         model,
         tokenizer,
@@ -157,6 +172,11 @@ def _best_of_n(
         candidates = [(rewards[d][index], draws[d].texts[index]) for d in range(len(draws))]
         reward, text = max(candidates, key=lambda candidate: candidate[0])
         best.append(
-            {"prompt": prompt, "completion": text, "reward": reward, "all_rewards": [c[0] for c in candidates]}
+            {
+                "prompt": prompt,
+                "completion": text,
+                "reward": reward,
+                "all_rewards": [c[0] for c in candidates],
+            }
         )
     return best

@@ -47,7 +47,11 @@ def encode_pairs(
         return []
     full = tokenizer(list(firsts), list(seconds), truncation=False, add_special_tokens=True)
     cut = tokenizer(
-        list(firsts), list(seconds), truncation="longest_first", max_length=max_length, add_special_tokens=True
+        list(firsts),
+        list(seconds),
+        truncation="longest_first",
+        max_length=max_length,
+        add_special_tokens=True,
     )
     has_types = "token_type_ids" in cut
     return [
@@ -141,4 +145,3 @@ def score_encoded(
     if not results:
         return torch.empty(0, 0)
     return torch.stack(results)  # type: ignore[arg-type]  # every slot is filled above
-

@@ -1,4 +1,4 @@
-"""reward_listwise: a scalar reward trained on ranked lists with LiPO-λ or Plackett–Luce."""
+"""reward_listwise: a scalar reward trained on ranked lists with LiPO-λ or Plackett-Luce."""
 
 from __future__ import annotations
 
@@ -51,13 +51,21 @@ class ListwiseTask:
         examples, start = [], 0
         for row in rows:
             size = len(row["responses"])
-            examples.append(Example(sequences=encoded[start : start + size], target={"ranks": list(row["ranks"])}))
+            examples.append(
+                Example(
+                    sequences=encoded[start : start + size], target={"ranks": list(row["ranks"])}
+                )
+            )
             start += size
         return examples
 
-    def loss(self, scores: torch.Tensor, examples: list[Example]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, scores: torch.Tensor, examples: list[Example]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         padded, ranks, mask = pad_lists(
-            scores[:, 0], [len(e.sequences) for e in examples], [e.target["ranks"] for e in examples]
+            scores[:, 0],
+            [len(e.sequences) for e in examples],
+            [e.target["ranks"] for e in examples],
         )
         return self._loss(padded, ranks, mask), {}
 

@@ -84,7 +84,9 @@ def build_reward_model(
     """
     name = config.model or default_backbone()
     tokenizer = load_pretrained(AutoTokenizer, name, allow_download=config.allow_download)
-    backbone = load_pretrained(AutoModel, name, allow_download=config.allow_download, dtype=torch.float32)
+    backbone = load_pretrained(
+        AutoModel, name, allow_download=config.allow_download, dtype=torch.float32
+    )
     _ensure_pad_token(tokenizer)
     disable_dropout(backbone)
     torch.manual_seed(config.seed)
@@ -111,7 +113,9 @@ def save_reward_model(
         backbone = copy.deepcopy(backbone).merge_and_unload()
     backbone.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    head = {key: value.detach().cpu().contiguous() for key, value in model.head.state_dict().items()}
+    head = {
+        key: value.detach().cpu().contiguous() for key, value in model.head.state_dict().items()
+    }
     save_file(head, str(directory / HEAD_FILE))
     document = {
         "format": FORMAT,
@@ -124,7 +128,9 @@ def save_reward_model(
     return directory
 
 
-def load_reward_model_files(directory: Path) -> tuple[RewardModel, PreTrainedTokenizerBase, dict[str, Any]]:
+def load_reward_model_files(
+    directory: Path,
+) -> tuple[RewardModel, PreTrainedTokenizerBase, dict[str, Any]]:
     """Load a directory written by `save_reward_model`; raise ModelLoadError if it is not one."""
     directory = Path(directory)
     metadata_path = directory / METADATA_FILE
@@ -136,7 +142,9 @@ def load_reward_model_files(directory: Path) -> tuple[RewardModel, PreTrainedTok
     tokenizer = load_pretrained(AutoTokenizer, str(directory), allow_download=False)
     backbone = load_pretrained(AutoModel, str(directory), allow_download=False, dtype=torch.float32)
     _ensure_pad_token(tokenizer)
-    model = RewardModel(backbone, num_outputs=int(metadata["num_outputs"]), pooling=metadata["pooling"])
+    model = RewardModel(
+        backbone, num_outputs=int(metadata["num_outputs"]), pooling=metadata["pooling"]
+    )
     model.head.load_state_dict(load_file(str(directory / HEAD_FILE)))
     model.eval()
     return model, tokenizer, metadata

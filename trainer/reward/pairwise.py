@@ -1,4 +1,4 @@
-"""reward_pairwise: Bradley–Terry on (prompt, chosen, rejected[, margin])."""
+"""reward_pairwise: Bradley-Terry on (prompt, chosen, rejected[, margin])."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from trainer.reward.tasks import Example
 
 
 class PairwiseTask:
-    """Scores chosen and rejected separately with one scalar head; loss −log σ(r_c − r_r − m)."""
+    """Scores chosen and rejected separately with one scalar head; loss -log sigmoid(r_c - r_r - m)."""
 
     objective = "reward_pairwise"
     dataset_kind = "pairwise"
@@ -32,19 +32,26 @@ class PairwiseTask:
             self.tokenizer, prompts, [r["chosen"] for r in rows], max_length=self.config.max_length
         )
         rejected = encode_pairs(
-            self.tokenizer, prompts, [r["rejected"] for r in rows], max_length=self.config.max_length
+            self.tokenizer,
+            prompts,
+            [r["rejected"] for r in rows],
+            max_length=self.config.max_length,
         )
         return [
             Example(sequences=[c, r], target={"margin": row.get("margin", 0.0)})
             for c, r, row in zip(chosen, rejected, rows, strict=True)
         ]
 
-    def loss(self, scores: torch.Tensor, examples: list[Example]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, scores: torch.Tensor, examples: list[Example]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         pairs = scores.view(len(examples), 2)
         chosen, rejected = pairs[:, 0], pairs[:, 1]
         margin = None
         if self.config.use_margin:
-            margin = torch.tensor([e.target["margin"] for e in examples], dtype=scores.dtype, device=scores.device)
+            margin = torch.tensor(
+                [e.target["margin"] for e in examples], dtype=scores.dtype, device=scores.device
+            )
         loss = bradley_terry_loss(chosen, rejected, margin)
         if self.config.center_rewards_coefficient:
             loss = loss + self.config.center_rewards_coefficient * ((chosen + rejected) ** 2).mean()

@@ -1,7 +1,7 @@
 """reward_principle: RLBFF binary principle-following reward model.
 
 The model reads the principle question, the prompt and the response, and outputs one number: the log-odds
-that the answer is Yes, logit(Yes) − logit(No). It is trained with binary cross-entropy on the verdicts.
+that the answer is Yes, logit(Yes) - logit(No). It is trained with binary cross-entropy on the verdicts.
 A response's score under a set of principles is the mean of its Yes-log-odds over those principles.
 """
 
@@ -40,11 +40,16 @@ class PrincipleTask:
 
     def encode(self, rows: list[Row]) -> list[Example]:
         firsts = [
-            principle_first_segment(self.config.question_template, row["principle"], prompt_as_text(row["prompt"]))
+            principle_first_segment(
+                self.config.question_template, row["principle"], prompt_as_text(row["prompt"])
+            )
             for row in rows
         ]
         encoded = encode_pairs(
-            self.tokenizer, firsts, [row["response"] for row in rows], max_length=self.config.max_length
+            self.tokenizer,
+            firsts,
+            [row["response"] for row in rows],
+            max_length=self.config.max_length,
         )
         for row in rows:
             if row["principle"] not in self.principles:
@@ -52,14 +57,22 @@ class PrincipleTask:
         return [
             Example(
                 sequences=[sequence],
-                target={"verdict": row["verdict"], "principle": row["principle"], "prompt": str(row["prompt"])},
+                target={
+                    "verdict": row["verdict"],
+                    "principle": row["principle"],
+                    "prompt": str(row["prompt"]),
+                },
             )
             for sequence, row in zip(encoded, rows, strict=True)
         ]
 
-    def loss(self, scores: torch.Tensor, examples: list[Example]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, scores: torch.Tensor, examples: list[Example]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         logits = scores[:, 0]
-        verdicts = torch.tensor([float(e.target["verdict"]) for e in examples], device=scores.device)
+        verdicts = torch.tensor(
+            [float(e.target["verdict"]) for e in examples], device=scores.device
+        )
         loss = F.binary_cross_entropy_with_logits(logits, verdicts)
         with torch.no_grad():
             accuracy = ((logits > 0).float() == verdicts).float().mean().item()
@@ -69,7 +82,8 @@ class PrincipleTask:
         values = [float(s[0, 0]) for s in scores]
         verdicts = [bool(e.target["verdict"]) for e in examples]
         metrics: dict[str, float] = {
-            "accuracy": sum((v > 0) == y for v, y in zip(values, verdicts, strict=True)) / len(values)
+            "accuracy": sum((v > 0) == y for v, y in zip(values, verdicts, strict=True))
+            / len(values)
         }
         overall = auroc(values, verdicts)
         if overall is not None:

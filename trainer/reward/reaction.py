@@ -43,12 +43,16 @@ class ReactionTask:
             for sequence, row in zip(encoded, rows, strict=True)
         ]
 
-    def loss(self, scores: torch.Tensor, examples: list[Example]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, scores: torch.Tensor, examples: list[Example]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         labels = torch.tensor([e.target["reaction"] for e in examples], device=scores.device)
         if self.config.head == "softmax":
             loss = F.cross_entropy(scores, labels)
         else:
-            loss = F.binary_cross_entropy_with_logits(scores, F.one_hot(labels, len(REACTIONS)).to(scores.dtype))
+            loss = F.binary_cross_entropy_with_logits(
+                scores, F.one_hot(labels, len(REACTIONS)).to(scores.dtype)
+            )
         with torch.no_grad():
             accuracy = (scores.argmax(dim=-1) == labels).float().mean().item()
         return loss, {"accuracy": accuracy}
@@ -73,6 +77,10 @@ class ReactionTask:
     def metadata(self) -> dict[str, Any]:
         return {
             "objective": self.objective,
-            "score": {"kind": "reaction", "reaction": self.config.score_reaction, "head": self.config.head},
+            "score": {
+                "kind": "reaction",
+                "reaction": self.config.score_reaction,
+                "head": self.config.head,
+            },
             "labels": list(REACTIONS),
         }

@@ -13,7 +13,12 @@ from trainer.device import choose_device
 from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.loop import run_loop
 from trainer.outputs import CHECKPOINT_SUBDIR, MODEL_SUBDIR, write_metrics
-from trainer.reward.batching import length_grouped_batches, pad_batch, score_encoded, shuffled_batches
+from trainer.reward.batching import (
+    length_grouped_batches,
+    pad_batch,
+    score_encoded,
+    shuffled_batches,
+)
 from trainer.reward.model import RewardModel, build_reward_model, save_reward_model
 from trainer.reward.tasks import Example, RewardTask
 
@@ -76,8 +81,12 @@ def train_reward_model(
     finished = outcome.status == "succeeded"
     metrics: dict[str, float] = {}
     if finished and eval_examples:
-        metrics.update(evaluate_examples(model, task, eval_examples, pad_token_id=pad_id, config=config))
-        callbacks.on_log("held-out: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+        metrics.update(
+            evaluate_examples(model, task, eval_examples, pad_token_id=pad_id, config=config)
+        )
+        callbacks.on_log(
+            "held-out: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
+        )
     elif not finished:
         metrics.update({f"train_{k}": v for k, v in outcome.last_metrics.items()})
     metrics["train_steps"] = float(outcome.step)
@@ -94,19 +103,35 @@ def train_reward_model(
         metadata={**task.metadata(), "max_length": config.max_length, "finished": finished},
     )
     write_metrics(
-        output_dir, objective=task.objective, status=outcome.status, metrics=metrics, history=history, config=config
+        output_dir,
+        objective=task.objective,
+        status=outcome.status,
+        metrics=metrics,
+        history=history,
+        config=config,
     )
-    return TrainingResult(status=outcome.status, metrics=metrics, model_dir=model_dir, history=history)
+    return TrainingResult(
+        status=outcome.status, metrics=metrics, model_dir=model_dir, history=history
+    )
 
 
 def evaluate_examples(
-    model: RewardModel, task: RewardTask, examples: list[Example], *, pad_token_id: int, config: RewardConfig
+    model: RewardModel,
+    task: RewardTask,
+    examples: list[Example],
+    *,
+    pad_token_id: int,
+    config: RewardConfig,
 ) -> dict[str, float]:
     """Score every sequence of the held-out examples and let the task turn the scores into metrics."""
     device = next(model.parameters()).device
     sequences = [s for example in examples for s in example.sequences]
     scores = score_encoded(
-        model, sequences, pad_token_id=pad_token_id, device=device, batch_size=config.eval_batch_size
+        model,
+        sequences,
+        pad_token_id=pad_token_id,
+        device=device,
+        batch_size=config.eval_batch_size,
     )
     grouped, start = [], 0
     for example in examples:
@@ -115,7 +140,9 @@ def evaluate_examples(
     return task.evaluate(grouped, examples)
 
 
-def _report_truncation(examples: list[Example], max_length: int, callbacks: TrainingCallbacks) -> None:
+def _report_truncation(
+    examples: list[Example], max_length: int, callbacks: TrainingCallbacks
+) -> None:
     truncated = sum(any(s.truncated for s in example.sequences) for example in examples)
     if truncated:
         callbacks.on_log(

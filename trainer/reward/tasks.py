@@ -35,7 +35,9 @@ class RewardTask(Protocol):
         """Tokenise rows into examples (truncating, never dropping)."""
         ...
 
-    def loss(self, scores: torch.Tensor, examples: list[Example]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, scores: torch.Tensor, examples: list[Example]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss of a batch from the (N, num_outputs) scores of its sequences, flattened in example order."""
         ...
 

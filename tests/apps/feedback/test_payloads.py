@@ -85,7 +85,10 @@ def test_principle_evidence_must_quote_the_response():
 
 def test_rubric_scores_are_checked_against_the_projects_rubric():
     shape = TaskShape(response_texts=("a", "b"), rubric_item_ids=frozenset({3}))
-    scores = [{"response": 1, "item": 3, "score": "partly"}, {"response": 0, "item": 3, "score": "met"}]
+    scores = [
+        {"response": 1, "item": 3, "score": "partly"},
+        {"response": 0, "item": 3, "score": "met"},
+    ]
     payload = {"choice": "A", "strength": "slightly", "rubric": scores}
     assert validate_payload(kind="pairwise", payload=payload, shape=shape)["rubric"] == [
         {"response": 0, "item": 3, "score": "met"},
@@ -93,7 +96,7 @@ def test_rubric_scores_are_checked_against_the_projects_rubric():
     ]
     with pytest.raises(InvalidPayload, match="1 rubric score"):
         validate_payload(kind="pairwise", payload={**payload, "rubric": scores[:1]}, shape=shape)
-    with pytest.raises(InvalidPayload, match="1 rubric score"):
+    with pytest.raises(InvalidPayload, match="2 rubric score"):
         validate_payload(kind="pairwise", payload={"choice": "tie"}, shape=shape)
     scores[0]["item"] = 4
     with pytest.raises(InvalidPayload, match="not in this project's rubric"):

@@ -1,0 +1,99 @@
+"""Label-quality measures as pure functions of plain data (no database), each small enough to
+check by hand."""
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from statistics import median
+
+import krippendorff
+import numpy as np
+
+from apps.feedback.payloads import strength_step
+
+
+@dataclass(frozen=True)
+class Agreement:
+    alpha: float | None  # None when no unit has two values
+    level: str  # Krippendorff's level of measurement: the distance used
+    units: int  # units judged by at least two annotators
+    description: str
+
+
+def krippendorff_alpha(
+    ratings: dict[object, dict[object, float]], *, level: str
+) -> tuple[float | None, int]:
+    """Krippendorff's alpha over `ratings[unit][annotator] = value` (missing values omitted),
+    with the distance of `level` (nominal, ordinal, interval). Returns (alpha, pairable units)."""
+    units = [unit for unit, by in ratings.items() if len(by) >= 2]
+    if not units:
+        return None, 0
+    annotators = sorted({a for unit in units for a in ratings[unit]}, key=str)
+    data = np.full((len(annotators), len(units)), np.nan)
+    row = {a: i for i, a in enumerate(annotators)}
+    for j, unit in enumerate(units):
+        for annotator, value in ratings[unit].items():
+            data[row[annotator], j] = value
+    if len(np.unique(data[~np.isnan(data)])) < 2:
+        # Every value is the same: perfect agreement, which the formula leaves undefined (0/0).
+        return 1.0, len(units)
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level)), len(units)
+
+
+def signed_strength(payload: dict) -> float | None:
+    """A pairwise verdict as one number: +1..+4 for A better, -1..-4 for B, 0 for a tie;
+    both-bad has no place on that scale and counts as missing."""
+    choice = payload.get("choice")
+    if choice == "tie":
+        return 0.0
+    if choice in ("A", "B"):
+        step = strength_step(payload.get("strength")) or 1
+        return float(step if choice == "A" else -step)
+    return None
+
+
+def gold_matches(kind: str, payload: dict, gold: dict) -> bool:
+    """Whether a judgment gives the gold task's known answer (the verdict, not its strength)."""
+    if "choice" in gold:
+        return payload.get("choice") == gold.get("choice")
+    if "labels" in gold:
+        return payload.get("labels") == gold.get("labels")
+    if "ranks" in gold:
+        return bool(payload.get("not_rankable")) == bool(gold.get("not_rankable")) and payload.get(
+            "ranks"
+        ) == gold.get("ranks")
+    return payload == gold
+
+
+def directed_three_cycles(edges: Iterable[tuple[object, object]]) -> int:
+    """Number of intransitive triads a≻b≻c≻a among preferences `winner -> loser`
+    (each cycle counted once)."""
+    beats: dict[object, set] = defaultdict(set)
+    for winner, loser in edges:
+        if winner != loser:
+            beats[winner].add(loser)
+    count = 0
+    for a, losers in beats.items():
+        for b in losers:
+            for c in beats.get(b, ()):
+                if a in beats.get(c, ()):
+                    count += 1
+    return count // 3  # each cycle is found once from each of its three members
+
+
+def median_or_none(values: Sequence[float]) -> float | None:
+    return float(median(values)) if values else None
+
+
+def share(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def binomial_p_two_sided(hits: int, total: int) -> float | None:
+    """Exact two-sided binomial test of `hits` against a fair coin: is the position bias real?"""
+    if not total:
+        return None
+    probs = [math.comb(total, k) / 2**total for k in range(total + 1)]
+    observed = probs[hits]
+    return min(1.0, sum(p for p in probs if p <= observed * (1 + 1e-9)))

@@ -1,0 +1,197 @@
+import pytest
+from django.http import Http404
+
+from apps.chat.models import Conversation, Message, Reaction, ReactionKind
+from apps.chat.services import (
+    chat_backend_configure,
+    conversation_start,
+    message_retry,
+    message_send,
+    reaction_set,
+)
+from apps.core.errors import ApplicationError, Conflict, PermissionDenied
+from tests.apps.chat.conftest import backend_config
+from tests.apps.generation.openai_server import Step
+from tests.factories import ProjectFactory, UserFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_conversation_keeps_the_backend_it_started_with_without_secrets(chat_project, chatter):
+    chat_project.generation_backend["api_key"] = "sk-secret"
+    chat_project.save()
+    conversation = conversation_start(user=chatter, project=chat_project)
+    assert conversation.backend["model"] == "fake-chat"
+    assert "api_key" not in conversation.backend
+
+
+def test_a_conversation_cannot_start_without_a_backend_or_outside_a_chat_project(chatter):
+    unconfigured = ProjectFactory(kind="chat", generation_backend={})
+    with pytest.raises(ApplicationError, match="not set up yet"):
+        conversation_start(user=chatter, project=unconfigured)
+    with pytest.raises(ApplicationError, match="Only chat projects"):
+        conversation_start(user=chatter, project=ProjectFactory(kind="pairwise"))
+
+
+def test_sending_stores_the_message_and_the_reply_with_the_whole_history(
+    conversation, chatter, llm
+):
+    llm.then(Step(reply="Paris."), Step(reply="About 2.1 million."))
+    message_send(user=chatter, conversation_id=conversation.pk, content="  Capital of France? ")
+    reply = message_send(user=chatter, conversation_id=conversation.pk, content="Population?")
+
+    assert (reply.role, reply.content, reply.model_name, reply.error) == (
+        "assistant",
+        "About 2.1 million.",
+        "fake-chat",
+        "",
+    )
+    assert list(conversation.messages.values_list("index", "role", "content")) == [
+        (0, "user", "Capital of France?"),
+        (1, "assistant", "Paris."),
+        (2, "user", "Population?"),
+        (3, "assistant", "About 2.1 million."),
+    ]
+    assert llm.requests[1]["json"]["messages"] == [
+        {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "Population?"},
+    ]
+
+
+def test_a_backend_error_keeps_the_users_message_and_stores_the_failed_turn(
+    conversation, chatter, llm
+):
+    llm.then(Step(status=500, body="boom"), Step(status=500, body="boom"))
+    reply = message_send(user=chatter, conversation_id=conversation.pk, content="Hello?")
+
+    assert list(conversation.messages.values_list("role", "content")) == [
+        ("user", "Hello?"),
+        ("assistant", ""),
+    ]
+    assert reply.role == "assistant" and "failed after 2 attempts: HTTP 500: boom" in reply.error
+
+
+def test_after_a_failure_the_user_retries_and_the_failed_turn_is_answered_in_place(
+    conversation, chatter, llm
+):
+    llm.then(Step(status=503, body="down"), Step(status=503, body="down"), Step(reply="Hi!"))
+    failed = message_send(user=chatter, conversation_id=conversation.pk, content="Hello?")
+    with pytest.raises(Conflict, match="retry it"):
+        message_send(user=chatter, conversation_id=conversation.pk, content="Anyone?")
+
+    answered = message_retry(user=chatter, conversation_id=conversation.pk)
+
+    assert answered.pk == failed.pk
+    assert (answered.content, answered.error) == ("Hi!", "")
+    assert conversation.messages.count() == 2
+    with pytest.raises(Conflict, match="no failed reply"):
+        message_retry(user=chatter, conversation_id=conversation.pk)
+
+
+def test_a_reply_cut_off_before_it_was_stored_can_be_asked_for_again(conversation, chatter):
+    Message.objects.create(conversation=conversation, index=0, role="user", content="Still there?")
+    with pytest.raises(Conflict, match="not answered"):
+        message_send(user=chatter, conversation_id=conversation.pk, content="Hello??")
+    reply = message_retry(user=chatter, conversation_id=conversation.pk)
+    assert (reply.index, reply.content) == (1, "You said: Still there?")
+
+
+def test_a_misconfigured_backend_is_reported_in_the_failed_turn(conversation, chatter):
+    conversation.project.generation_backend = {"type": "openai", "model": "m"}
+    conversation.project.save()
+    reply = message_send(user=chatter, conversation_id=conversation.pk, content="Hi")
+    assert "misconfigured" in reply.error and "base_url" in reply.error
+
+
+def test_an_empty_message_is_refused_and_nothing_is_stored(conversation, chatter):
+    with pytest.raises(ApplicationError, match="Write a message"):
+        message_send(user=chatter, conversation_id=conversation.pk, content="   ")
+    assert not Message.objects.exists()
+
+
+def test_another_users_conversation_is_not_found(conversation, chat_project):
+    stranger = add_member(chat_project, UserFactory())
+    with pytest.raises(Http404):
+        message_send(user=stranger, conversation_id=conversation.pk, content="Hi")
+    assert not Message.objects.exists()
+
+
+def _reply(conversation, chatter) -> Message:
+    return message_send(user=chatter, conversation_id=conversation.pk, content="Hello")
+
+
+def test_changing_a_reaction_replaces_the_old_one(conversation, chatter):
+    reply = _reply(conversation, chatter)
+    reaction_set(user=chatter, message_id=reply.pk, kind=ReactionKind.LOVE)
+    reaction_set(user=chatter, message_id=reply.pk, kind=ReactionKind.THUMBS_DOWN)
+    assert list(Reaction.objects.values_list("message_id", "user_id", "kind")) == [
+        (reply.pk, chatter.pk, "thumbs_down")
+    ]
+
+
+def test_an_empty_kind_removes_the_reaction(conversation, chatter):
+    reply = _reply(conversation, chatter)
+    reaction_set(user=chatter, message_id=reply.pk, kind=ReactionKind.LAUGH)
+    assert reaction_set(user=chatter, message_id=reply.pk, kind="") is None
+    assert not Reaction.objects.exists()
+
+
+def test_a_reaction_on_another_users_message_is_not_found_and_stores_nothing(
+    conversation, chatter, chat_project
+):
+    reply = _reply(conversation, chatter)
+    stranger = add_member(chat_project, UserFactory())
+    with pytest.raises(Http404):
+        reaction_set(user=stranger, message_id=reply.pk, kind=ReactionKind.ANGRY)
+    assert not Reaction.objects.exists()
+
+
+def test_a_member_who_left_the_project_can_no_longer_react(conversation, chatter):
+    reply = _reply(conversation, chatter)
+    conversation.project.memberships.filter(user=chatter).delete()
+    with pytest.raises(Http404):
+        reaction_set(user=chatter, message_id=reply.pk, kind=ReactionKind.LOVE)
+
+
+def test_only_the_models_successful_replies_take_reactions(conversation, chatter, llm):
+    llm.then(Step(status=500, body="x"), Step(status=500, body="x"))
+    failed = _reply(conversation, chatter)
+    mine = conversation.messages.get(role="user")
+    for message in (mine, failed):
+        with pytest.raises(ApplicationError, match="Only the model's replies"):
+            reaction_set(user=chatter, message_id=message.pk, kind=ReactionKind.LOVE)
+    with pytest.raises(ApplicationError, match="Unknown reaction"):
+        reaction_set(user=chatter, message_id=failed.pk, kind="shrug")
+    assert not Reaction.objects.exists()
+
+
+def test_admins_set_the_backend_and_bad_configs_are_refused(chat_project, chat_admin, chatter):
+    with pytest.raises(PermissionDenied):
+        chat_backend_configure(
+            project=chat_project, actor=chatter, config={"type": "transformers", "model": "/m"}
+        )
+    with pytest.raises(ApplicationError, match="Unknown backend type"):
+        chat_backend_configure(project=chat_project, actor=chat_admin, config={"type": "x"})
+    chat_backend_configure(
+        project=chat_project,
+        actor=chat_admin,
+        config={"type": "transformers", "model": " /models/tiny ", "max_new_tokens": 64},
+    )
+    chat_project.refresh_from_db()
+    assert chat_project.generation_backend == {
+        "type": "transformers",
+        "model": "/models/tiny",
+        "max_new_tokens": 64,
+    }
+
+
+def test_a_fixed_backend_answers_the_retry(conversation, chatter, llm):
+    conversation.project.generation_backend = backend_config(llm, base_url="http://127.0.0.1:9/v1")
+    conversation.project.save()
+    failed = _reply(conversation, chatter)
+    assert "could not reach the server" in failed.error
+    conversation.project.generation_backend = backend_config(llm)
+    conversation.project.save()
+    assert message_retry(user=chatter, conversation_id=conversation.pk).content == "You said: Hello"
+    assert Conversation.objects.get().messages.filter(error="").count() == 2
