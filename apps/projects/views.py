@@ -9,6 +9,7 @@ from apps.core.errors import ApplicationError
 from apps.projects.forms import MemberForm, PrincipleForm, ProjectForm, RubricItemForm
 from apps.projects.models import Project, Role
 from apps.projects.selectors import (
+    principle_library,
     project_get_for_user,
     project_summary,
     projects_for_user,
