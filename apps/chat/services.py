@@ -48,14 +48,26 @@ def chat_backend_configure(*, project: Project, actor: User, config: dict) -> Pr
 
 
 def conversation_start(*, user: User, project: Project) -> Conversation:
-    """A new, empty conversation of the user's in a chat project with a usable backend."""
+    """An empty conversation of the user's in a chat project with a usable backend: a new one,
+    or their latest if it has no messages yet."""
     if project.kind != FeedbackKind.CHAT:
         raise ApplicationError("Only chat projects have conversations.")
     try:
         config = validate_config(project.generation_backend)
     except BackendConfigError as exc:
         raise ApplicationError(f"This project's chat backend is not set up yet: {exc}") from None
-    return Conversation.objects.create(project=project, user=user, backend=redact_config(config))
+    backend = redact_config(config)
+    # An untouched conversation is reused, so double clicks and abandoned starts don't pile up.
+    empty = (
+        Conversation.objects.filter(project=project, user=user, messages__isnull=True)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if empty is not None:
+        empty.backend = backend
+        empty.save(update_fields=["backend"])
+        return empty
+    return Conversation.objects.create(project=project, user=user, backend=backend)
 
 
 def message_send(*, user: User, conversation_id: int, content: str) -> Message:

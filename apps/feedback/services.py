@@ -63,9 +63,9 @@ def _phase_for(*, project: Project, assignment: Assignment) -> str:
     return Phase.HINDSIGHT if has_foresight else Phase.FORESIGHT
 
 
-def _time_on_task_ms(*, assignment: Assignment, client_ms: int | None, now: datetime) -> int:
-    """The browser's measure of time on task, bounded by the time the lease has been open."""
-    server_ms = max(0, int((now - assignment.created_at).total_seconds() * 1000))
+def _time_on_task_ms(*, started_at: datetime, client_ms: int | None, now: datetime) -> int:
+    """The browser's measure of time on task, bounded by the server's clock since it started."""
+    server_ms = max(0, int((now - started_at).total_seconds() * 1000))
     if client_ms is None or client_ms < 0:
         return server_ms
     return min(int(client_ms), server_ms)
@@ -148,8 +148,10 @@ def _judgment_submit(
         raise Conflict(f"This task expects its {expected} judgment now, not a {phase} one.")
     phase = expected
     previous = None
+    started_at = assignment.created_at
     if phase == Phase.HINDSIGHT:
         previous = Judgment.objects.get(task=task, annotator=annotator, phase=Phase.FORESIGHT)
+        started_at = previous.submitted_at  # the hindsight phase starts when the consequence shows
     judgment = Judgment.objects.create(
         project=project,
         task=task,
@@ -161,8 +163,8 @@ def _judgment_submit(
         payload=normal,
         critique=critique,
         display_order=assignment.display_order,
-        started_at=assignment.created_at,
-        duration_ms=_time_on_task_ms(assignment=assignment, client_ms=duration_ms, now=now),
+        started_at=started_at,
+        duration_ms=_time_on_task_ms(started_at=started_at, client_ms=duration_ms, now=now),
     )
     if phase == Phase.FORESIGHT:
         # The task stays leased for the hindsight phase, which follows the revealed consequence.

@@ -51,6 +51,22 @@ class LabelingView:
     def consequence_revealed(self) -> bool:
         return self.phase == Phase.HINDSIGHT
 
+    @property
+    def foresight_summary(self) -> str:
+        """The foresight verdict in the words of the screen ("Left was slightly better")."""
+        if self.foresight is None:
+            return ""
+        payload = self.foresight.payload
+        if "labels" in payload:
+            return "Good" if payload["labels"][0] else "Bad"
+        choice = payload.get("choice")
+        if choice == "tie":
+            return "A tie"
+        if choice == "both_bad":
+            return "Both bad"
+        side = next(("Left" if s.side == 0 else "Right") for s in self.shown if s.letter == choice)
+        return f"{side} was {payload.get('strength')} better"
+
 
 def labeling_view(*, assignment: Assignment) -> LabelingView:
     """Everything the labeling page shows for a lease, in three queries."""

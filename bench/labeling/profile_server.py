@@ -32,6 +32,41 @@ django.setup()
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.db import connection  # noqa: E402
 
+VARIANTS = {v for v in os.environ.get("BENCH_VARIANT", "").split(",") if v}
+
+
+def apply_code_variants() -> None:
+    """What-if changes to the app's code, patched in memory here (the app is not edited):
+
+    - lean_shape: validate a pairwise payload against len(assignment.display_order) instead of
+      task_shape()'s three queries (items with response texts, principles, rubric items)
+    - no_refresh: skip task.refresh_from_db() after the SKIP LOCKED claim (FOR UPDATE already
+      returns the newest committed row version in READ COMMITTED)
+    """
+    from apps.feedback import payloads
+    from apps.feedback import services as feedback_services
+    from apps.labeling import services as labeling_services
+
+    if "lean_shape" in VARIANTS:
+
+        def lean_task_shape(*, task):
+            return payloads.TaskShape(response_texts=("", ""))
+
+        feedback_services.task_shape = lean_task_shape
+    if "no_refresh" in VARIANTS:
+        original = labeling_services._lock_next_candidate
+
+        def lock_without_refresh(**kwargs):
+            task = original(**kwargs)
+            if task is not None:
+                task.refresh_from_db = lambda **kw: None
+            return task
+
+        labeling_services._lock_next_candidate = lock_without_refresh
+
+
+apply_code_variants()
+
 BODY = json.dumps({"payload": {"choice": "A", "strength": "clearly"}, "duration_ms": 1000}).encode()
 
 

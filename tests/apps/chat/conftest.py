@@ -6,6 +6,12 @@ from tests.apps.generation.openai_server import openai_server
 from tests.factories import ProjectFactory, UserFactory, add_member
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The default PBKDF2 costs ~0.5 s per user on these CPUs; no test here is about passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def llm():
     """A scripted OpenAI-compatible server on 127.0.0.1 (echoes unless scripted)."""

@@ -25,6 +25,13 @@ def test_a_conversation_keeps_the_backend_it_started_with_without_secrets(chat_p
     assert "api_key" not in conversation.backend
 
 
+def test_starting_twice_reuses_the_untouched_conversation(chat_project, chatter):
+    first = conversation_start(user=chatter, project=chat_project)
+    assert conversation_start(user=chatter, project=chat_project) == first
+    message_send(user=chatter, conversation_id=first.pk, content="Hi")
+    assert conversation_start(user=chatter, project=chat_project) != first
+
+
 def test_a_conversation_cannot_start_without_a_backend_or_outside_a_chat_project(chatter):
     unconfigured = ProjectFactory(kind="chat", generation_backend={})
     with pytest.raises(ApplicationError, match="not set up yet"):

@@ -1,0 +1,194 @@
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from apps.chat.models import Conversation, Message, Reaction
+from apps.projects.models import FeedbackKind
+from tests.apps.generation.openai_server import Step
+from tests.factories import ProjectFactory, UserFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def chatter_client(client, chatter):
+    client.force_login(chatter)
+    return client
+
+
+def test_the_chat_home_lists_only_my_conversations_and_starts_a_new_one(
+    chatter_client, chat_project, chatter
+):
+    other = add_member(chat_project, UserFactory())
+    theirs = Conversation.objects.create(project=chat_project, user=other)
+    Message.objects.create(conversation=theirs, index=0, role="user", content="their secret")
+    home = reverse("chat:home", args=[chat_project.pk])
+    assert "their secret" not in chatter_client.get(home).content.decode()
+
+    answer = chatter_client.post(reverse("chat:new", args=[chat_project.pk]))
+    mine = Conversation.objects.get(user=chatter)
+    assert answer.status_code == 302 and answer.url == reverse("chat:conversation", args=[mine.pk])
+
+
+def test_chat_pages_of_a_project_of_another_kind_are_not_found(client, chatter):
+    labeling = ProjectFactory(kind=FeedbackKind.PAIRWISE)
+    add_member(labeling, chatter)
+    client.force_login(chatter)
+    assert client.get(reverse("chat:home", args=[labeling.pk])).status_code == 404
+
+
+def test_sending_over_htmx_swaps_in_the_transcript_with_the_reply(chatter_client, conversation, llm):
+    llm.then(Step(reply="**Paris**, of course."))
+    answer = chatter_client.post(
+        reverse("chat:send", args=[conversation.pk]), {"content": "Capital of France?"}, **HTMX
+    )
+    body = answer.content.decode()
+    assert answer.status_code == 200 and "<html" not in body
+    assert "Capital of France?" in body and "<strong>Paris</strong>, of course." in body
+    assert 'aria-label="Love"' in body and 'aria-pressed="false"' in body
+
+
+def test_a_backend_error_shows_a_message_and_a_retry_button(chatter_client, conversation, llm):
+    llm.then(Step(status=500, body="overloaded"), Step(status=500, body="overloaded"))
+    body = chatter_client.post(
+        reverse("chat:send", args=[conversation.pk]), {"content": "Hello?"}, **HTMX
+    ).content.decode()
+    assert "The model could not answer" in body and "HTTP 500: overloaded" in body
+    assert "data-retry" in body
+    assert list(conversation.messages.values_list("role", flat=True)) == ["user", "assistant"]
+
+    body = chatter_client.post(reverse("chat:retry", args=[conversation.pk]), **HTMX).content.decode()
+    assert "You said: Hello?" in body and "could not answer" not in body
+
+
+def test_model_and_user_text_render_inert(chatter_client, conversation, llm):
+    llm.then(Step(reply="<img src=x onerror=alert(1)><script>alert(2)</script>"))
+    body = chatter_client.post(
+        reverse("chat:send", args=[conversation.pk]), {"content": "<b onclick=x>hi</b>"}, **HTMX
+    ).content.decode()
+    assert "<script>alert" not in body and "<img" not in body and "<b onclick" not in body
+    assert "&lt;b onclick=x&gt;hi&lt;/b&gt;" in body
+
+
+def test_an_empty_message_is_answered_422_with_the_transcript(chatter_client, conversation):
+    answer = chatter_client.post(
+        reverse("chat:send", args=[conversation.pk]), {"content": " "}, **HTMX
+    )
+    assert answer.status_code == 422 and "Write a message first." in answer.content.decode()
+
+
+def test_reacting_swaps_the_buttons_and_the_pressed_one_removes(chatter_client, conversation):
+    chatter_client.post(reverse("chat:send", args=[conversation.pk]), {"content": "Hi"})
+    reply = conversation.messages.get(role="assistant")
+    url = reverse("chat:react", args=[reply.pk])
+
+    body = chatter_client.post(url, {"kind": "love"}, **HTMX).content.decode()
+    assert 'data-current="love"' in body
+    assert 'name="kind" value="" id="react-%d-love"' % reply.pk in body
+    chatter_client.post(url, {"kind": "laugh"}, **HTMX)
+    assert Reaction.objects.get().kind == "laugh"
+    chatter_client.post(url, {"kind": ""}, **HTMX)
+    assert not Reaction.objects.exists()
+
+
+def test_reacting_to_another_users_reply_is_404_and_stores_nothing(
+    client, conversation, chatter, chat_project
+):
+    client.force_login(chatter)
+    client.post(reverse("chat:send", args=[conversation.pk]), {"content": "Hi"})
+    reply = conversation.messages.get(role="assistant")
+    stranger = add_member(chat_project, UserFactory())
+    client.force_login(stranger)
+    answer = client.post(reverse("chat:react", args=[reply.pk]), {"kind": "angry"}, **HTMX)
+    assert answer.status_code == 404
+    assert client.get(reverse("chat:conversation", args=[conversation.pk])).status_code == 404
+    assert not Reaction.objects.exists()
+
+
+def test_only_admins_open_the_backend_settings(client, chat_project, chatter):
+    client.force_login(chatter)
+    assert client.get(reverse("chat:settings", args=[chat_project.pk])).status_code == 404
+
+
+def test_admins_save_a_backend_and_the_api_key_is_kept_but_never_shown(
+    client, chat_project, chat_admin
+):
+    client.force_login(chat_admin)
+    url = reverse("chat:settings", args=[chat_project.pk])
+    form = {
+        "type": "openai",
+        "model": "llama-3-8b",
+        "base_url": "http://127.0.0.1:8001/v1",
+        "api_key": "sk-secret",
+        "max_tokens": "200",
+        "temperature": "0.5",
+    }
+    assert client.post(url, form).status_code == 302
+    chat_project.refresh_from_db()
+    assert chat_project.generation_backend == {
+        "type": "openai",
+        "model": "llama-3-8b",
+        "base_url": "http://127.0.0.1:8001/v1",
+        "api_key": "sk-secret",
+        "max_tokens": 200,
+        "temperature": 0.5,
+        "max_retries": 1,  # kept from before: the form does not show it
+        "backoff": 0.01,
+    }
+    assert "sk-secret" not in client.get(url).content.decode()
+
+    client.post(url, {**form, "api_key": "", "model": "llama-3-70b"})
+    chat_project.refresh_from_db()
+    assert chat_project.generation_backend["api_key"] == "sk-secret"
+    assert chat_project.generation_backend["model"] == "llama-3-70b"
+
+
+def test_a_bad_backend_is_refused_with_its_reason(client, chat_project, chat_admin):
+    client.force_login(chat_admin)
+    before = chat_project.generation_backend
+    answer = client.post(
+        reverse("chat:settings", args=[chat_project.pk]), {"type": "openai", "model": "m"}
+    )
+    assert answer.status_code == 200 and "needs a `base_url`" in answer.content.decode()
+    chat_project.refresh_from_db()
+    assert chat_project.generation_backend == before
+
+
+def test_a_local_model_is_configured_with_max_new_tokens(client, chat_project, chat_admin):
+    client.force_login(chat_admin)
+    client.post(
+        reverse("chat:settings", args=[chat_project.pk]),
+        {"type": "transformers", "model": "/models/tiny", "max_tokens": "64", "device": "cpu"},
+    )
+    chat_project.refresh_from_db()
+    assert chat_project.generation_backend == {
+        "type": "transformers",
+        "model": "/models/tiny",
+        "device": "cpu",
+        "max_new_tokens": 64,
+    }
+
+
+def test_the_api_sends_reads_and_reacts(conversation, chatter, chat_project):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=chatter).key}")
+    sent = api.post(
+        f"/api/chat/conversations/{conversation.pk}/messages/", {"content": "Hi"}, format="json"
+    )
+    assert sent.status_code == 201 and sent.data["content"] == "You said: Hi"
+    url = f"/api/chat/messages/{sent.data['id']}/reaction/"
+    assert api.put(url, {"kind": "thumbs_up"}, format="json").data == {"kind": "thumbs_up"}
+    read = api.get(f"/api/chat/conversations/{conversation.pk}/").data
+    assert [(m["role"], m["reaction"]) for m in read["messages"]] == [
+        ("user", None),
+        ("assistant", "thumbs_up"),
+    ]
+    assert api.delete(url).status_code == 204 and not Reaction.objects.exists()
+
+    stranger = add_member(chat_project, UserFactory())
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=stranger).key}")
+    assert api.put(url, {"kind": "sad"}, format="json").status_code == 404
+    assert not Reaction.objects.exists()
