@@ -144,6 +144,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}}
+CELERY_BEAT_SCHEDULE = {"reap-stale-training-runs": {"task": "training.reap", "schedule": 60.0}}
+
+# Training runs: a worker beats every few seconds; a run silent for longer than the stale limit
+# is resumed by another worker (or failed after the attempts run out).
+ARBITER_RUN_HEARTBEAT_SECONDS = env.float("ARBITER_RUN_HEARTBEAT_SECONDS", default=5.0)
+ARBITER_RUN_STALE_SECONDS = env.float("ARBITER_RUN_STALE_SECONDS", default=60.0)
+ARBITER_RUN_MAX_ATTEMPTS = env.int("ARBITER_RUN_MAX_ATTEMPTS", default=3)
+
 # Assignment: how long a claimed task stays reserved for its annotator.
 ARBITER_LEASE_SECONDS = env.int("ARBITER_LEASE_SECONDS", default=15 * 60)
 ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)

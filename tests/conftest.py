@@ -55,49 +55,64 @@ def subprocess_env(**extra) -> dict:
     return env
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
+class WorkerProcess:
     """A real Celery worker process on the configured broker, reading the test database."""
-    log = tmp_path / "worker.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "default",
-                "--pool=solo",
-                "--concurrency=1",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "-l",
-                "INFO",
-                "-n",
-                f"test-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=subprocess_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
+
+    def __init__(self, *, queues: str, log_path: Path, name: str, **env):
+        self.log_path = log_path
+        self._out = log_path.open("w")
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
+            "--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-mingle",
+            "--without-gossip", "-l", "INFO", "-n", f"{name}-{os.getpid()}@%h",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            command, cwd=ROOT, env=subprocess_env(**env), stdout=self._out, stderr=subprocess.STDOUT
         )
-        try:
-            deadline = time.monotonic() + 60
-            while "ready" not in log.read_text() and time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    pytest.fail(f"The Celery worker exited early:\n{log.read_text()}")
-                time.sleep(0.2)
-            yield proc
-        finally:
-            proc.terminate()
+
+    def wait_ready(self, timeout: float = 90) -> "WorkerProcess":
+        deadline = time.monotonic() + timeout
+        while "ready" not in self.log():
+            if self.proc.poll() is not None:
+                pytest.fail(f"The Celery worker exited early:\n{self.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"The Celery worker did not start:\n{self.log()}")
+            time.sleep(0.2)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
             try:
-                proc.wait(timeout=20)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    """Starts real worker processes, stopped after the test: start_worker("training", name=...)."""
+    workers: list[WorkerProcess] = []
+
+    def start(queues: str = "default", name: str = "test", **env) -> WorkerProcess:
+        log_path = tmp_path / f"{name}-{len(workers)}.log"
+        worker = WorkerProcess(queues=queues, log_path=log_path, name=name, **env)
+        workers.append(worker)
+        return worker.wait_ready()
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(start_worker):
+    return start_worker("default")
 
 
 def pytest_collection_modifyitems(config, items):

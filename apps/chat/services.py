@@ -132,7 +132,9 @@ def reaction_set(*, user: User, message_id: int, kind: str) -> Reaction | None:
 def _conversation_locked(*, user: User, conversation_id: int) -> Conversation:
     conversation = conversation_get_for_user(user=user, conversation_id=conversation_id)
     return (
-        Conversation.objects.select_for_update().select_related("project").get(pk=conversation.pk)
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(pk=conversation.pk)
     )
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import NamedTuple
 
 from django.db.models import QuerySet
 
@@ -125,10 +126,10 @@ def text_type(form: str) -> str:
     return "messages" if form == "conversational" else "str"
 
 
-@dataclass(frozen=True)
-class Enriched:
+class Enriched(NamedTuple):
     """One judgment row with what it refers to: its task's responses in canonical order
-    ([(response id, text), ...], A first) and its prompt in the export's form."""
+    ([(response id, text), ...], A first) and its prompt in the export's form (one object per
+    prompt and chunk, so encoders can tell a repeated prompt by identity)."""
 
     row: tuple
     responses: list[tuple[int, str]]
@@ -145,7 +146,7 @@ def enriched_judgments(
         responses = task_responses({row[1] for row in chunk})
         prompts = prompt_values({row[2] for row in chunk}, form=form)
         for row in chunk:
-            yield Enriched(row=row, responses=responses.get(row[1], []), prompt=prompts[row[2]])
+            yield Enriched(row, responses.get(row[1], []), prompts[row[2]])
 
 
 def task_responses(task_ids: set[int]) -> dict[int, list[tuple[int, str]]]:

@@ -53,9 +53,7 @@ def dataset_write(*, dataset: Dataset, out: IO[bytes]) -> None:
         write_jsonl(dataset.columns, dataset.rows, out)
 
 
-def export_write(
-    *, project: Project, kind: str, options: ExportOptions, out: IO[bytes]
-) -> Written:
+def export_write(*, project: Project, kind: str, options: ExportOptions, out: IO[bytes]) -> Written:
     """Writes the export to `out` (a file opened for binary writing, at its start) and returns
     what was written, with the sha256 of the bytes."""
     with read_transaction():

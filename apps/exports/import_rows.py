@@ -96,7 +96,9 @@ def _split_implicit_prompt(row: dict) -> tuple[object, object, object]:
     if not (isinstance(chosen, list) and isinstance(rejected, list)):
         raise RowError('a row needs a "prompt" (or conversational chosen/rejected sharing one)')
     if len(chosen) < 2 or chosen[:-1] != rejected[:-1]:
-        raise RowError('without "prompt", chosen and rejected must share all but their last message')
+        raise RowError(
+            'without "prompt", chosen and rejected must share all but their last message'
+        )
     return chosen[:-1], chosen[-1:], rejected[-1:]
 
 

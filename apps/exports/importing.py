@@ -143,7 +143,9 @@ def _write(job: DatasetImport, rows: list[PreferenceRow] | list[UnpairedRow]) ->
             group = [responses[(prompt.pk, row.completion)]]
             payload = {"labels": [row.label]}
         tasks.append(
-            Task(project=project, prompt=prompt, kind=project.kind, judgment_count=1, context=context)
+            Task(
+                project=project, prompt=prompt, kind=project.kind, judgment_count=1, context=context
+            )
         )
         groups.append(group)
         payloads.append(payload)

@@ -102,5 +102,9 @@ def parse_export_options(*, kind: str, project_kind: str, data: dict | None) -> 
         raise InvalidExport(f"subset {subset!r} needs a split above 0.")
     return ExportOptions(
         format=fmt,
-        form=form, aggregate=aggregate, split=split, split_seed=split_seed, subset=subset
+        form=form,
+        aggregate=aggregate,
+        split=split,
+        split_seed=split_seed,
+        subset=subset,
     )

@@ -7,8 +7,10 @@ a `json` column (a judgment payload) is stored as its JSON text, since payloads 
 """
 
 import json
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import IO
 
 import pyarrow as pa
@@ -49,22 +51,54 @@ def arrow_schema(columns: list[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in columns])
 
 
+def _nullable(encode: Callable[[object], str]) -> Callable[[object], str]:
+    return lambda value: "null" if value is None else encode(value)
+
+
+def _float(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be written as JSON")
+    return float.__repr__(float(value))
+
+
+def _remembering(encode: Callable[[object], str]) -> Callable[[object], str]:
+    """`encode`, but a value that is the very object of one of the last two calls is not
+    encoded again: a prompt or response shared by consecutive rows is encoded once."""
+    last = [_NOTHING, "", _NOTHING, ""]
+
+    def remembered(value):
+        if value is last[0]:
+            return last[1]
+        if value is last[2]:
+            return last[3]
+        text = encode(value)
+        last[2], last[3], last[0], last[1] = last[0], last[1], value, text
+        return text
+
+    return remembered
+
+
+_NOTHING = object()
+_SCALAR_ENCODERS = {
+    "str": _nullable(encode_basestring),
+    "int": _nullable(int.__repr__),
+    "float": _nullable(_float),
+    "bool": lambda value: "null" if value is None else ("true" if value else "false"),
+}
+
+
+def _encoder(column: Column) -> Callable[[object], str]:
+    if column.type == "str":
+        return _remembering(_SCALAR_ENCODERS["str"])
+    return _SCALAR_ENCODERS.get(column.type) or _remembering(_encode)
+
+
 def jsonl_lines(columns: list[Column], rows: Iterable[tuple]) -> Iterator[str]:
-    """One JSON object per row, keys in column order. A value that is the very same object as
-    the previous row's (a prompt shared by consecutive rows) is encoded once."""
-    prefixes = [("{" if i == 0 else ",") + _encode(c.name) + ":" for i, c in enumerate(columns)]
-    last_values: list[object] = [object()] * len(columns)
-    last_texts: list[str] = [""] * len(columns)
+    """One JSON object per row, keys in column order, nested keys sorted."""
+    template = "{" + ",".join(_encode(c.name) + ":%s" for c in columns) + "}\n"
+    encoders = [_encoder(c) for c in columns]
     for row in rows:
-        parts = []
-        for i, value in enumerate(row):
-            if value is not last_values[i]:
-                last_values[i] = value
-                last_texts[i] = _encode(value)
-            parts.append(prefixes[i])
-            parts.append(last_texts[i])
-        parts.append("}\n")
-        yield "".join(parts)
+        yield template % tuple([encode(value) for encode, value in zip(encoders, row, strict=True)])
 
 
 def jsonl_blocks(

@@ -36,7 +36,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+try:
+    import httpx
+except ImportError:  # pragma: no cover - a declared dependency; fail on use, not on import
+    httpx = None
 
 Messages = list[dict[str, str]]
 
@@ -281,6 +284,8 @@ class OpenAICompatibleBackend(GenerationBackend):
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
+        if httpx is None:
+            raise BackendConfigError("The openai backend needs the httpx package installed.")
         self.url = f"{config['base_url']}/chat/completions"
         self.timeout = float(config.get("timeout", 60.0))
         self.max_retries = int(config.get("max_retries", 2))
@@ -451,7 +456,12 @@ class TransformersBackend(GenerationBackend):
 
         loaded = _load(self.model_name, self.device_preference)
         tokenizer, model = loaded.tokenizer, loaded.model
-        prompts = [render_prompt(tokenizer, messages) for messages in conversations]
+        try:
+            prompts = [render_prompt(tokenizer, messages) for messages in conversations]
+        except Exception as exc:  # jinja2 errors raised by templates, e.g. "no system role"
+            raise GenerationError(
+                f"The model's chat template refused the conversation: {exc}"
+            ) from None
         add_special = prompts[0][1]
         context = getattr(model.config, "max_position_embeddings", None) or getattr(
             model.config, "n_positions", None

@@ -29,8 +29,10 @@ machine CPU spent by anything else in that window (noise from other work on the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -156,10 +158,8 @@ def proc_cpu_s(pid: int) -> float:
 def children(pid: int) -> list[int]:
     kids = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(FileNotFoundError, PermissionError):
             kids += [int(p) for p in (task / "children").read_text().split()]
-        except (FileNotFoundError, PermissionError):
-            pass
     return kids
 
 
@@ -175,15 +175,17 @@ class CpuSnapshot:
     server: float
     pg: float
     machine: float
+    workers: dict[int, float]
 
     @classmethod
     def take(cls, gunicorn_pid: int, pg_pids: list[int]) -> CpuSnapshot:
-        server = proc_cpu_s(gunicorn_pid) + sum(proc_cpu_s(p) for p in children(gunicorn_pid))
+        workers = {pid: proc_cpu_s(pid) for pid in children(gunicorn_pid)}
         return cls(
             client=time.process_time(),
-            server=server,
+            server=proc_cpu_s(gunicorn_pid) + sum(workers.values()),
             pg=sum(proc_cpu_s(p) for p in pg_pids),
             machine=machine_busy_s(),
+            workers=workers,
         )
 
 
@@ -205,7 +207,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(*, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+def start_gunicorn(
+    *, port: int, workers: int, threads: int, keep_alive: int, log: Path
+) -> subprocess.Popen:
     cmd = [
         PYTHON,
         "-m",
@@ -220,7 +224,7 @@ def start_gunicorn(*, port: int, workers: int, threads: int, log: Path) -> subpr
         "--worker-class",
         "gthread",
         "--keep-alive",
-        "30",
+        str(keep_alive),
         "--backlog",
         "256",
         "--log-level",
@@ -345,7 +349,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))  # nearest rank
     return ordered[rank]
 
 
@@ -388,6 +392,10 @@ def run_level(
     server_cpu = after.server - before.server
     pg_cpu = after.pg - before.pg
     other_cpu = (after.machine - before.machine) - client_cpu - server_cpu - pg_cpu
+    worker_cpu = sorted(
+        (after.workers[pid] - before.workers.get(pid, 0.0) for pid in after.workers),
+        reverse=True,
+    )
     return {
         "clients": clients,
         "judgments": judgments,
@@ -404,6 +412,7 @@ def run_level(
             "pg": pg_cpu * 1000 / per,
             "other": max(0.0, other_cpu) * 1000 / per,
         },
+        "worker_cpu_share": [w / max(1e-9, sum(worker_cpu)) for w in worker_cpu],
         "machine_cpu_util": (after.machine - before.machine) / duration / (os.cpu_count() or 1),
         **integrity(pg_conn, project),
     }
@@ -412,14 +421,26 @@ def run_level(
 # ---------------------------------------------------------------- report
 
 
+def capacity(r: dict) -> float:
+    """Judgments/s the machine's CPUs would allow at this level's CPU cost per judgment (client,
+    gunicorn and PostgreSQL), were nothing else running: robust to noise from other work."""
+    cpu = r["cpu_ms_per_judgment"]
+    spent = cpu["client"] + cpu["server"] + cpu["pg"]
+    return (os.cpu_count() or 1) * 1000 / spent if spent > 0 else float("nan")
+
+
 def print_report(results: list[dict], *, config: str, queries: dict | None) -> None:
     print()
     print(f"Arbiter labeling benchmark — {config}")
     print("latency in ms, p50/p95/p99; `request` pools next and submit; `cycle` = next + submit")
+    print(
+        "cpu: CPU ms per judgment of this load generator/gunicorn/PostgreSQL/everything else; "
+        "cap/s: judgments/s the CPUs allow at that cost with nothing else running"
+    )
     header = (
         f"{'clients':>7} {'judgments':>9} {'judg/s':>7} {'next':>13} {'submit':>13} "
         f"{'request':>13} {'cycle':>13} {'errors':>6} {'over_asg':>8} {'twice':>5} "
-        f"{'cpu ms/judgment client/server/pg/other':>39}"
+        f"{'cpu ms/judgment client/server/pg/other':>39} {'cap/s':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -431,7 +452,7 @@ def print_report(results: list[dict], *, config: str, queries: dict | None) -> N
             f"{triple(r['next_ms']):>13} {triple(r['submit_ms']):>13} "
             f"{triple(r['request_ms']):>13} {triple(r['cycle_ms']):>13} "
             f"{sum(r['errors'].values()):>6} {r['over_assigned']:>8} {r['double_judged']:>5} "
-            f"{cpu_s:>39}"
+            f"{cpu_s:>39} {capacity(r):>6.0f}"
         )
     for r in results:
         notes = []
@@ -442,6 +463,8 @@ def print_report(results: list[dict], *, config: str, queries: dict | None) -> N
         if r["count_drift"]:
             notes.append(f"{r['count_drift']} tasks whose judgment_count != judgments")
         notes.append(f"machine CPU {r['machine_cpu_util'] * 100:.0f}%")
+        split = "/".join(f"{share * 100:.0f}" for share in r["worker_cpu_share"])
+        notes.append(f"gunicorn worker CPU split {split}%")
         print(f"  {r['clients']} clients: " + "; ".join(notes))
     if queries:
         n_next, n_submit = queries["next"], queries["submit"]
@@ -468,6 +491,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per level")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--keep-alive", type=int, default=30, help="gunicorn --keep-alive seconds (0: close)"
+    )
     parser.add_argument("--tasks", type=int, default=4000, help="tasks per level's project")
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause after each judgment")
     parser.add_argument("--keep-db", action="store_true", help="leave arbiter_bench in place")
@@ -489,7 +515,8 @@ def main() -> int:
         return 1
 
     config = (
-        f"gunicorn gthread --workers {args.workers} --threads {args.threads}, "
+        f"gunicorn gthread --workers {args.workers} --threads {args.threads} "
+        f"--keep-alive {args.keep_alive}, "
         f"PostgreSQL, {os.cpu_count()} CPUs shared with the load generator, "
         f"{args.duration:g} s per level after {args.warmup:g} s warm-up, "
         f"think time {args.think_ms:g} ms"
@@ -522,7 +549,13 @@ def main() -> int:
             flush=True,
         )
         port = free_port()
-        proc = start_gunicorn(port=port, workers=args.workers, threads=args.threads, log=log)
+        proc = start_gunicorn(
+            port=port,
+            workers=args.workers,
+            threads=args.threads,
+            keep_alive=args.keep_alive,
+            log=log,
+        )
         wait_until_up(port, seed["admin_token"], proc)
         pg_conn = pg_connect(DB_NAME)
         results = []

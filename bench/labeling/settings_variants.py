@@ -18,7 +18,7 @@ if "no_health_check" in _variants:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 if "api_middleware" in _variants:
-    MIDDLEWARE = [  # noqa: F811
+    MIDDLEWARE = [
         m
         for m in MIDDLEWARE
         if m

@@ -70,9 +70,7 @@ def test_user_chats_reacts_and_changes_the_reaction(page, live_server, chat_proj
     assert page.locator("button.reaction[aria-pressed=true]").count() == 1
     conversation = Conversation.objects.get(user=user)
     assistant = conversation.messages.get(role="assistant")
-    assert list(Reaction.objects.values_list("message_id", "kind")) == [
-        (assistant.pk, "thumbs_up")
-    ]
+    assert list(Reaction.objects.values_list("message_id", "kind")) == [(assistant.pk, "thumbs_up")]
     assert list(conversation.messages.values_list("role", "content")) == [
         ("user", "Hi there <b>model</b>"),
         ("assistant", "Hello! **How** can I help?"),

@@ -40,7 +40,9 @@ def test_chat_pages_of_a_project_of_another_kind_are_not_found(client, chatter):
     assert client.get(reverse("chat:home", args=[labeling.pk])).status_code == 404
 
 
-def test_sending_over_htmx_swaps_in_the_transcript_with_the_reply(chatter_client, conversation, llm):
+def test_sending_over_htmx_swaps_in_the_transcript_with_the_reply(
+    chatter_client, conversation, llm
+):
     llm.then(Step(reply="**Paris**, of course."))
     answer = chatter_client.post(
         reverse("chat:send", args=[conversation.pk]), {"content": "Capital of France?"}, **HTMX
@@ -60,7 +62,9 @@ def test_a_backend_error_shows_a_message_and_a_retry_button(chatter_client, conv
     assert "data-retry" in body
     assert list(conversation.messages.values_list("role", flat=True)) == ["user", "assistant"]
 
-    body = chatter_client.post(reverse("chat:retry", args=[conversation.pk]), **HTMX).content.decode()
+    body = chatter_client.post(
+        reverse("chat:retry", args=[conversation.pk]), **HTMX
+    ).content.decode()
     assert "You said: Hello?" in body and "could not answer" not in body
 
 
@@ -87,7 +91,7 @@ def test_reacting_swaps_the_buttons_and_the_pressed_one_removes(chatter_client, 
 
     body = chatter_client.post(url, {"kind": "love"}, **HTMX).content.decode()
     assert 'data-current="love"' in body
-    assert 'name="kind" value="" id="react-%d-love"' % reply.pk in body
+    assert f'name="kind" value="" id="react-{reply.pk}-love"' in body
     chatter_client.post(url, {"kind": "laugh"}, **HTMX)
     assert Reaction.objects.get().kind == "laugh"
     chatter_client.post(url, {"kind": ""}, **HTMX)

@@ -155,9 +155,7 @@ def test_pairs_load_with_datasets_in_both_formats(project, judges, tmp_path):
         judge(make_task(project), judges[0], {"choice": "B", "strength": "clearly"})
 
     jsonl = load_hf(write_export(project, "pairs", tmp_path / "pairs.jsonl"))
-    parquet = load_hf(
-        write_export(project, "pairs", tmp_path / "pairs.parquet", format="parquet")
-    )
+    parquet = load_hf(write_export(project, "pairs", tmp_path / "pairs.parquet", format="parquet"))
     conversational = load_hf(
         write_export(
             project, "pairs", tmp_path / "conv.parquet", format="parquet", form="conversational"
@@ -262,9 +260,7 @@ def test_hindsight_rows_hold_both_judgments_and_the_consequence(project, judges)
     project.save()
     task = make_task(project, consequence="The user lost money.")
     before = judge(task, judges[0], {"choice": "A", "strength": "clearly"}, phase="foresight")
-    judge(
-        task, judges[0], {"choice": "B", "strength": "much"}, phase="hindsight", previous=before
-    )
+    judge(task, judges[0], {"choice": "B", "strength": "much"}, phase="hindsight", previous=before)
     judge(make_task(project), judges[0], {"choice": "A", "strength": "much"}, phase="foresight")
 
     [row], stats = export_rows(project, "hindsight")

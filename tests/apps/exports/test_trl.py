@@ -72,7 +72,9 @@ def all_texts(dataset, columns) -> list[str]:
     for row in dataset:
         for column in columns:
             value = row[column]
-            out.extend(m["content"] for m in value) if isinstance(value, list) else out.append(value)
+            out.extend(m["content"] for m in value) if isinstance(value, list) else out.append(
+                value
+            )
     return out
 
 

@@ -28,7 +28,11 @@ def completion(*replies: str, model: str = "fake-model") -> str:
             "object": "chat.completion",
             "model": model,
             "choices": [
-                {"index": i, "message": {"role": "assistant", "content": r}, "finish_reason": "stop"}
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": r},
+                    "finish_reason": "stop",
+                }
                 for i, r in enumerate(replies)
             ],
         }

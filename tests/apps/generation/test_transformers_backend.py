@@ -56,7 +56,9 @@ def tiny_chat_model(tmp_path_factory):
 
 
 def test_a_local_model_generates_text(tiny_model):
-    backend = backend_from_config({"type": "transformers", "model": tiny_model, "max_new_tokens": 8})
+    backend = backend_from_config(
+        {"type": "transformers", "model": tiny_model, "max_new_tokens": 8}
+    )
     replies = backend.generate([{"role": "user", "content": "hello there"}], n=2, temperature=1.0)
     assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
     assert any(replies), "a random tiny model still emits some text"
@@ -114,3 +116,14 @@ def test_a_missing_model_is_a_generation_error(tmp_path):
     backend = backend_from_config({"type": "transformers", "model": str(tmp_path / "nothing")})
     with pytest.raises(GenerationError, match="Could not load the local model"):
         backend.generate([{"role": "user", "content": "hi"}])
+
+
+def test_a_chat_template_that_refuses_a_conversation_is_a_generation_error(tmp_path):
+    strict = "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}"
+    path = _save_tiny_model(tmp_path / "strict", chat_template=strict)
+    backend = backend_from_config({"type": "transformers", "model": path, "max_tokens": 2})
+    assert len(backend.generate([{"role": "user", "content": "hi"}])) == 1
+    with pytest.raises(GenerationError, match="System role not supported"):
+        backend.generate(
+            [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "hi"}]
+        )

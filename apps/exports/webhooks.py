@@ -1,0 +1,218 @@
+"""Webhooks: a project's events POSTed as signed JSON to the endpoints that subscribe to them.
+
+Delivery is at least once: receivers dedupe by the `X-Arbiter-Delivery` id. Each request is
+signed: `X-Arbiter-Signature: sha256=<hex>` is HMAC-SHA256 under the endpoint's secret of
+`<X-Arbiter-Timestamp>.<body>`; receivers recompute it (see `webhook_signature_valid`) and
+refuse old timestamps. Network errors, timeouts, 408, 429 and 5xx answers are retried with
+growing delays (10 s, 40 s, 160 s, ... up to an hour, MAX_ATTEMPTS tries in all); any other
+answer outside 2xx, or a target that resolves to a non-public address, fails the delivery at
+once. Every attempt is logged on the delivery.
+"""
+
+import hashlib
+import hmac
+import http.client
+import json
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import ApplicationError
+from apps.exports.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from apps.exports.netguard import UnsafeTarget, post, resolve_target
+from apps.projects.models import Project
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_S = 10
+BACKOFF_MAX_S = 3600
+TIMEOUT_S = 10.0
+MAX_LOG_ENTRIES = 20
+RETRY_STATUSES = frozenset({408, 429})
+SIGNATURE_TOLERANCE_S = 300
+
+
+def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def webhook_signature_valid(
+    *,
+    secret: str,
+    timestamp: str | int,
+    body: bytes,
+    signature: str,
+    now: float | None = None,
+    tolerance_s: int = SIGNATURE_TOLERANCE_S,
+) -> bool:
+    """What a receiver checks: the signature matches and the timestamp is recent."""
+    try:
+        stamp = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - stamp) > tolerance_s:
+        return False
+    expected = webhook_signature(secret=secret, timestamp=stamp, body=body)
+    return hmac.compare_digest(expected, signature or "")
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Delay before the next try after `attempts` failed ones: 10 s, 40 s, 160 s, ..., 1 h."""
+    return min(BACKOFF_BASE_S * 4 ** max(attempts - 1, 0), BACKOFF_MAX_S)
+
+
+def _check_events(events: list[str]) -> list[str]:
+    unknown = sorted(set(events) - set(WebhookEvent.values))
+    if not events or unknown:
+        raise ApplicationError(
+            f"events must name at least one of {', '.join(WebhookEvent.values)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            + "."
+        )
+    return sorted(set(events))
+
+
+def webhook_endpoint_create(
+    *, project: Project, url: str, events: list[str], user: User | None
+) -> WebhookEndpoint:
+    """Registers a receiver. Its URL must resolve to public addresses (unless the site sets
+    ARBITER_WEBHOOKS_ALLOW_PRIVATE); that is checked now and again before every delivery."""
+    events = _check_events(events)
+    resolve_target(url)
+    return WebhookEndpoint.objects.create(project=project, url=url, events=events, created_by=user)
+
+
+def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    endpoint.is_active = False
+    endpoint.save(update_fields=["is_active"])
+    return endpoint
+
+
+def webhook_emit(*, project: Project, event: str, payload: dict) -> list[WebhookDelivery]:
+    """Records one delivery per active endpoint of the project subscribed to `event`, and
+    queues each once the surrounding transaction commits (nothing is sent for a rollback)."""
+    from apps.exports.tasks import deliver_webhook
+
+    if event not in WebhookEvent.values:
+        raise ApplicationError(f"Unknown webhook event {event!r}.")
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(project=project, is_active=True)
+        if event in e.events
+    ]
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(endpoint=e, event=event, payload=payload) for e in endpoints]
+    )
+    for delivery in deliveries:
+        transaction.on_commit(lambda pk=delivery.pk: deliver_webhook.delay(pk))
+    return deliveries
+
+
+def webhook_body(delivery: WebhookDelivery) -> bytes:
+    envelope = {
+        "id": str(delivery.event_id),
+        "event": delivery.event,
+        "project": delivery.endpoint.project_id,
+        "created_at": delivery.created_at.isoformat(),
+        "data": delivery.payload,
+    }
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _log(delivery: WebhookDelivery, *, status: int | None, error: str, started: float) -> None:
+    entry = {
+        "at": timezone.now().isoformat(),
+        "status": status,
+        "error": error,
+        "ms": int((time.monotonic() - started) * 1000),
+    }
+    delivery.log = [*delivery.log, entry][-MAX_LOG_ENTRIES:]
+
+
+def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
+    """Tries the delivery once, unless it is finished already. Leaves it `pending` (with
+    `next_attempt_at`) when a retry is due, `succeeded` on a 2xx, `failed` otherwise."""
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if delivery.status != DeliveryStatus.PENDING:
+        return delivery
+    endpoint = delivery.endpoint
+    delivery.attempts += 1
+    started = time.monotonic()
+    status, error, retry = None, "", False
+    if not endpoint.is_active:
+        error = "the endpoint was deactivated"
+    else:
+        body = webhook_body(delivery)
+        stamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Arbiter-Webhooks/1",
+            "X-Arbiter-Event": delivery.event,
+            "X-Arbiter-Delivery": str(delivery.event_id),
+            "X-Arbiter-Timestamp": str(stamp),
+            "X-Arbiter-Signature": webhook_signature(
+                secret=endpoint.secret, timestamp=stamp, body=body
+            ),
+        }
+        try:
+            status = post(resolve_target(endpoint.url), body, headers, timeout=TIMEOUT_S)
+        except UnsafeTarget as exc:
+            error = exc.message
+        except (OSError, http.client.HTTPException) as exc:
+            error, retry = f"{type(exc).__name__}: {exc}"[:500], True
+        else:
+            retry = status >= 500 or status in RETRY_STATUSES
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+    _log(delivery, status=status, error=error, started=started)
+    delivery.response_status, delivery.last_error = status, error
+    now = timezone.now()
+    if status is not None and 200 <= status < 300:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
+            DeliveryStatus.SUCCEEDED,
+            now,
+            None,
+        )
+    elif retry and delivery.attempts < MAX_ATTEMPTS:
+        delivery.next_attempt_at = now + timedelta(seconds=backoff_seconds(delivery.attempts))
+    else:
+        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "status",
+            "response_status",
+            "last_error",
+            "log",
+            "delivered_at",
+            "next_attempt_at",
+        ]
+    )
+    return delivery
+
+
+# Payloads the lead's services send; kept here so every event has one shape.
+
+
+def judgment_submitted_payload(judgment) -> dict:
+    return {
+        "judgment": judgment.pk,
+        "task": judgment.task_id,
+        "annotator": judgment.annotator_id,
+        "kind": judgment.kind,
+        "phase": judgment.phase,
+        "payload": judgment.payload,
+        "submitted_at": judgment.submitted_at.isoformat() if judgment.submitted_at else None,
+    }
+
+
+def task_completed_payload(task, *, judgment_count: int) -> dict:
+    return {
+        "task": task.pk,
+        "prompt": task.prompt_id,
+        "kind": task.kind,
+        "judgment_count": judgment_count,
+    }

@@ -1,0 +1,367 @@
+"""Training runs: launch from a project's labels, execute on a training worker, cancel, and recover
+from a worker that died. The trainer itself (trainer/) knows nothing of this."""
+
+import logging
+import threading
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import ApplicationError, Conflict
+from apps.exports.services import snapshot_create
+from apps.projects.models import Project
+from apps.training.datasets import export_kind_for, split_snapshot
+from apps.training.models import RunLogLine, RunMetric, RunStatus, TrainingRun
+
+log = logging.getLogger(__name__)
+
+MIN_TRAIN_ROWS = 8
+MIN_EVAL_ROWS = 2
+
+
+def storage_root() -> Path:
+    return Path(settings.MEDIA_ROOT)
+
+
+def run_dir(run: TrainingRun) -> Path:
+    return storage_root() / run.output_dir
+
+
+def objectives_for_project(*, project: Project) -> list[str]:
+    """The objectives whose data this project collects."""
+    from trainer.registry import objectives
+
+    return [
+        name
+        for name, spec in objectives.items()
+        if export_kind_for(dataset_kind=spec.dataset_kind, project_kind=project.kind)
+    ]
+
+
+def _check_config(objective: str, config: dict) -> dict:
+    from trainer.config import parse_config
+    from trainer.errors import TrainerError
+    from trainer.registry import objectives
+
+    try:
+        parse_config(objectives[objective].config_class, config)
+    except TrainerError as exc:
+        raise ApplicationError(f"Invalid training config: {exc}") from None
+    return config
+
+
+def _check_model_offline(name: str | None, *, what: str) -> None:
+    """A base model must load from local files: a directory with a config.json, or a model id
+    already in the local Hugging Face cache. Nothing is downloaded."""
+    if not name:
+        raise ApplicationError(f"Choose a {what}: a local model directory or a cached model id.")
+    path = Path(name)
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ApplicationError(f"{name} has no config.json; it is not a model directory.")
+        return
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name, local_files_only=True)
+    except OSError:
+        raise ApplicationError(
+            f"Unknown base model {name!r}: it is neither a local directory nor in the local model cache, "
+            "and runs never download models."
+        ) from None
+
+
+def _resolve_reward_model(project: Project, run_id: int | None) -> str | None:
+    if not run_id:
+        return None
+    run = TrainingRun.objects.filter(
+        project=project, pk=run_id, family="reward", status=RunStatus.SUCCEEDED
+    ).first()
+    if run is None:
+        raise ApplicationError(
+            "The reward model must be a succeeded reward-model run of this project."
+        )
+    return str(run_dir(run) / "model")
+
+
+@transaction.atomic
+def training_run_launch(
+    *,
+    project: Project,
+    user: User,
+    objective: str,
+    config: dict | None = None,
+    eval_share: float = 0.2,
+    reward_run_id: int | None = None,
+    name: str = "",
+) -> TrainingRun:
+    """Freezes the project's labels as a snapshot, checks that they suit the objective, and
+    queues the run on the training queue (once this transaction commits)."""
+    from apps.training.tasks import run_training
+    from trainer.registry import objectives
+
+    if objective not in objectives:
+        raise ApplicationError(f"Unknown objective {objective!r}.")
+    spec = objectives[objective]
+    export_kind = export_kind_for(dataset_kind=spec.dataset_kind, project_kind=project.kind)
+    if export_kind is None:
+        raise ApplicationError(
+            f"{objective} trains on {spec.dataset_kind} data, which a {project.get_kind_display()} project "
+            f"does not collect; choose one of: {', '.join(objectives_for_project(project=project))}."
+        )
+    if not 0.05 <= eval_share <= 0.5:
+        raise ApplicationError("The held-out share must be between 0.05 and 0.5.")
+    config = dict(config or {})
+    reward_model = _resolve_reward_model(project, reward_run_id)
+    if spec.family == "policy":
+        _check_model_offline(config.get("model"), what="base model")
+        if reward_model:
+            config["reward_model" if objective == "raft" else "judge_reward_model"] = reward_model
+    elif config.get("model"):
+        _check_model_offline(config["model"], what="backbone")
+    _check_config(objective, config)
+
+    snapshot = snapshot_create(
+        project=project, kind=export_kind, options={"split": eval_share, "split_seed": 0}, user=user
+    )
+    train_rows, eval_rows = snapshot.row_counts.get("train", 0), snapshot.row_counts.get("test", 0)
+    if train_rows < MIN_TRAIN_ROWS or eval_rows < MIN_EVAL_ROWS:
+        raise ApplicationError(
+            f"Too few labels: {train_rows} training and {eval_rows} held-out {export_kind} rows; "
+            f"a run needs at least {MIN_TRAIN_ROWS} and {MIN_EVAL_ROWS}."
+        )
+    run = TrainingRun.objects.create(
+        project=project,
+        name=name or f"{objective} on {snapshot.row_count} rows",
+        objective=objective,
+        family=spec.family,
+        config=config,
+        snapshot=snapshot,
+        train_rows=train_rows,
+        eval_rows=eval_rows,
+        created_by=user,
+    )
+    run.output_dir = f"runs/{run.pk}"
+    run.save(update_fields=["output_dir"])
+    transaction.on_commit(lambda: run_training.delay(run.pk))
+    return run
+
+
+@transaction.atomic
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """A queued run ends at once; a running one stops at its next step (cooperative)."""
+    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if run.is_finished:
+        raise Conflict(f"The run has already {run.status}.")
+    now = timezone.now()
+    run.cancel_requested_at = now
+    if run.status == RunStatus.QUEUED:
+        run.status, run.finished_at = RunStatus.CANCELLED, now
+    run.save(update_fields=["cancel_requested_at", "status", "finished_at"])
+    return run
+
+
+def run_log(run_id: int, line: str) -> None:
+    RunLogLine.objects.create(run_id=run_id, line=line[:10_000])
+
+
+class _Heartbeat(threading.Thread):
+    """Marks the run alive at a fixed pace, however long one training step takes."""
+
+    def __init__(self, run_id: int):
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.run_id = run_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.ARBITER_RUN_HEARTBEAT_SECONDS):
+                TrainingRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+
+class _Recorder:
+    """The trainer's callbacks: progress and curves into the run's rows, cancellation out."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self._last_write = 0.0
+        self._last_cancel_check = 0.0
+        self._points: list[RunMetric] = []
+
+    def on_progress(self, event) -> None:
+        if event.loss is not None:
+            self._points.append(
+                RunMetric(run_id=self.run_id, step=event.step, name="loss", value=event.loss)
+            )
+        for name, value in (event.metrics or {}).items():
+            self._points.append(
+                RunMetric(run_id=self.run_id, step=event.step, name=name, value=float(value))
+            )
+        last = event.step >= event.total_steps
+        if last or time.monotonic() - self._last_write >= 0.5:
+            self._flush(event)
+
+    def _flush(self, event) -> None:
+        RunMetric.objects.bulk_create(self._points)
+        self._points = []
+        TrainingRun.objects.filter(pk=self.run_id).update(
+            step=event.step,
+            total_steps=event.total_steps,
+            epoch=event.epoch,
+            loss=event.loss,
+            eta_seconds=event.eta_seconds,
+            heartbeat_at=timezone.now(),
+        )
+        self._last_write = time.monotonic()
+
+    def should_stop(self) -> bool:
+        if time.monotonic() - self._last_cancel_check < 0.5:
+            return False
+        self._last_cancel_check = time.monotonic()
+        return TrainingRun.objects.filter(
+            pk=self.run_id, cancel_requested_at__isnull=False
+        ).exists()
+
+    def on_log(self, line: str) -> None:
+        run_log(self.run_id, line)
+
+    def close(self) -> None:
+        RunMetric.objects.bulk_create(self._points)
+        self._points = []
+
+
+def _claim(run_id: int, worker: str) -> TrainingRun | None:
+    """Marks the run as running on this worker, or returns None when it must not run here: it
+    is finished, or another worker is alive on it (a duplicate delivery)."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.is_finished:
+            return None
+        if (
+            run.status == RunStatus.RUNNING
+            and run.heartbeat_at
+            and run.heartbeat_at > now - stale_after()
+        ):
+            return None
+        if run.cancel_requested_at:
+            run.status, run.finished_at = RunStatus.CANCELLED, now
+            run.save(update_fields=["status", "finished_at"])
+            return None
+        run.status, run.worker, run.heartbeat_at = RunStatus.RUNNING, worker, now
+        run.attempts += 1
+        run.started_at = run.started_at or now
+        run.save(update_fields=["status", "worker", "heartbeat_at", "attempts", "started_at"])
+    return run
+
+
+def _finish(run_id: int, **fields) -> None:
+    TrainingRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), **fields)
+
+
+def training_run_execute(*, run_id: int, worker: str) -> None:
+    """Trains the run (resuming from its last checkpoint when an earlier worker started it)."""
+    from trainer import TrainingCallbacks, train
+    from trainer.errors import TrainerError
+
+    run = _claim(run_id, worker)
+    if run is None:
+        return
+    resume = run.attempts > 1
+    run_log(run.pk, f"{'Resuming' if resume else 'Starting'} on {worker} (attempt {run.attempts}).")
+    heartbeat = _Heartbeat(run.pk)
+    heartbeat.start()
+    recorder = _Recorder(run.pk)
+    try:
+        out = run_dir(run)
+        train_path, eval_path, _, _ = split_snapshot(
+            snapshot=run.snapshot,
+            snapshot_path=storage_root() / run.snapshot.file_path,
+            out_dir=out / "data",
+        )
+        result = train(
+            objective=run.objective,
+            config=run.config,
+            train_path=train_path,
+            eval_path=eval_path,
+            output_dir=out / "output",
+            callbacks=TrainingCallbacks(
+                on_progress=recorder.on_progress,
+                should_stop=recorder.should_stop,
+                on_log=recorder.on_log,
+            ),
+            resume=resume,
+        )
+    except TrainerError as exc:
+        recorder.close()
+        run_log(run.pk, f"Failed: {exc}")
+        _finish(run.pk, status=RunStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        recorder.close()
+        run_log(run.pk, traceback.format_exc())
+        _finish(run.pk, status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        log.exception("Training run %s failed", run.pk)
+    else:
+        recorder.close()
+        _record_result(run, result)
+    finally:
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=5)
+
+
+def _record_result(run: TrainingRun, result) -> None:
+    final_step = run.__class__.objects.values_list("step", flat=True).get(pk=run.pk)
+    points = [
+        RunMetric(run_id=run.pk, step=final_step, name=f"eval/{name}", value=float(value))
+        for name, value in result.metrics.items()
+        if isinstance(value, int | float)
+    ]
+    RunMetric.objects.bulk_create(points)
+    status = RunStatus.SUCCEEDED if result.status == "succeeded" else RunStatus.CANCELLED
+    run_log(run.pk, f"{status.label}. Held-out metrics: {result.metrics}")
+    _finish(run.pk, status=status, metrics=result.metrics, eta_seconds=0)
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.ARBITER_RUN_STALE_SECONDS)
+
+
+def training_runs_reap(*, now=None) -> list[int]:
+    """Runs marked running whose worker stopped beating: queued again to resume from their last
+    checkpoint, or failed with the reason after too many attempts. Never "running" forever."""
+    from apps.training.tasks import run_training
+
+    now = now or timezone.now()
+    requeued = []
+    with transaction.atomic():
+        stale = TrainingRun.objects.select_for_update(skip_locked=True).filter(
+            status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after()
+        )
+        for run in stale:
+            silent = f"worker {run.worker or '?'} stopped answering (last heartbeat {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)"
+            if run.cancel_requested_at:
+                _finish(run.pk, status=RunStatus.CANCELLED)
+            elif run.attempts >= settings.ARBITER_RUN_MAX_ATTEMPTS:
+                _finish(
+                    run.pk,
+                    status=RunStatus.FAILED,
+                    error=f"The {silent}, after {run.attempts} attempts.",
+                )
+                run_log(run.pk, f"Failed: the {silent}.")
+            else:
+                TrainingRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED)
+                run_log(run.pk, f"The {silent}; queued again to resume from the last checkpoint.")
+                requeued.append(run.pk)
+        for run_id in requeued:
+            transaction.on_commit(lambda run_id=run_id: run_training.delay(run_id))
+    return requeued

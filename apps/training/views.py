@@ -1,0 +1,102 @@
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import ApplicationError
+from apps.projects.models import Role
+from apps.projects.selectors import project_get_for_user
+from apps.training.forms import LaunchForm
+from apps.training.selectors import (
+    any_active,
+    run_artifacts,
+    run_curves,
+    run_get_for_admin,
+    runs_for_project,
+)
+from apps.training.services import (
+    objectives_for_project,
+    storage_root,
+    training_run_cancel,
+    training_run_launch,
+)
+
+
+@login_required
+def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    form = LaunchForm(
+        request.POST or None, project=project, objectives=objectives_for_project(project=project)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = training_run_launch(
+                project=project,
+                user=request.user,
+                objective=form.cleaned_data["objective"],
+                config=form.trainer_config(),
+                eval_share=form.cleaned_data["eval_share"],
+                reward_run_id=form.cleaned_data["reward_run"].pk
+                if form.cleaned_data["reward_run"]
+                else None,
+                name=form.cleaned_data["name"],
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Run {run.pk} is queued on the training queue.")
+            return redirect("training:detail", run_id=run.pk)
+    runs = runs_for_project(project=project)
+    context = {"project": project, "runs": runs, "form": form, "polling": any_active(runs)}
+    template = "training/_run_rows.html" if request.htmx else "training/list.html"
+    return render(request, template, context)
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get_for_admin(user=request.user, run_id=run_id)
+    if request.htmx:
+        return render(request, "training/_progress.html", {"run": run})
+    curves = run_curves(run_ids=[run.pk]).get(run.pk, {})
+    context = {
+        "run": run,
+        "project": run.project,
+        "curves_json": json.dumps(curves),
+        "config_json": json.dumps(run.config, indent=2, sort_keys=True),
+        "log_lines": run.log_lines.order_by("-id")[:200][::-1],
+        "artifacts": run_artifacts(run=run, root=storage_root()),
+    }
+    return render(request, "training/detail.html", context)
+
+
+@login_required
+def run_curves_json(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get_for_admin(user=request.user, run_id=run_id)
+    return HttpResponse(
+        json.dumps(run_curves(run_ids=[run.pk]).get(run.pk, {})), content_type="application/json"
+    )
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get_for_admin(user=request.user, run_id=run_id)
+    try:
+        training_run_cancel(run=run)
+        messages.success(request, "Cancel requested; the run stops at its next step.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("training:detail", run_id=run.pk)
+
+
+@login_required
+def run_artifact(request: HttpRequest, run_id: int, path: str) -> FileResponse:
+    run = run_get_for_admin(user=request.user, run_id=run_id)
+    model_dir = (storage_root() / run.output_dir / "output").resolve()
+    target = (model_dir / path).resolve()
+    if not target.is_file() or model_dir not in target.parents:
+        raise Http404("No such file.")
+    return FileResponse(target.open("rb"), as_attachment=True, filename=target.name)
