@@ -20,7 +20,7 @@ from apps.exports.writers import Column
 from apps.labeling.models import TaskItem
 from apps.projects.models import Project
 
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 10_000
 
 # A keyed row: (split key, row). The split key names the prompt (or conversation) a row came
 # from, so a train/test split never puts one prompt on both sides.
@@ -149,18 +149,32 @@ def enriched_judgments(
             yield Enriched(row, responses.get(row[1], []), prompts[row[2]])
 
 
+def _id_filter(field: str, ids: set[int]) -> dict:
+    """A filter on `field` for `ids`: a range when they are dense (the usual case, since rows
+    come in prompt and task order; two bound parameters instead of thousands), else a list."""
+    low, high = min(ids), max(ids)
+    if high - low < 2 * len(ids):
+        return {f"{field}__gte": low, f"{field}__lte": high}
+    return {f"{field}__in": ids}
+
+
 def task_responses(task_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
     by_task: dict[int, list[tuple[int, str]]] = {}
+    if not task_ids:
+        return by_task
     items = (
-        TaskItem.objects.filter(task_id__in=task_ids)
+        TaskItem.objects.filter(**_id_filter("task_id", task_ids))
         .order_by("task_id", "position")
         .values_list("task_id", "response_id", "response__text")
     )
     for task_id, response_id, text in items:
-        by_task.setdefault(task_id, []).append((response_id, text))
+        if task_id in task_ids:
+            by_task.setdefault(task_id, []).append((response_id, text))
     return by_task
 
 
 def prompt_values(prompt_ids: set[int], *, form: str) -> dict[int, object]:
-    messages = Prompt.objects.filter(pk__in=prompt_ids).values_list("pk", "messages")
-    return {pk: prompt_value(value, form) for pk, value in messages}
+    if not prompt_ids:
+        return {}
+    messages = Prompt.objects.filter(**_id_filter("pk", prompt_ids)).values_list("pk", "messages")
+    return {pk: prompt_value(value, form) for pk, value in messages if pk in prompt_ids}

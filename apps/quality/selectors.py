@@ -179,3 +179,30 @@ def annotator_quality_table(*, project: Project) -> QualityReport:
     return QualityReport(
         project=project, agreement=agreement, annotators=ordered, judgments_counted=len(counted)
     )
+
+
+@dataclass
+class TaskReview:
+    task: object
+    responses: list  # canonical order
+    judgments: list[Judgment]
+
+
+def task_review(*, project: Project, task_id: int) -> TaskReview:
+    """A task with every annotator's judgment, for an admin to compare side by side."""
+    from django.http import Http404
+
+    from apps.labeling.models import Task
+
+    task = Task.objects.filter(project=project, pk=task_id).select_related("prompt").first()
+    if task is None:
+        raise Http404("No such task.")
+    responses = [
+        item.response for item in task.items.select_related("response").order_by("position")
+    ]
+    judgments = list(
+        task.judgments.select_related("annotator", "excluded_by").order_by(
+            "annotator__username", "id"
+        )
+    )
+    return TaskReview(task=task, responses=responses, judgments=judgments)

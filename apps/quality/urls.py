@@ -10,4 +10,12 @@ urlpatterns = [
         views.annotator_exclusion,
         name="exclude",
     ),
+    path(
+        "projects/<int:project_id>/tasks/<int:task_id>/review/", views.task_review_page, name="task"
+    ),
+    path(
+        "projects/<int:project_id>/judgments/<int:judgment_id>/exclusion/",
+        views.judgment_exclusion,
+        name="exclude-judgment",
+    ),
 ]

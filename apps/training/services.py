@@ -33,6 +33,11 @@ def run_dir(run: TrainingRun) -> Path:
     return storage_root() / run.output_dir
 
 
+def run_model_dir(run: TrainingRun) -> Path:
+    """Where the trained model of a run lies (the trainer's `model` folder)."""
+    return run_dir(run) / "output" / "model"
+
+
 def objectives_for_project(*, project: Project) -> list[str]:
     """The objectives whose data this project collects."""
     from trainer.registry import objectives
@@ -87,7 +92,7 @@ def _resolve_reward_model(project: Project, run_id: int | None) -> str | None:
         raise ApplicationError(
             "The reward model must be a succeeded reward-model run of this project."
         )
-    return str(run_dir(run) / "model")
+    return str(run_model_dir(run))
 
 
 @transaction.atomic

@@ -11,3 +11,8 @@ def percent(value: float | None) -> str:
 @register.filter
 def seconds(ms: float | None) -> str:
     return "—" if ms is None else f"{ms / 1000:.1f} s"
+
+
+@register.filter(name="get")
+def get_item(mapping: dict, key):
+    return mapping.get(key) if mapping else None
