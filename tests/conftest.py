@@ -13,6 +13,12 @@ from tests.factories import ProjectFactory, StaffFactory, UserFactory, add_membe
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The default hasher costs half a second per user on these CPUs; tests need no strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def admin_user(db):
     return StaffFactory()

@@ -132,7 +132,8 @@ def run_loop(
                 eta_seconds=eta,
             )
         )
-        if callbacks.should_stop():
+        # A stop request on the last step changes nothing: the run is complete.
+        if step < total_steps and callbacks.should_stop():
             path = save_checkpoint(
                 checkpoint_dir,
                 step=step,

@@ -19,28 +19,28 @@ from trainer.errors import ModelLoadError
 _MAX_MISSING_SHARE = 0.5
 
 
-def load_pretrained(loader: Any, name: str, *, allow_download: bool, **kwargs: Any) -> Any:
-    """Call `loader.from_pretrained(name)` on local files only; raise ModelLoadError with a plain message.
+def load_tokenizer(name: str, *, allow_download: bool) -> Any:
+    """AutoTokenizer.from_pretrained(name) from local files only; ModelLoadError with a plain message."""
+    from transformers import AutoTokenizer
 
-    `loader` is an Auto* class (model or tokenizer). For models the loading report is checked and a checkpoint
-    that leaves most weights newly initialised is refused.
-    """
-    local_only = not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1"
-    is_model = not loader.__name__.endswith("Tokenizer")
     try:
-        if is_model:
-            model, info = loader.from_pretrained(
-                name, local_files_only=local_only, output_loading_info=True, **kwargs
-            )
-        else:
-            return loader.from_pretrained(name, local_files_only=local_only, **kwargs)
+        return AutoTokenizer.from_pretrained(name, local_files_only=_local_only(allow_download))
     except (OSError, ValueError, KeyError) as exc:
-        where = "a local directory" if Path(name).exists() else "a model id"
-        raise ModelLoadError(
-            f"could not load {name!r} ({where}) from local files: {_first_line(exc)}. "
-            "The trainer does not download models: give a local model directory, or a model id that is "
-            "already in the Hugging Face cache."
-        ) from exc
+        raise _load_error(name, exc) from exc
+
+
+def load_model(loader: Any, name: str, *, allow_download: bool, **kwargs: Any) -> Any:
+    """`loader.from_pretrained(name)` (an Auto* model class) from local files only.
+
+    Raises ModelLoadError when nothing loads, and also when a checkpoint loads but leaves most of the model's
+    weights newly initialised: that is not the model asked for.
+    """
+    try:
+        model, info = loader.from_pretrained(
+            name, local_files_only=_local_only(allow_download), output_loading_info=True, **kwargs
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise _load_error(name, exc) from exc
     missing = len(info.get("missing_keys", []))
     total = sum(1 for _ in model.state_dict())
     if total and missing / total > _MAX_MISSING_SHARE:
@@ -49,6 +49,19 @@ def load_pretrained(loader: Any, name: str, *, allow_download: bool, **kwargs: A
             "random; refusing to train it. Check that the directory holds the model's weights."
         )
     return model
+
+
+def _local_only(allow_download: bool) -> bool:
+    return not allow_download or os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def _load_error(name: str, exc: BaseException) -> ModelLoadError:
+    where = "a local directory" if Path(name).exists() else "a model id"
+    return ModelLoadError(
+        f"could not load {name!r} ({where}) from local files: {_first_line(exc)}. "
+        "The trainer does not download models: give a local model directory, or a model id that is "
+        "already in the Hugging Face cache."
+    )
 
 
 def apply_lora(model: nn.Module, config: BaseConfig, *, task_type: str | None = None) -> nn.Module:

@@ -1,7 +1,8 @@
 """A learnable synthetic preference set for the reward-model benchmark (no download, deterministic).
 
 Each prompt asks about one topic. The chosen response gives specific advice on that topic; the rejected one
-drifts to another topic, brushes the user off, or stays on topic with only generic filler (the hard case). Lengths of chosen and rejected are drawn independently
+drifts to another topic, brushes the user off, or stays on topic with advice that only sounds specific
+("pay attention to the details"), the hard case. Lengths of chosen and rejected are drawn independently
 from a long-tailed distribution, like real chat data, so length is no shortcut and padding matters.
 """
 
@@ -64,6 +65,8 @@ FILLER = [
     "A friend with experience can save you time.",
     "Do not worry if it is not perfect at first.",
 ]
+# What an answer that sounds specific but says nothing mentions instead of the topic's own terms.
+GENERIC = ["details", "basics", "process", "steps", "result", "first try", "right tools", "timing"]
 DISMISSALS = [
     "I don't really feel like explaining that.",
     "Look it up yourself, it is not hard.",
@@ -79,10 +82,10 @@ def _length(rng: random.Random) -> int:
 
 
 def _helpful(topic: str, rng: random.Random, *, specific: bool = True) -> str:
-    words = TOPICS[topic]
+    words = TOPICS[topic] if specific else GENERIC
     sentences = [f"Sure, here is how I would approach {topic}."]
     for k in range(_length(rng)):
-        if specific and (k == 0 or rng.random() < 0.5):
+        if k == 0 or rng.random() < 0.5:
             sentences.append(
                 f"Pay attention to the {rng.choice(words)} and the {rng.choice(words)}."
             )

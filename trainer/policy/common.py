@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import torch
 from transformers import (
     AutoModelForCausalLM,
-    AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -16,7 +15,7 @@ from trainer.config import PolicyConfig
 from trainer.data import Prompt, prompt_as_text
 from trainer.device import DeviceChoice
 from trainer.errors import ModelLoadError
-from trainer.models import load_pretrained
+from trainer.models import load_model, load_tokenizer
 
 
 def load_policy(
@@ -30,14 +29,14 @@ def load_policy(
     name = name or config.model
     if name is None:
         raise ModelLoadError("no policy model given")
-    tokenizer = load_pretrained(AutoTokenizer, name, allow_download=config.allow_download)
+    tokenizer = load_tokenizer(name, allow_download=config.allow_download)
     if tokenizer.eos_token is None:
         raise ModelLoadError(
             f"the tokenizer of {name!r} has no EOS token; a policy needs one to end completions"
         )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = load_pretrained(
+    model = load_model(
         AutoModelForCausalLM, name, allow_download=config.allow_download, dtype=torch.float32
     )
     if model.config.pad_token_id is None:

@@ -97,7 +97,7 @@ class CallbackBridge(TrainerCallback):
                 eta_seconds=eta,
             )
         )
-        if self.callbacks.should_stop():
+        if state.global_step < state.max_steps and self.callbacks.should_stop():
             self.cancelled = True
             control.should_save = True
             control.should_training_stop = True

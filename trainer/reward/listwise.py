@@ -90,5 +90,5 @@ class ListwiseTask:
             metrics["pairwise_accuracy"] = pairwise_accuracy(better, worse)
         return metrics
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self, train_rows: list[Row]) -> dict[str, Any]:
         return {"objective": self.objective, "score": {"kind": "scalar"}, "loss": self.config.loss}

@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoModel, PreTrainedTokenizerBase
 
 from trainer.config import RewardConfig
 from trainer.errors import ModelLoadError
-from trainer.models import apply_lora, disable_dropout, load_pretrained
+from trainer.models import apply_lora, disable_dropout, load_model, load_tokenizer
 
 METADATA_FILE = "reward_model.json"
 HEAD_FILE = "reward_head.safetensors"
@@ -83,8 +83,8 @@ def build_reward_model(
     untrained model (and a resumed run rebuilds exactly the model its checkpoint was taken from).
     """
     name = config.model or default_backbone()
-    tokenizer = load_pretrained(AutoTokenizer, name, allow_download=config.allow_download)
-    backbone = load_pretrained(
+    tokenizer = load_tokenizer(name, allow_download=config.allow_download)
+    backbone = load_model(
         AutoModel, name, allow_download=config.allow_download, dtype=torch.float32
     )
     _ensure_pad_token(tokenizer)
@@ -139,8 +139,8 @@ def load_reward_model_files(
     metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
     if metadata.get("format") != FORMAT:
         raise ModelLoadError(f"{metadata_path} is not an {FORMAT} file")
-    tokenizer = load_pretrained(AutoTokenizer, str(directory), allow_download=False)
-    backbone = load_pretrained(AutoModel, str(directory), allow_download=False, dtype=torch.float32)
+    tokenizer = load_tokenizer(str(directory), allow_download=False)
+    backbone = load_model(AutoModel, str(directory), allow_download=False, dtype=torch.float32)
     _ensure_pad_token(tokenizer)
     model = RewardModel(
         backbone, num_outputs=int(metadata["num_outputs"]), pooling=metadata["pooling"]

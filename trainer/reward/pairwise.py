@@ -67,5 +67,5 @@ class PairwiseTask:
             "mean_reward_gap": mean([c - r for c, r in zip(chosen, rejected, strict=True)]),
         }
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self, train_rows: list[Row]) -> dict[str, Any]:
         return {"objective": self.objective, "score": {"kind": "scalar"}}

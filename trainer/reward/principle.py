@@ -36,7 +36,6 @@ class PrincipleTask:
     def __init__(self, config: RewardPrincipleConfig, tokenizer: PreTrainedTokenizerBase) -> None:
         self.config = config
         self.tokenizer = tokenizer
-        self.principles: list[str] = []
 
     def encode(self, rows: list[Row]) -> list[Example]:
         firsts = [
@@ -51,9 +50,6 @@ class PrincipleTask:
             [row["response"] for row in rows],
             max_length=self.config.max_length,
         )
-        for row in rows:
-            if row["principle"] not in self.principles:
-                self.principles.append(row["principle"])
         return [
             Example(
                 sequences=[sequence],
@@ -107,10 +103,11 @@ class PrincipleTask:
             metrics["pairwise_accuracy"] = correct_pairs / total_pairs
         return metrics
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self, train_rows: list[Row]) -> dict[str, Any]:
         return {
             "objective": self.objective,
             "score": {"kind": "principle"},
             "question_template": self.config.question_template,
-            "principles": list(self.principles),
+            # The default set a score averages over: every principle seen in training, in first-seen order.
+            "principles": list(dict.fromkeys(row["principle"] for row in train_rows)),
         }

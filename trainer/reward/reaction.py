@@ -74,7 +74,7 @@ class ReactionTask:
             metrics["auroc_mean"] = mean(areas)
         return metrics
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self, train_rows: list[Row]) -> dict[str, Any]:
         return {
             "objective": self.objective,
             "score": {

@@ -100,7 +100,11 @@ def train_reward_model(
         model,
         tokenizer,
         model_dir,
-        metadata={**task.metadata(), "max_length": config.max_length, "finished": finished},
+        metadata={
+            **task.metadata(train_rows),
+            "max_length": config.max_length,
+            "finished": finished,
+        },
     )
     write_metrics(
         output_dir,

@@ -45,6 +45,6 @@ class RewardTask(Protocol):
         """Held-out metrics from each example's (len(sequences), num_outputs) scores."""
         ...
 
-    def metadata(self) -> dict[str, Any]:
-        """What `trainer.scoring` needs to turn the model's outputs into one score."""
+    def metadata(self, train_rows: list[Row]) -> dict[str, Any]:
+        """What `trainer.scoring` needs to turn the model's outputs into one score (given the training rows)."""
         ...
