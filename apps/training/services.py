@@ -370,3 +370,14 @@ def training_runs_reap(*, now=None) -> list[int]:
         for run_id in requeued:
             transaction.on_commit(lambda run_id=run_id: run_training.delay(run_id))
     return requeued
+
+
+def policy_run_use_as_chat_backend(*, run: TrainingRun, user: User) -> Project:
+    """Makes a succeeded policy run the model that answers in its chat project."""
+    from apps.chat.services import chat_backend_configure
+
+    if run.family != "policy" or run.status != RunStatus.SUCCEEDED:
+        raise ApplicationError("Only a succeeded policy run can answer in the chat.")
+    return chat_backend_configure(
+        project=run.project, actor=user, config={"type": "transformers", "model": str(run_model_dir(run))}
+    )

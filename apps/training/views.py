@@ -19,6 +19,7 @@ from apps.training.selectors import (
 )
 from apps.training.services import (
     objectives_for_project,
+    policy_run_use_as_chat_backend,
     storage_root,
     training_run_cancel,
     training_run_launch,
@@ -100,3 +101,15 @@ def run_artifact(request: HttpRequest, run_id: int, path: str) -> FileResponse:
     if not target.is_file() or model_dir not in target.parents:
         raise Http404("No such file.")
     return FileResponse(target.open("rb"), as_attachment=True, filename=target.name)
+
+
+@login_required
+@require_POST
+def run_use_in_chat(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = run_get_for_admin(user=request.user, run_id=run_id)
+    try:
+        policy_run_use_as_chat_backend(run=run, user=request.user)
+        messages.success(request, f"Run {run.pk}'s policy now answers in this project's chat.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("training:detail", run_id=run.pk)

@@ -79,6 +79,12 @@ def train_kto(
         peft_config=lora_config(config, task_type="CAUSAL_LM") if config.lora else None,
         callbacks=[bridge],
     )
+    dropped = len(records) - len(hf_trainer.train_dataset)
+    if dropped:
+        # TRL truncates long sequences but drops rows whose prompt alone fills max_length.
+        callbacks.on_log(
+            f"{dropped} of {len(records)} rows dropped by TRL: prompt longer than max_length"
+        )
     started = time.monotonic()
     status, history, step = run_hf_trainer(
         hf_trainer, bridge=bridge, checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks

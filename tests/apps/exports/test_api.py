@@ -10,7 +10,7 @@ from apps.exports.models import Snapshot
 from apps.exports.services import snapshot_create
 from apps.projects.models import Membership, Role
 from tests.apps.exports.helpers import judge
-from tests.factories import ProjectFactory, StaffFactory, UserFactory, add_member, make_task
+from tests.factories import ProjectFactory, StaffFactory, add_member, make_task
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,8 @@
 import pytest
 
 from apps.core.errors import ApplicationError, Conflict
-from apps.training.models import RunStatus
+from apps.projects.models import Role
+from apps.training.models import RunStatus, TrainingRun
 from apps.training.services import objectives_for_project, training_run_cancel, training_run_launch
 from tests.apps.training.conftest import seed_pairwise_labels
 
@@ -60,3 +61,36 @@ def test_cancelling_a_queued_run_ends_it_at_once_and_twice_is_a_conflict(
     assert training_run_cancel(run=run).status == RunStatus.CANCELLED
     with pytest.raises(Conflict):
         training_run_cancel(run=run)
+
+
+def test_a_succeeded_policy_run_can_answer_in_its_chat_project(tmp_path):
+    from apps.training.services import policy_run_use_as_chat_backend
+    from tests.factories import ProjectFactory
+
+    project = ProjectFactory(kind="chat")
+    from apps.projects.models import Membership
+
+    Membership.objects.create(project=project, user=project.created_by, role=Role.ADMIN)
+    run = TrainingRun.objects.create(
+        project=project,
+        objective="kto",
+        family="policy",
+        config={},
+        status=RunStatus.SUCCEEDED,
+        created_by=project.created_by,
+        output_dir="runs/x",
+    )
+    policy_run_use_as_chat_backend(run=run, user=project.created_by)
+    project.refresh_from_db()
+    assert project.generation_backend["type"] == "transformers"
+    assert project.generation_backend["model"].endswith("runs/x/output/model")
+    reward = TrainingRun.objects.create(
+        project=project,
+        objective="reward_reaction",
+        family="reward",
+        config={},
+        status=RunStatus.SUCCEEDED,
+        created_by=project.created_by,
+    )
+    with pytest.raises(ApplicationError, match="policy run"):
+        policy_run_use_as_chat_backend(run=reward, user=project.created_by)
