@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.exports",
     "apps.quality",
     "apps.training",
+    "apps.dashboard",
 ]
 
 MIDDLEWARE = [

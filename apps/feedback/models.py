@@ -47,6 +47,16 @@ class Judgment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time on task.")
+    # Facts derived from payload and display order when the judgment is stored, so that quality
+    # figures (position bias, cycles, leaderboards) are plain SQL aggregates.
+    first_shown_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    chosen_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    chosen_response = models.ForeignKey(
+        "corpus.Response", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejected_response = models.ForeignKey(
+        "corpus.Response", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     source = models.CharField(
         max_length=10, choices=JudgmentSource.choices, default=JudgmentSource.APP
     )
@@ -64,7 +74,8 @@ class Judgment(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["project", "submitted_at"], name="judgment_project_time_idx")
+            models.Index(fields=["project", "submitted_at"], name="judgment_project_time_idx"),
+            models.Index(fields=["project", "annotator"], name="judgment_project_annotator_idx"),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict
+from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import TaskShape, validate_payload
 from apps.labeling.models import Assignment, AssignmentStatus, Task
@@ -152,7 +153,11 @@ def _judgment_submit(
     if phase == Phase.HINDSIGHT:
         previous = Judgment.objects.get(task=task, annotator=annotator, phase=Phase.FORESIGHT)
         started_at = previous.submitted_at  # the hindsight phase starts when the consequence shows
+    position_of = dict(task.items.values_list("response_id", "position"))
     judgment = Judgment.objects.create(
+        **derived_facts(
+            payload=normal, display_order=assignment.display_order, position_of=position_of
+        ),
         project=project,
         task=task,
         annotator=annotator,

@@ -97,3 +97,25 @@ def binomial_p_two_sided(hits: int, total: int) -> float | None:
     probs = [math.comb(total, k) / 2**total for k in range(total + 1)]
     observed = probs[hits]
     return min(1.0, sum(p for p in probs if p <= observed * (1 + 1e-9)))
+
+
+def interval_alpha_from_unit_sums(
+    units: Iterable[tuple[int, float, float]],
+) -> tuple[float | None, int]:
+    """Krippendorff's alpha with the interval distance from per-unit sums (m values, their sum,
+    their sum of squares), so the database can do the per-unit work:
+
+        D_o = (1/n) Σ_u 2(m_u Σv² − (Σv)²) / (m_u − 1)
+        D_e = 2(n S2 − S1²) / (n (n − 1))          alpha = 1 − D_o / D_e
+
+    over the units with m_u ≥ 2 (n = their values, S1 and S2 the sums over all of them)."""
+    pairable = [(m, s, s2) for m, s, s2 in units if m >= 2]
+    if not pairable:
+        return None, 0
+    n = sum(m for m, _, _ in pairable)
+    total, total_sq = sum(s for _, s, _ in pairable), sum(s2 for _, _, s2 in pairable)
+    observed = sum(2 * (m * s2 - s * s) / (m - 1) for m, s, s2 in pairable) / n
+    expected = 2 * (n * total_sq - total * total) / (n * (n - 1))
+    if expected <= 1e-12:
+        return (1.0 if observed <= 1e-12 else 0.0), len(pairable)
+    return 1 - observed / expected, len(pairable)

@@ -29,7 +29,8 @@ def annotator_exclusion(request: HttpRequest, project_id: int, user_id: int) -> 
         excluded=request.POST.get("excluded") == "1",
         by=request.user,
     )
-    return redirect("quality:table", project_id=project.pk)
+    back = "dashboard:overview" if request.POST.get("next") == "dashboard" else "quality:table"
+    return redirect(back, project_id=project.pk)
 
 
 @login_required

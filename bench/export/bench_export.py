@@ -13,6 +13,8 @@ What it does, start to end:
    app's streaming JSONL export, the code path of GET /api/projects/{id}/exports/pairs.jsonl,
    writing the blocks to a file. That process reports rows, seconds and its peak resident memory
    (ru_maxrss), and its resident memory before the export began.
+   It also reports the CPU seconds of that process and of its PostgreSQL backend: the two work
+   in turn, so rows per CPU second is what the wall-clock rate approaches on an idle machine.
 4. Drops the database (unless --keep-db) and prints one line:
    rows_per_s=<1M export> peak_mb_100k=<n> peak_mb_1m=<n>
 
@@ -208,6 +210,7 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
+    print(f"Load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     print(f"Creating and migrating {DB_NAME} ...", flush=True)
     recreate_database()
     try:
@@ -226,8 +229,14 @@ def main() -> None:
                 print(
                     f"  {judgments:>9,} judgments -> {r['rows']:>9,} rows, {r['mb_written']:.0f} MB "
                     f"in {r['seconds']:.2f} s = {r['rows_per_s']:,.0f} rows/s; "
-                    f"peak RSS {r['peak_mb']:.0f} MB (before the export {r['baseline_mb']:.0f} MB; "
-                    f"skipped {r['skipped']})",
+                    f"peak RSS {r['peak_mb']:.0f} MB (before the export {r['baseline_mb']:.0f} MB)",
+                    flush=True,
+                )
+                busy = r["cpu_s"] + r["db_cpu_s"]
+                print(
+                    f"{'':14}CPU: exporter {r['cpu_s']:.1f} s + PostgreSQL backend "
+                    f"{r['db_cpu_s']:.1f} s = {r['rows'] / busy:,.0f} rows per CPU second; "
+                    f"skipped judgments {r['skipped']}",
                     flush=True,
                 )
                 out.unlink()

@@ -4,7 +4,8 @@ resident memory is this export's alone:
     python bench/export/export_side.py --project ID --out FILE [--kind pairs]
 
 Streams the export as `apps.exports.files.jsonl_stream` does (what the JSONL download sends)
-into FILE and prints one JSON object: rows, seconds, rows_per_s, peak_mb, baseline_mb.
+into FILE and prints one JSON object: rows, seconds, rows_per_s, peak_mb, baseline_mb, and the
+CPU seconds spent by this process (cpu_s) and by its PostgreSQL backend (db_cpu_s).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ from apps.exports.options import parse_export_options  # noqa: E402
 from apps.exports.writers import jsonl_blocks  # noqa: E402
 from apps.projects.models import Project  # noqa: E402
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process on this machine, from /proc."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as handle:
@@ -46,7 +56,13 @@ def main() -> None:
 
     project = Project.objects.get(pk=args.project)
     options = parse_export_options(kind=args.kind, project_kind=project.kind, data={})
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     baseline = rss_mb()
+    own_cpu, db_cpu = cpu_seconds(os.getpid()), cpu_seconds(backend)
     started = time.perf_counter()
     size = 0
     # The body of apps.exports.files.jsonl_stream, spelt out to read the stats at the end.
@@ -56,6 +72,7 @@ def main() -> None:
             out.write(block)
             size += len(block)
     seconds = time.perf_counter() - started
+    own_cpu, db_cpu = cpu_seconds(os.getpid()) - own_cpu, cpu_seconds(backend) - db_cpu
     with open(args.out, "rb") as handle:
         rows = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -66,6 +83,8 @@ def main() -> None:
                 "seconds": round(seconds, 3),
                 "rows_per_s": rows / seconds,
                 "mb_written": size / 2**20,
+                "cpu_s": round(own_cpu, 2),
+                "db_cpu_s": round(db_cpu, 2),
                 "peak_mb": peak,
                 "baseline_mb": baseline,
                 "skipped": dataset.stats.as_dict()["skipped"],

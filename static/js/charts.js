@@ -35,7 +35,43 @@
     });
   }
 
+  // The project overview: judgments per day stacked by kind, and judgments per annotator.
+  function overviewCharts() {
+    const source = document.getElementById("overview-data");
+    if (!source) return;
+    const data = JSON.parse(source.textContent);
+    const perDay = document.querySelector("canvas[data-chart=per-day]");
+    if (perDay) {
+      const days = [...new Set(data.perDay.map((r) => r.day))];
+      const kinds = [...new Set(data.perDay.map((r) => r.kind))];
+      perDay._chart = new Chart(perDay, {
+        type: "bar",
+        data: {
+          labels: days,
+          datasets: kinds.map((kind, i) => ({
+            label: kind,
+            data: days.map((day) => (data.perDay.find((r) => r.day === day && r.kind === kind) || { n: 0 }).n),
+            backgroundColor: palette[i % palette.length],
+          })),
+        },
+        options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+      });
+    }
+    const people = document.querySelector("canvas[data-chart=annotators]");
+    if (people) {
+      people._chart = new Chart(people, {
+        type: "bar",
+        data: {
+          labels: data.annotators.map((a) => a.name),
+          datasets: [{ label: "judgments", data: data.annotators.map((a) => a.judgments), backgroundColor: palette[0] }],
+        },
+        options: { animation: false, indexAxis: "y", plugins: { legend: { display: false } } },
+      });
+    }
+  }
+
   function start() {
+    overviewCharts();
     document.querySelectorAll("canvas[data-series]").forEach((canvas) => {
       const inline = document.getElementById("curves-data");
       draw(canvas, inline ? JSON.parse(inline.textContent) : {});

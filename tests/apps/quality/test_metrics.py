@@ -66,3 +66,22 @@ def test_gold_match_compares_the_verdict_not_the_strength():
 def test_binomial_p_of_a_fair_split_is_one_and_of_ten_of_ten_is_small():
     assert binomial_p_two_sided(5, 10) == pytest.approx(1.0)
     assert binomial_p_two_sided(10, 10) == pytest.approx(2 / 1024)
+
+
+def test_interval_alpha_from_unit_sums_equals_the_reference_implementation():
+    import random
+
+    from apps.quality.metrics import interval_alpha_from_unit_sums
+
+    rng = random.Random(3)
+    ratings = {}
+    for unit in range(60):
+        base = rng.choice([-4, -2, 0, 2, 4])
+        ratings[unit] = {
+            a: base + rng.choice([-1, 0, 0, 1]) for a in rng.sample(range(5), rng.randint(1, 4))
+        }
+    sums = [(len(v), sum(v.values()), sum(x * x for x in v.values())) for v in ratings.values()]
+    fast, units = interval_alpha_from_unit_sums(sums)
+    reference, reference_units = krippendorff_alpha(ratings, level="interval")
+    assert units == reference_units
+    assert fast == pytest.approx(reference, abs=1e-9)

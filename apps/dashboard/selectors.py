@@ -1,0 +1,220 @@
+"""The project overview in a fixed handful of queries, whatever the number of judgments: the
+database aggregates, Python only arranges the results."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, Sum, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Least, TruncDate
+from django.utils import timezone
+
+from apps.dashboard.aggregates import Median
+from apps.feedback.models import Judgment, Phase
+from apps.feedback.payloads import STRENGTHS
+from apps.projects.models import FeedbackKind, Membership, Project
+from apps.quality.metrics import directed_three_cycles, interval_alpha_from_unit_sums, share
+
+GOLD_KEY = {
+    FeedbackKind.PAIRWISE: "choice",
+    FeedbackKind.HINDSIGHT: "choice",
+    FeedbackKind.THUMBS: "labels",
+    FeedbackKind.LISTWISE: "ranks",
+}
+
+
+@dataclass
+class AnnotatorRow:
+    membership: Membership
+    judgments: int = 0
+    today: int = 0
+    median_ms: float | None = None
+    gold_total: int = 0
+    gold_correct: int = 0
+    decisive: int = 0
+    first_shown_wins: int = 0
+    cycles: int | None = None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return share(self.gold_correct, self.gold_total)
+
+    @property
+    def position_bias(self) -> float | None:
+        return share(self.first_shown_wins, self.decisive)
+
+
+@dataclass
+class Overview:
+    project: Project
+    per_day: list[dict]
+    tasks: dict
+    annotators: list[AnnotatorRow]
+    agreement: float | None
+    agreement_units: int
+    agreement_level: str
+    judgments: int
+    counted: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def progress_percent(self) -> int:
+        needed = self.tasks["total"] * self.project.overlap
+        return int(100 * (self.tasks["judged"] or 0) / needed) if needed else 0
+
+
+def final_phase(project: Project) -> Q:
+    return (
+        Q(phase=Phase.HINDSIGHT) if project.kind == FeedbackKind.HINDSIGHT else Q(phase=Phase.MAIN)
+    )
+
+
+def counted_judgments(project: Project):
+    """Judgments that count for figures, exports and training: final phase, not excluded, by an
+    annotator who is not excluded from the project."""
+    excluded_member = Membership.objects.filter(
+        project=project, user=OuterRef("annotator_id"), excluded_at__isnull=False
+    )
+    return (
+        Judgment.objects.filter(project=project, excluded_at__isnull=True)
+        .filter(final_phase(project))
+        .exclude(Exists(excluded_member))
+    )
+
+
+def _per_day(project: Project) -> list[dict]:
+    rows = (
+        Judgment.objects.filter(project=project)
+        .annotate(day=TruncDate("submitted_at"))
+        .values("day", "kind")
+        .annotate(n=Count("pk"))
+        .order_by("day", "kind")
+    )
+    return [{"day": row["day"].isoformat(), "kind": row["kind"], "n": row["n"]} for row in rows]
+
+
+def _tasks(project: Project) -> dict:
+    return project.tasks.aggregate(
+        total=Count("pk"),
+        complete=Count("pk", filter=Q(judgment_count__gte=project.overlap)),
+        started=Count("pk", filter=Q(judgment_count__gt=0, judgment_count__lt=project.overlap)),
+        judged=Sum(Least("judgment_count", Value(project.overlap))),
+    )
+
+
+def _annotator_rows(project: Project) -> dict[int, dict]:
+    since = timezone.now() - timedelta(days=1)
+    gold = Q(task__is_gold=True)
+    aggregates = {
+        "n": Count("pk"),
+        "today": Count("pk", filter=Q(submitted_at__gte=since)),
+        "gold_total": Count("pk", filter=gold),
+        "decisive": Count("pk", filter=Q(chosen_position__isnull=False)),
+        "first_wins": Count("pk", filter=Q(chosen_position=F("first_shown_position"))),
+    }
+    qs = Judgment.objects.filter(project=project, annotator__isnull=False).filter(
+        final_phase(project)
+    )
+    if key := GOLD_KEY.get(project.kind):
+        qs = qs.annotate(
+            answer=KeyTextTransform(key, "payload"),
+            gold_answer=KeyTextTransform(key, "task__gold_payload"),
+        )
+        aggregates["gold_correct"] = Count("pk", filter=gold & Q(answer=F("gold_answer")))
+    if connection.vendor == "postgresql":
+        aggregates["median_ms"] = Median("duration_ms")
+    return {row["annotator_id"]: row for row in qs.values("annotator_id").annotate(**aggregates)}
+
+
+def _medians_in_python(project: Project) -> dict[int, float]:
+    """SQLite has no median aggregate: the embedded default sorts durations here instead."""
+    from statistics import median
+
+    durations: dict[int, list[int]] = defaultdict(list)
+    rows = Judgment.objects.filter(
+        project=project, annotator__isnull=False, duration_ms__isnull=False
+    ).filter(final_phase(project))
+    for annotator_id, ms in rows.values_list("annotator_id", "duration_ms"):
+        durations[annotator_id].append(ms)
+    return {a: float(median(v)) for a, v in durations.items()}
+
+
+def _signed_strength_sql():
+    """+1..+4 when A is better by that step, −1..−4 for B, 0 for a tie (both-bad: missing)."""
+    steps = [When(payload__strength=name, then=Value(i + 1.0)) for i, name in enumerate(STRENGTHS)]
+    step = Case(*steps, default=Value(1.0), output_field=FloatField())
+    return Case(
+        When(payload__choice="A", then=step),
+        When(payload__choice="B", then=-step),
+        When(payload__choice="tie", then=Value(0.0)),
+        default=None,
+        output_field=FloatField(),
+    )
+
+
+def _pairwise_agreement(project: Project) -> tuple[float | None, int]:
+    units = (
+        counted_judgments(project)
+        .filter(task__is_gold=False)
+        .annotate(v=_signed_strength_sql())
+        .filter(v__isnull=False)
+        .values("task_id")
+        .annotate(m=Count("pk"), s=Sum("v"), s2=Sum(F("v") * F("v")))
+        .filter(m__gte=2)
+        .values_list("m", "s", "s2")
+    )
+    return interval_alpha_from_unit_sums(units)
+
+
+def _cycles(project: Project) -> dict[int, int]:
+    edges: dict[int, list] = defaultdict(list)
+    rows = counted_judgments(project).filter(chosen_response__isnull=False)
+    for annotator_id, winner, loser in rows.values_list(
+        "annotator_id", "chosen_response_id", "rejected_response_id"
+    ):
+        edges[annotator_id].append((winner, loser))
+    return {annotator_id: directed_three_cycles(pairs) for annotator_id, pairs in edges.items()}
+
+
+def project_overview(*, project: Project) -> Overview:
+    pairwise = project.kind in (FeedbackKind.PAIRWISE, FeedbackKind.HINDSIGHT)
+    rows = _annotator_rows(project)
+    medians = {} if connection.vendor == "postgresql" else _medians_in_python(project)
+    cycles = _cycles(project) if pairwise else {}
+    annotators = []
+    for membership in project.memberships.select_related("user").order_by("user__username"):
+        row = rows.get(membership.user_id, {})
+        annotators.append(
+            AnnotatorRow(
+                membership=membership,
+                judgments=row.get("n", 0),
+                today=row.get("today", 0),
+                median_ms=row.get("median_ms", medians.get(membership.user_id)),
+                gold_total=row.get("gold_total", 0),
+                gold_correct=row.get("gold_correct", 0),
+                decisive=row.get("decisive", 0),
+                first_shown_wins=row.get("first_wins", 0),
+                cycles=cycles.get(membership.user_id, 0) if pairwise else None,
+            )
+        )
+    if pairwise:
+        alpha, units = _pairwise_agreement(project)
+        level = "interval"
+    else:
+        from apps.quality.selectors import annotator_quality_table
+
+        agreement = annotator_quality_table(project=project).agreement
+        alpha, units, level = agreement.alpha, agreement.units, agreement.level
+    return Overview(
+        project=project,
+        per_day=_per_day(project),
+        tasks=_tasks(project),
+        annotators=sorted(annotators, key=lambda a: -a.judgments),
+        agreement=alpha,
+        agreement_units=units,
+        agreement_level=level,
+        judgments=sum(a.judgments for a in annotators),
+        counted=counted_judgments(project).count(),
+    )

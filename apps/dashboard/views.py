@@ -1,0 +1,80 @@
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.dashboard.filters import JudgmentFilter
+from apps.dashboard.leaderboard import model_leaderboard, policy_win_rates
+from apps.dashboard.selectors import project_overview
+from apps.projects.models import Role
+from apps.projects.selectors import project_get_for_user
+from apps.training.models import TrainingRun
+from apps.training.selectors import run_curves
+
+
+def _admin_project(request: HttpRequest, project_id: int):
+    return project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+
+
+@login_required
+def overview(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _admin_project(request, project_id)
+    data = project_overview(project=project)
+    charts = {
+        "perDay": data.per_day,
+        "annotators": [
+            {"name": a.membership.user.username, "judgments": a.judgments, "bias": a.position_bias}
+            for a in data.annotators
+            if a.judgments
+        ],
+    }
+    return render(
+        request, "dashboard/overview.html", {"project": project, "o": data, "charts": charts}
+    )
+
+
+@login_required
+def judgments(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _admin_project(request, project_id)
+    chosen = JudgmentFilter(request.GET, project=project)
+    page = Paginator(chosen.queryset(), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"project": project, "form": chosen.form, "page": page, "query": query.urlencode()}
+    return render(request, "dashboard/judgments.html", context)
+
+
+@login_required
+def leaderboard(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _admin_project(request, project_id)
+    context = {
+        "project": project,
+        "board": model_leaderboard(project=project),
+        "policies": policy_win_rates(project=project),
+    }
+    return render(request, "dashboard/leaderboard.html", context)
+
+
+@login_required
+def compare_runs(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _admin_project(request, project_id)
+    ids = [int(i) for i in request.GET.getlist("runs") if i.isdigit()]
+    runs = list(TrainingRun.objects.filter(project=project, pk__in=ids).order_by("pk"))
+    curves = run_curves(run_ids=[r.pk for r in runs])
+    series = {
+        f"#{run.pk} {name}": points
+        for run in runs
+        for name, points in curves.get(run.pk, {}).items()
+    }
+    metric_names = sorted({k for run in runs for k in run.metrics})
+    context = {
+        "project": project,
+        "runs": runs,
+        "all_runs": TrainingRun.objects.filter(project=project).order_by("-pk")[:50],
+        "curves_json": json.dumps(series),
+        "series": ",".join(f"#{run.pk} loss" for run in runs),
+        "metric_names": metric_names,
+    }
+    return render(request, "dashboard/compare.html", context)

@@ -1,0 +1,41 @@
+from django import forms
+
+from apps.exports.models import ExportFormat, ExportKind
+from apps.exports.options import AGGREGATES_BY_KIND, FORMS, export_kinds_for
+
+
+class ExportForm(forms.Form):
+    """One export's kind and options; the kinds offered are those of the project's kind."""
+
+    kind = forms.ChoiceField()
+    format = forms.ChoiceField(choices=ExportFormat.choices, initial="jsonl")
+    form = forms.ChoiceField(
+        choices=[(f, f) for f in FORMS],
+        initial="standard",
+        help_text="standard: text columns; conversational: lists of chat messages.",
+    )
+    aggregate = forms.ChoiceField(
+        choices=[(a, a) for a in sorted({a for v in AGGREGATES_BY_KIND.values() for a in v})],
+        initial="none",
+        help_text="none: a row per judgment. Per task: majority, mean_strength or "
+        "bradley_terry (pairs), majority (unpaired, principles), mean_rank (listwise).",
+    )
+    split = forms.FloatField(
+        min_value=0, max_value=0.99, initial=0, required=False, help_text="Test share of prompts."
+    )
+    split_seed = forms.IntegerField(initial=0, required=False)
+
+    def __init__(self, *args, project_kind: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [
+            (k, ExportKind(k).label) for k in export_kinds_for(project_kind)
+        ]
+
+    def options(self) -> dict:
+        data = {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+        data.pop("kind", None)
+        return data
+
+
+class DatasetImportForm(forms.Form):
+    file = forms.FileField(help_text="JSONL in TRL's preference or unpaired format.")
