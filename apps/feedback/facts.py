@@ -19,7 +19,6 @@ def derived_facts(*, payload: dict, display_order: list[int], position_of: dict[
             chosen_response_id=response_at[chosen],
             rejected_response_id=response_at[1 - chosen],
         )
-    elif ranks := payload.get("ranks"):
-        if ranks.count(1) == 1:
-            facts["chosen_position"] = ranks.index(1)
+    elif (ranks := payload.get("ranks")) and ranks.count(1) == 1:
+        facts["chosen_position"] = ranks.index(1)
     return facts

@@ -15,7 +15,7 @@ CHOICES = [("A", "much"), ("A", "clearly"), ("B", "slightly"), ("tie", None), ("
 
 
 def label(project, annotators, tasks: int, offset: int = 0):
-    for i in range(tasks):
+    for _i in range(tasks):
         make_task(project)
     for k, annotator in enumerate(annotators):
         while (lease := task_claim_next(project=project, annotator=annotator)) is not None:
