@@ -18,7 +18,9 @@ def start(page, live_server, project, username):
 
 
 def wait_judged(page, n):
-    page.wait_for_function("n => document.querySelector('[data-judged]').textContent === String(n)", arg=n)
+    page.wait_for_function(
+        "n => document.querySelector('[data-judged]').textContent === String(n)", arg=n
+    )
 
 
 def test_ranking_by_keyboard_only_stores_ranks_with_a_tie(page, live_server, project):
@@ -27,7 +29,10 @@ def test_ranking_by_keyboard_only_stores_ranks_with_a_tie(page, live_server, pro
     make_task(project, texts=["first shown?", "second?", "third?", "fourth?"])
     start(page, live_server, project, "ranker")
     screenshot(page, "listwise")
-    shown = [int(p) for p in page.eval_on_selector_all(".rank-item", "els => els.map(e => e.dataset.position)")]
+    shown = [
+        int(p)
+        for p in page.eval_on_selector_all(".rank-item", "els => els.map(e => e.dataset.position)")
+    ]
     # Focus starts on the top item. Move the second-shown item to the top, then tie the
     # (now) third item with the one above it.
     page.keyboard.press("ArrowDown")
@@ -47,8 +52,12 @@ def test_ranking_by_keyboard_only_stores_ranks_with_a_tie(page, live_server, pro
 def test_principles_by_keyboard_only_store_a_verdict_for_each(page, live_server, project):
     project.kind = "principles"
     project.save()
-    first = principle_save(project=project, key="answers", text="The response answers the question that was asked.")
-    second = principle_save(project=project, key="numbers", text="Every number in the response is correct.")
+    first = principle_save(
+        project=project, key="answers", text="The response answers the question that was asked."
+    )
+    second = principle_save(
+        project=project, key="numbers", text="Every number in the response is correct."
+    )
     third = principle_save(project=project, key="safe", text="The advice is safe to follow.")
     make_task(project, texts=["Water boils at 90 °C at sea level."])
     start(page, live_server, project, "principled")
@@ -77,11 +86,16 @@ def test_thumbs_up_by_keyboard(page, live_server, project):
     assert [j.payload["labels"] for j in Judgment.objects.order_by("id")] == [[True], [False]]
 
 
-def test_hindsight_judges_again_after_the_consequence_and_keeps_the_first(page, live_server, project):
+def test_hindsight_judges_again_after_the_consequence_and_keeps_the_first(
+    page, live_server, project
+):
     project.kind = "hindsight"
     project.save()
-    make_task(project, texts=["Run `rm -rf ~/tmp/*`.", "Move the files to the trash first."],
-              consequence="The user typed the command with a space: `rm -rf ~ /tmp/*` and lost their home folder.")
+    make_task(
+        project,
+        texts=["Run `rm -rf ~/tmp/*`.", "Move the files to the trash first."],
+        consequence="The user typed the command with a space: `rm -rf ~ /tmp/*` and lost their home folder.",
+    )
     start(page, live_server, project, "hindsighted")
     assert "lost their home folder" not in page.content()
     page.keyboard.press("ArrowLeft")
