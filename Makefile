@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install chromium demo test test-fast lint compose-check bench-labeling bench-training screenshots clean
+.PHONY: install chromium demo test test-fast lint compose-check bench-labeling bench-training bench-dashboard bench-export screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ bench-training: install
 
 clean:
 	rm -rf var staticfiles .pytest_cache
+
+bench-dashboard: install
+	$(BIN)/python bench/dashboard/bench_dashboard.py

@@ -6,16 +6,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, Sum, Value, When
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Least, TruncDate
 from django.utils import timezone
 
 from apps.dashboard.aggregates import Median
 from apps.feedback.models import Judgment, Phase
-from apps.feedback.payloads import STRENGTHS
 from apps.projects.models import FeedbackKind, Membership, Project
-from apps.quality.metrics import directed_three_cycles, interval_alpha_from_unit_sums, share
+from apps.quality.metrics import alpha_from_totals, share
 
 GOLD_KEY = {
     FeedbackKind.PAIRWISE: "choice",
@@ -106,26 +105,41 @@ def _tasks(project: Project) -> dict:
 
 def _annotator_rows(project: Project) -> dict[int, dict]:
     since = timezone.now() - timedelta(days=1)
-    gold = Q(task__is_gold=True)
     aggregates = {
         "n": Count("pk"),
         "today": Count("pk", filter=Q(submitted_at__gte=since)),
-        "gold_total": Count("pk", filter=gold),
         "decisive": Count("pk", filter=Q(chosen_position__isnull=False)),
         "first_wins": Count("pk", filter=Q(chosen_position=F("first_shown_position"))),
     }
+    if connection.vendor == "postgresql":
+        aggregates["median_ms"] = Median("duration_ms")
     qs = Judgment.objects.filter(project=project, annotator__isnull=False).filter(
         final_phase(project)
     )
-    if key := GOLD_KEY.get(project.kind):
-        qs = qs.annotate(
+    rows = {row["annotator_id"]: row for row in qs.values("annotator_id").annotate(**aggregates)}
+    for annotator_id, gold in _gold_rows(project).items():
+        rows.setdefault(annotator_id, {}).update(gold)
+    return rows
+
+
+def _gold_rows(project: Project) -> dict[int, dict]:
+    """Per annotator: judgments on gold tasks, and how many give the gold answer."""
+    key = GOLD_KEY.get(project.kind)
+    if key is None:
+        return {}
+    gold = (
+        Judgment.objects.filter(project=project, annotator__isnull=False, task__is_gold=True)
+        .filter(final_phase(project))
+        .annotate(
             answer=KeyTextTransform(key, "payload"),
             gold_answer=KeyTextTransform(key, "task__gold_payload"),
         )
-        aggregates["gold_correct"] = Count("pk", filter=gold & Q(answer=F("gold_answer")))
-    if connection.vendor == "postgresql":
-        aggregates["median_ms"] = Median("duration_ms")
-    return {row["annotator_id"]: row for row in qs.values("annotator_id").annotate(**aggregates)}
+        .values("annotator_id")
+        .annotate(
+            gold_total=Count("pk"), gold_correct=Count("pk", filter=Q(answer=F("gold_answer")))
+        )
+    )
+    return {row.pop("annotator_id"): row for row in gold}
 
 
 def _medians_in_python(project: Project) -> dict[int, float]:
@@ -141,48 +155,38 @@ def _medians_in_python(project: Project) -> dict[int, float]:
     return {a: float(median(v)) for a, v in durations.items()}
 
 
-def _signed_strength_sql():
-    """+1..+4 when A is better by that step, −1..−4 for B, 0 for a tie (both-bad: missing)."""
-    steps = [When(payload__strength=name, then=Value(i + 1.0)) for i, name in enumerate(STRENGTHS)]
-    step = Case(*steps, default=Value(1.0), output_field=FloatField())
-    return Case(
-        When(payload__choice="A", then=step),
-        When(payload__choice="B", then=-step),
-        When(payload__choice="tie", then=Value(0.0)),
-        default=None,
-        output_field=FloatField(),
-    )
-
-
 def _pairwise_agreement(project: Project) -> tuple[float | None, int]:
+    """Interval alpha on the stored signed strengths; the database sums each task's values and
+    then the per-task terms, so one row comes back whatever the number of judgments."""
     units = (
         counted_judgments(project)
-        .filter(task__is_gold=False)
-        .annotate(v=_signed_strength_sql())
-        .filter(v__isnull=False)
+        .filter(task__is_gold=False, signed_strength__isnull=False)
         .values("task_id")
-        .annotate(m=Count("pk"), s=Sum("v"), s2=Sum(F("v") * F("v")))
+        .annotate(
+            m=Count("pk"),
+            s=Sum("signed_strength"),
+            s2=Sum(F("signed_strength") * F("signed_strength")),
+        )
         .filter(m__gte=2)
-        .values_list("m", "s", "s2")
+        .values("m", "s", "s2")
     )
-    return interval_alpha_from_unit_sums(units)
-
-
-def _cycles(project: Project) -> dict[int, int]:
-    edges: dict[int, list] = defaultdict(list)
-    rows = counted_judgments(project).filter(chosen_response__isnull=False)
-    for annotator_id, winner, loser in rows.values_list(
-        "annotator_id", "chosen_response_id", "rejected_response_id"
-    ):
-        edges[annotator_id].append((winner, loser))
-    return {annotator_id: directed_three_cycles(pairs) for annotator_id, pairs in edges.items()}
+    sql, params = units.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), SUM(m), SUM(s), SUM(s2), SUM(2.0 * (m * s2 - s * s) / (m - 1)) "
+            f"FROM ({sql}) AS units",
+            params,
+        )
+        count, n, total, total_sq, observed = (float(v or 0) for v in cursor.fetchone())
+    return alpha_from_totals(
+        units=int(count), n=int(n), total=total, total_sq=total_sq, observed=observed
+    )
 
 
 def project_overview(*, project: Project) -> Overview:
     pairwise = project.kind in (FeedbackKind.PAIRWISE, FeedbackKind.HINDSIGHT)
     rows = _annotator_rows(project)
     medians = {} if connection.vendor == "postgresql" else _medians_in_python(project)
-    cycles = _cycles(project) if pairwise else {}
     annotators = []
     for membership in project.memberships.select_related("user").order_by("user__username"):
         row = rows.get(membership.user_id, {})
@@ -196,7 +200,7 @@ def project_overview(*, project: Project) -> Overview:
                 gold_correct=row.get("gold_correct", 0),
                 decisive=row.get("decisive", 0),
                 first_shown_wins=row.get("first_wins", 0),
-                cycles=cycles.get(membership.user_id, 0) if pairwise else None,
+                cycles=membership.intransitive_cycles if pairwise else None,
             )
         )
     if pairwise:

@@ -51,6 +51,8 @@ class Judgment(models.Model):
     # figures (position bias, cycles, leaderboards) are plain SQL aggregates.
     first_shown_position = models.PositiveSmallIntegerField(null=True, blank=True)
     chosen_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A pairwise verdict as one number (+4 = A much better … −4 = B much better, 0 = tie).
+    signed_strength = models.FloatField(null=True, blank=True)
     chosen_response = models.ForeignKey(
         "corpus.Response", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -16,6 +16,7 @@ from apps.feedback.payloads import TaskShape, validate_payload
 from apps.labeling.models import Assignment, AssignmentStatus, Task
 from apps.labeling.services import _own_assignment_locked, lease_duration, task_has_free_slot
 from apps.projects.models import CritiquePolicy, FeedbackKind, Project
+from apps.quality.cycles import cycles_after_new_judgment
 
 
 @dataclass(frozen=True)
@@ -182,4 +183,5 @@ def _judgment_submit(
     assignment.status, assignment.finished_at = AssignmentStatus.SUBMITTED, now
     assignment.save(update_fields=["status", "finished_at"])
     Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
+    cycles_after_new_judgment(judgment)
     return Submission(judgment=judgment, created=True)

@@ -93,6 +93,9 @@ class Membership(models.Model):
     excluded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Intransitive triads (A≻B, B≻C, C≻A) among this annotator's own pairwise judgments, kept
+    # up to date as judgments arrive, so the dashboard reads it instead of recounting.
+    intransitive_cycles = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

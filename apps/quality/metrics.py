@@ -10,8 +10,6 @@ from statistics import median
 import krippendorff
 import numpy as np
 
-from apps.feedback.payloads import strength_step
-
 
 @dataclass(frozen=True)
 class Agreement:
@@ -39,18 +37,6 @@ def krippendorff_alpha(
         # Every value is the same: perfect agreement, which the formula leaves undefined (0/0).
         return 1.0, len(units)
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level)), len(units)
-
-
-def signed_strength(payload: dict) -> float | None:
-    """A pairwise verdict as one number: +1..+4 for A better, -1..-4 for B, 0 for a tie;
-    both-bad has no place on that scale and counts as missing."""
-    choice = payload.get("choice")
-    if choice == "tie":
-        return 0.0
-    if choice in ("A", "B"):
-        step = strength_step(payload.get("strength")) or 1
-        return float(step if choice == "A" else -step)
-    return None
 
 
 def gold_matches(kind: str, payload: dict, gold: dict) -> bool:
@@ -110,12 +96,24 @@ def interval_alpha_from_unit_sums(
 
     over the units with m_u ≥ 2 (n = their values, S1 and S2 the sums over all of them)."""
     pairable = [(m, s, s2) for m, s, s2 in units if m >= 2]
-    if not pairable:
+    return alpha_from_totals(
+        units=len(pairable),
+        n=sum(m for m, _, _ in pairable),
+        total=sum(s for _, s, _ in pairable),
+        total_sq=sum(s2 for _, _, s2 in pairable),
+        observed=sum(2 * (m * s2 - s * s) / (m - 1) for m, s, s2 in pairable),
+    )
+
+
+def alpha_from_totals(
+    *, units: int, n: int, total: float, total_sq: float, observed: float
+) -> tuple[float | None, int]:
+    """The last step of `interval_alpha_from_unit_sums`, from totals over the pairable units:
+    `observed` is Σ_u 2(m_u Σv² − (Σv)²) / (m_u − 1), not yet divided by n."""
+    if not units or n < 2:
         return None, 0
-    n = sum(m for m, _, _ in pairable)
-    total, total_sq = sum(s for _, s, _ in pairable), sum(s2 for _, _, s2 in pairable)
-    observed = sum(2 * (m * s2 - s * s) / (m - 1) for m, s, s2 in pairable) / n
-    expected = 2 * (n * total_sq - total * total) / (n * (n - 1))
-    if expected <= 1e-12:
-        return (1.0 if observed <= 1e-12 else 0.0), len(pairable)
-    return 1 - observed / expected, len(pairable)
+    d_observed = observed / n
+    d_expected = 2 * (n * total_sq - total * total) / (n * (n - 1))
+    if d_expected <= 1e-12:
+        return (1.0 if d_observed <= 1e-12 else 0.0), units
+    return 1 - d_observed / d_expected, units

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
+from apps.feedback.facts import signed_strength
 from apps.feedback.models import Judgment, Phase
 from apps.labeling.models import TaskItem
 from apps.projects.models import FeedbackKind, Membership, Project
@@ -14,7 +15,6 @@ from apps.quality.metrics import (
     krippendorff_alpha,
     median_or_none,
     share,
-    signed_strength,
 )
 
 VERDICT_VALUES = {"yes": 1.0, "no": 0.0}
@@ -169,7 +169,10 @@ def annotator_quality_table(*, project: Project) -> QualityReport:
         if first_won is not None:
             row.decisive += 1
             row.first_shown_wins += first_won
-        if (pair := _winner_loser(j.payload, positions[j.task_id])) is not None:
+        if (
+            j.excluded_at is None
+            and (pair := _winner_loser(j.payload, positions[j.task_id])) is not None
+        ):
             edges[j.annotator_id].append(pair)
     for uid, row in rows.items():
         row.median_ms = median_or_none(durations[uid])

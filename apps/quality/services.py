@@ -7,6 +7,7 @@ from apps.accounts.models import User
 from apps.core.errors import NotFound
 from apps.feedback.models import Judgment
 from apps.projects.models import Membership, Project
+from apps.quality.cycles import cycles_recount
 
 
 def annotator_exclusion_set(
@@ -30,4 +31,6 @@ def judgment_exclusion_set(
     judgment.excluded_at = timezone.now() if excluded else None
     judgment.excluded_by = by if excluded else None
     judgment.save(update_fields=["excluded_at", "excluded_by"])
+    if judgment.annotator_id and judgment.chosen_response_id:
+        cycles_recount(project_id=project.pk, annotator_id=judgment.annotator_id)
     return judgment

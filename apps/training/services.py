@@ -379,5 +379,7 @@ def policy_run_use_as_chat_backend(*, run: TrainingRun, user: User) -> Project:
     if run.family != "policy" or run.status != RunStatus.SUCCEEDED:
         raise ApplicationError("Only a succeeded policy run can answer in the chat.")
     return chat_backend_configure(
-        project=run.project, actor=user, config={"type": "transformers", "model": str(run_model_dir(run))}
+        project=run.project,
+        actor=user,
+        config={"type": "transformers", "model": str(run_model_dir(run))},
     )

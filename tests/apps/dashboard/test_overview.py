@@ -103,3 +103,42 @@ def test_overview_gold_accuracy_compares_the_answer_with_the_gold_one(project, a
         r for r in project_overview(project=project).annotators if r.membership.user == annotator
     )
     assert (row.gold_correct, row.gold_total) == (1, 2)
+
+
+def test_cycles_kept_at_submit_match_a_full_recount_and_follow_exclusions(project, annotator):
+    from apps.feedback.models import Judgment
+    from apps.labeling.models import Task, TaskItem
+    from apps.quality.services import judgment_exclusion_set
+    from tests.factories import PromptFactory, ResponseFactory
+
+    # Three responses of one prompt, judged a≻b, b≻c, c≻a: one intransitive triad.
+    prompt = PromptFactory(project=project)
+    a, b, c = (ResponseFactory(prompt=prompt, text=t) for t in "abc")
+    for first, second in ((a, b), (b, c), (c, a)):
+        task = Task.objects.create(project=project, prompt=prompt, kind="pairwise")
+        TaskItem.objects.create(task=task, response=first, position=0)
+        TaskItem.objects.create(task=task, response=second, position=1)
+    for _ in range(3):
+        lease = task_claim_next(project=project, annotator=annotator)
+        judgment_submit(
+            assignment_id=lease.pk,
+            annotator=annotator,
+            payload={"choice": "A", "strength": "clearly"},
+        )
+    membership = project.memberships.get(user=annotator)
+    assert membership.intransitive_cycles == 1
+    row = next(
+        r
+        for r in annotator_quality_table(project=project).annotators
+        if r.membership.user == annotator
+    )
+    assert row.cycles == 1
+
+    judgment_exclusion_set(
+        project=project,
+        judgment_id=Judgment.objects.first().pk,
+        excluded=True,
+        by=project.created_by,
+    )
+    membership.refresh_from_db()
+    assert membership.intransitive_cycles == 0

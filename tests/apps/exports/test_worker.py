@@ -22,12 +22,10 @@ def wait_for(client, url, deadline_s=90):
     return job
 
 
-def test_an_imported_dataset_is_exported_by_a_real_worker(
-    celery_worker_process, settings, tmp_path
-):
-    settings.MEDIA_ROOT = (
-        tmp_path  # the worker writes under its own MEDIA_ROOT; we only read the API
-    )
+def test_an_imported_dataset_is_exported_by_a_real_worker(start_worker, settings, tmp_path):
+    # One MEDIA_ROOT for this process (uploads) and the worker (reads them, writes snapshots).
+    settings.MEDIA_ROOT = tmp_path / "media"
+    start_worker("default", ARBITER_STORAGE_ROOT=str(settings.MEDIA_ROOT))
     admin = StaffFactory()
     project = ProjectFactory(created_by=admin)
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)

@@ -12,6 +12,7 @@ def test_decisive_pairwise_verdict_names_the_winner_loser_and_first_shown():
         "chosen_position": 1,
         "chosen_response_id": 22,
         "rejected_response_id": 11,
+        "signed_strength": -4.0,
     }
 
 

@@ -1,11 +1,11 @@
 import pytest
 
+from apps.feedback.facts import signed_strength
 from apps.quality.metrics import (
     binomial_p_two_sided,
     directed_three_cycles,
     gold_matches,
     krippendorff_alpha,
-    signed_strength,
 )
 
 
