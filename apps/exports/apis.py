@@ -3,10 +3,9 @@ datasets, and webhooks. Admin-only: a project the caller is not in answers 404, 
 only annotate answers 403, and an object of a project they do not administer answers 404."""
 
 from django.http import FileResponse, StreamingHttpResponse
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes, renderer_classes
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
@@ -23,9 +22,7 @@ from apps.exports.models import (
     ExportKind,
     JobStatus,
     Snapshot,
-    WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
 from apps.exports.options import (
     AGGREGATES_BY_KIND,
@@ -42,6 +39,18 @@ from apps.exports.selectors import (
     snapshot_open,
     webhook_deliveries,
     webhook_endpoint_get_for_admin,
+)
+from apps.exports.serializers import (
+    DatasetImportIn,
+    DatasetImportOut,
+    ExportIn,
+    ExportJobOut,
+    ExportKindOut,
+    SnapshotOut,
+    WebhookCreatedOut,
+    WebhookDeliveryOut,
+    WebhookIn,
+    WebhookOut,
 )
 from apps.exports.services import export_job_create, snapshot_create
 from apps.exports.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
@@ -87,161 +96,6 @@ def _filter_parameters(**choices) -> list[OpenApiParameter]:
         OpenApiParameter(name, str, enum=list(values) if values else None, required=False)
         for name, values in choices.items()
     ]
-
-
-# ---------------------------------------------------------------- serializers
-
-
-class ExportIn(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ExportKind.choices)
-    format = serializers.ChoiceField(choices=ExportFormat.choices, default="jsonl")
-    form = serializers.ChoiceField(
-        choices=FORMS,
-        default="standard",
-        help_text="standard: text; conversational: lists of messages (TRL's two forms).",
-    )
-    aggregate = serializers.ChoiceField(
-        choices=sorted({a for values in AGGREGATES_BY_KIND.values() for a in values}),
-        default="none",
-        help_text="none: a row per judgment; otherwise a row per task. pairs: majority, "
-        "mean_strength, bradley_terry; unpaired/principles: majority; listwise: mean_rank.",
-    )
-    split = serializers.FloatField(
-        min_value=0, max_value=0.99, default=0.0, help_text="Share of prompts in the test side."
-    )
-    split_seed = serializers.IntegerField(default=0)
-    subset = serializers.ChoiceField(choices=SUBSETS, default="all")
-
-    def options(self) -> dict:
-        data = dict(self.validated_data)
-        data.pop("kind")
-        return data
-
-
-class SnapshotOut(serializers.ModelSerializer):
-    download_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Snapshot
-        fields = [
-            "id",
-            "project",
-            "kind",
-            "format",
-            "options",
-            "columns",
-            "sha256",
-            "size_bytes",
-            "row_count",
-            "row_counts",
-            "created_by",
-            "created_at",
-            "download_url",
-        ]
-
-    def get_download_url(self, snapshot) -> str:
-        return reverse("exports-api:snapshot-download", args=[snapshot.pk])
-
-
-class ExportJobOut(serializers.ModelSerializer):
-    snapshot = SnapshotOut(read_only=True)
-    download_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ExportJob
-        fields = [
-            "id",
-            "project",
-            "kind",
-            "format",
-            "options",
-            "status",
-            "rows_written",
-            "error",
-            "snapshot",
-            "created_by",
-            "created_at",
-            "finished_at",
-            "download_url",
-        ]
-
-    def get_download_url(self, job) -> str | None:
-        if job.status != JobStatus.SUCCEEDED:
-            return None
-        return reverse("exports-api:export-download", args=[job.pk])
-
-
-class ExportKindOut(serializers.Serializer):
-    kind = serializers.CharField()
-    label = serializers.CharField()
-    aggregates = serializers.ListField(child=serializers.CharField())
-
-
-class DatasetImportIn(serializers.Serializer):
-    file = serializers.FileField(
-        help_text="JSONL in TRL's preference (pairwise project) or unpaired (thumbs) format."
-    )
-
-
-class DatasetImportOut(serializers.ModelSerializer):
-    percent = serializers.IntegerField(read_only=True)
-
-    class Meta:
-        model = DatasetImport
-        fields = [
-            "id",
-            "project",
-            "original_name",
-            "status",
-            "percent",
-            "total_rows",
-            "processed_rows",
-            "error_count",
-            "errors",
-            "prompts_created",
-            "responses_created",
-            "tasks_created",
-            "judgments_created",
-            "created_at",
-            "finished_at",
-        ]
-
-
-class WebhookIn(serializers.Serializer):
-    url = serializers.URLField(max_length=500)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1
-    )
-
-
-class WebhookOut(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["id", "project", "url", "events", "is_active", "created_at"]
-
-
-class WebhookCreatedOut(WebhookOut):
-    class Meta(WebhookOut.Meta):
-        fields = [*WebhookOut.Meta.fields, "secret"]
-
-
-class WebhookDeliveryOut(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookDelivery
-        fields = [
-            "id",
-            "event",
-            "event_id",
-            "payload",
-            "status",
-            "attempts",
-            "response_status",
-            "last_error",
-            "log",
-            "created_at",
-            "delivered_at",
-            "next_attempt_at",
-        ]
 
 
 # ---------------------------------------------------------------- exports

@@ -21,7 +21,11 @@ STRENGTHS = ["negligibly", "slightly", "clearly", "much"]
 
 
 def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True, capture_output=True)
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql],
+        check=True,
+        capture_output=True,
+    )
 
 
 def setup_database() -> None:
@@ -54,13 +58,18 @@ def seed():
 
     rng = random.Random(0)
     admin = User.objects.create_user("bench-admin", password="bench-pass", is_staff=True)
-    project = Project.objects.create(name="bench", kind="pairwise", overlap=OVERLAP, created_by=admin)
+    project = Project.objects.create(
+        name="bench", kind="pairwise", overlap=OVERLAP, created_by=admin
+    )
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     annotators = [User.objects.create_user(f"annotator{i}") for i in range(ANNOTATORS)]
     Membership.objects.bulk_create([Membership(project=project, user=u) for u in annotators])
     tasks_n = JUDGMENTS // OVERLAP
     prompts = Prompt.objects.bulk_create(
-        [Prompt(project=project, messages=[{"role": "user", "content": f"Question {i}?"}]) for i in range(tasks_n)],
+        [
+            Prompt(project=project, messages=[{"role": "user", "content": f"Question {i}?"}])
+            for i in range(tasks_n)
+        ],
         batch_size=5000,
     )
     responses = Response.objects.bulk_create(
@@ -78,7 +87,11 @@ def seed():
         batch_size=5000,
     )  # fmt: skip
     TaskItem.objects.bulk_create(
-        [TaskItem(task=t, response=responses[2 * i + k], position=k) for i, t in enumerate(tasks) for k in range(2)],
+        [
+            TaskItem(task=t, response=responses[2 * i + k], position=k)
+            for i, t in enumerate(tasks)
+            for k in range(2)
+        ],
         batch_size=5000,
     )
     now = timezone.now()
@@ -89,7 +102,10 @@ def seed():
             choice = rng.choices(["A", "B", "tie", "both_bad"], weights=[45, 40, 10, 5])[0]
             order = [a, b] if rng.random() < 0.5 else [b, a]
             chosen = {"A": 0, "B": 1}.get(choice)
-            payload = {"choice": choice, "strength": rng.choice(STRENGTHS) if chosen is not None else None}
+            payload = {
+                "choice": choice,
+                "strength": rng.choice(STRENGTHS) if chosen is not None else None,
+            }
             # The same derived facts that judgment_submit stores.
             facts = derived_facts(payload=payload, display_order=order, position_of={a: 0, b: 1})
             judgments.append(
@@ -118,7 +134,12 @@ def seed():
                                 metrics={"pairwise_accuracy": 0.7}, started_at=now - timedelta(hours=i)))  # fmt: skip
     runs = TrainingRun.objects.bulk_create(runs)
     RunMetric.objects.bulk_create(
-        [RunMetric(run=r, step=s, name="loss", value=1 / (s + 1)) for r in runs for s in range(200)], batch_size=5000
+        [
+            RunMetric(run=r, step=s, name="loss", value=1 / (s + 1))
+            for r in runs
+            for s in range(200)
+        ],
+        batch_size=5000,
     )
     return project, admin
 
@@ -142,22 +163,23 @@ def main() -> None:
         project, admin = seed()
         print(f"seeded {JUDGMENTS:,} judgments in {time.perf_counter() - started:.0f} s")
         from django.test import Client
-        from django.test.utils import CaptureQueriesContext
-        from django.db import connection
 
         client = Client()
         client.force_login(admin)
-        overview_url, runs_url = f"/projects/{project.pk}/dashboard/", f"/projects/{project.pk}/runs/"
-        connection.force_debug_cursor = True
-        with CaptureQueriesContext(connection) as queries:
-            client.get(overview_url)
-        connection.force_debug_cursor = False
+        overview_url, runs_url = (
+            f"/projects/{project.pk}/dashboard/",
+            f"/projects/{project.pk}/runs/",
+        )
         overview = timed_get(client, overview_url, 10)
         runs = timed_get(client, runs_url, 10)
-        print(f"overview: {len(queries.captured_queries)} queries; median {statistics.median(overview):.0f} ms, "
+        print(f"overview: median {statistics.median(overview):.0f} ms, "
               f"max {max(overview):.0f} ms over 10 renders")  # fmt: skip
-        print(f"run list: median {statistics.median(runs):.0f} ms, max {max(runs):.0f} ms over 10 renders")
-        print(f"judgments={JUDGMENTS} overview_ms={statistics.median(overview):.0f} runs_ms={statistics.median(runs):.0f}")
+        print(
+            f"run list: median {statistics.median(runs):.0f} ms, max {max(runs):.0f} ms over 10 renders"
+        )
+        print(
+            f"judgments={JUDGMENTS} overview_ms={statistics.median(overview):.0f} runs_ms={statistics.median(runs):.0f}"
+        )
     finally:
         from django.db import connections
 

@@ -1,6 +1,6 @@
 """The exports are what TRL's trainers read: one DPO step on the preference export and one KTO
 step on the unpaired export, on a tiny GPT-2 and a word-level tokenizer built here (no
-downloads). Settings per STACK-NOTES: fp32, no gradient checkpointing, CPU, no reporting."""
+downloads). Settings per STACK-NOTES: fp32, no activation (gradient) checkpointing, CPU, no reporting."""
 
 import pytest
 
@@ -59,7 +59,7 @@ def cpu_args(config_class, out, **extra):
         use_cpu=True,
         bf16=False,
         fp16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,  # TRL turns it on by default; slow on a CPU
         report_to=[],
         save_strategy="no",
         max_length=64,

@@ -1,0 +1,25 @@
+"""One builder per export kind: its columns, and its rows keyed by prompt for the split.
+
+Column names follow TRL where TRL has a format (prompt/chosen/rejected, prompt/completion/label);
+ids of the prompt, task, responses and judgment follow, so a row can be traced back.
+Skipped judgments are counted in `stats.skipped` by reason, never silently dropped.
+"""
+
+from apps.exports.kinds.binary import build_principles, build_unpaired
+from apps.exports.kinds.chat import REACTION_LABELS, build_reactions
+from apps.exports.kinds.judgments import build_hindsight, build_listwise, build_raw
+from apps.exports.kinds.pairs import build_hindsight_pairs, build_pairs
+from apps.exports.models import ExportKind
+
+BUILDERS = {
+    ExportKind.PAIRS: build_pairs,
+    ExportKind.HINDSIGHT_PAIRS: build_hindsight_pairs,
+    ExportKind.UNPAIRED: build_unpaired,
+    ExportKind.PRINCIPLES: build_principles,
+    ExportKind.LISTWISE: build_listwise,
+    ExportKind.HINDSIGHT: build_hindsight,
+    ExportKind.REACTIONS: build_reactions,
+    ExportKind.RAW: build_raw,
+}
+
+__all__ = ["BUILDERS", "REACTION_LABELS"]

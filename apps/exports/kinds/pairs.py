@@ -1,0 +1,122 @@
+"""Preference pairs (TRL: prompt, chosen, rejected) with the strength as margin, per judgment
+or per task; the main phase of pairwise projects, or the hindsight phase of hindsight projects."""
+
+from collections.abc import Iterator
+from itertools import groupby
+
+from django.db.models.fields.json import KT
+
+from apps.exports.aggregate import pair_verdict
+from apps.exports.datasets import (
+    ExportStats,
+    KeyedRow,
+    completion_value,
+    enriched_judgments,
+    text_type,
+)
+from apps.exports.kinds.common import BASE_FIELDS, ORDER, per_judgment_columns
+from apps.exports.options import ExportOptions
+from apps.exports.selectors import judgments_for_export
+from apps.exports.writers import Column
+from apps.feedback.models import Phase
+from apps.feedback.payloads import strength_step
+from apps.projects.models import Project
+
+
+def _pairs(project: Project, options: ExportOptions, stats: ExportStats, *, phase: str):
+    form = options.form
+    columns = [
+        Column("prompt", text_type(form)),
+        Column("chosen", text_type(form)),
+        Column("rejected", text_type(form)),
+        Column("margin", "float"),
+        Column("prompt_id", "int"),
+        Column("task_id", "int"),
+        Column("chosen_response_id", "int"),
+        Column("rejected_response_id", "int"),
+        *per_judgment_columns(
+            options.aggregate, "votes_chosen", "votes_rejected", "votes_tie", "votes_both_bad"
+        ),
+    ]
+    queryset = (
+        judgments_for_export(project=project)
+        .filter(phase=phase)
+        .annotate(choice=KT("payload__choice"), strength=KT("payload__strength"))
+        .order_by(*ORDER)
+    )
+    stream = enriched_judgments(queryset, (*BASE_FIELDS, "choice", "strength"), form=form)
+    if options.aggregate == "none":
+        return columns, _pair_rows(stream, form, stats)
+    return columns, _aggregated_pair_rows(stream, form, options.aggregate, stats)
+
+
+def _pair_rows(stream, form: str, stats: ExportStats) -> Iterator[KeyedRow]:
+    for item in stream:
+        judgment_id, task_id, prompt_id, annotator_id, choice, strength = item.row
+        if len(item.responses) != 2:
+            stats.skipped["not_a_pair"] += 1
+            continue
+        if choice not in ("A", "B"):
+            stats.skipped[choice or "unknown"] += 1  # ties and both_bad make no pair
+            continue
+        (win_id, win_text), (lose_id, lose_text) = (
+            item.responses if choice == "A" else item.responses[::-1]
+        )
+        step = strength_step(strength)
+        yield (
+            f"p{prompt_id}",
+            (
+                item.prompt,
+                completion_value(win_text, form),
+                completion_value(lose_text, form),
+                float(step) if step else None,
+                prompt_id,
+                task_id,
+                win_id,
+                lose_id,
+                judgment_id,
+                annotator_id,
+            ),
+        )
+
+
+def _aggregated_pair_rows(stream, form: str, method: str, stats: ExportStats):
+    for task_id, group in groupby(stream, key=lambda item: item.row[1]):
+        items = list(group)
+        first = items[0]
+        if len(first.responses) != 2:
+            stats.skipped["not_a_pair"] += 1
+            continue
+        verdict = pair_verdict([(i.row[4], i.row[5]) for i in items], method)
+        if verdict.winner is None:
+            stats.skipped[verdict.skip_reason] += 1
+            continue
+        win, lose = first.responses[verdict.winner], first.responses[1 - verdict.winner]
+        votes = verdict.votes
+        prompt_id = first.row[2]
+        yield (
+            f"p{prompt_id}",
+            (
+                first.prompt,
+                completion_value(win[1], form),
+                completion_value(lose[1], form),
+                verdict.margin,
+                prompt_id,
+                task_id,
+                win[0],
+                lose[0],
+                len(items),
+                votes["AB"[verdict.winner]],
+                votes["AB"[1 - verdict.winner]],
+                votes["tie"],
+                votes["both_bad"],
+            ),
+        )
+
+
+def build_pairs(project, options, stats):
+    return _pairs(project, options, stats, phase=Phase.MAIN)
+
+
+def build_hindsight_pairs(project, options, stats):
+    return _pairs(project, options, stats, phase=Phase.HINDSIGHT)
