@@ -49,3 +49,7 @@ clean:
 
 bench-dashboard: install
 	$(BIN)/python bench/dashboard/bench_dashboard.py
+
+# Refreshes the README's pictures: the browser tests save what they see.
+screenshots: install chromium
+	ARBITER_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -m browser tests/browser

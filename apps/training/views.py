@@ -60,7 +60,10 @@ def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get_for_admin(user=request.user, run_id=run_id)
     if request.htmx:
-        return render(request, "training/_progress.html", {"run": run})
+        response = render(request, "training/_progress.html", {"run": run})
+        if run.is_finished and request.GET.get("live"):
+            response["HX-Refresh"] = "true"  # the run ended: show its evaluation and artifacts
+        return response
     curves = run_curves(run_ids=[run.pk]).get(run.pk, {})
     context = {
         "run": run,

@@ -5,11 +5,12 @@
 What it does, start to end:
 1. Creates a fresh database `arbiter_bench_export` on PostgreSQL at 127.0.0.1:5432 (user
    postgres; dropped first if it exists) and migrates it.
-2. Seeds it with bulk SQL (INSERT ... SELECT generate_series): 50 annotators and two pairwise
+2. Seeds it (bench/export/export_side.py seed): users, projects and memberships through the ORM,
+   the bulk rows with INSERT ... SELECT generate_series: 50 annotators and two pairwise
    projects with overlap 4, one of `--small` judgments and one of `--judgments`. Each prompt has
    two responses (~400 characters each) and one task; its four judgments come from four
    different annotators; choices are 45% A, 45% B, 5% tie, 5% both bad, strengths mixed.
-3. Exports each project in a fresh Python process (bench/export/export_side.py) through the
+3. Exports each project in a fresh Python process (bench/export/export_side.py export) through the
    app's streaming JSONL export, the code path of GET /api/projects/{id}/exports/pairs.jsonl,
    writing the blocks to a file. That process reports rows, seconds and its peak resident memory
    (ru_maxrss), and its resident memory before the export began.
@@ -30,7 +31,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +38,6 @@ PYTHON = sys.executable
 DB_NAME = "arbiter_bench_export"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-OVERLAP = 4
-ANNOTATORS = 50
 
 
 def pg_connect(dbname: str = "postgres"):
@@ -85,122 +83,21 @@ def migrate() -> None:
     )
 
 
-SEED_USERS = """
-INSERT INTO accounts_user (id, password, is_superuser, username, first_name, last_name, email,
-                           is_staff, is_active, date_joined)
-SELECT g, '!', g = 1, 'bench' || g, '', '', '', g = 1, true, now()
-FROM generate_series(1, %(users)s) g;
-"""
-
-SEED_PROJECT = """
-INSERT INTO projects_project (id, name, description, guidelines, kind, overlap, pair_strategy,
-    max_pairs_per_prompt, critique_policy, critique_min_length, gold_rate, show_suggestions,
-    generation_backend, created_by_id, created_at)
-VALUES (%(project)s, %(name)s, '', '', 'pairwise', %(overlap)s, 'all', 6, 'optional', 0, 0,
-        false, '{}', 1, now());
-INSERT INTO projects_membership (project_id, user_id, role)
-SELECT %(project)s, g, CASE WHEN g = 1 THEN 'admin' ELSE 'annotator' END
-FROM generate_series(1, %(users)s) g;
-INSERT INTO corpus_prompt (id, project_id, external_id, messages, metadata, created_at)
-SELECT g, %(project)s, '', jsonb_build_array(jsonb_build_object('role', 'user', 'content',
-       'Benchmark question ' || g || ': which answer explains it better? '
-       || repeat('Some context for the question. ', 4))), '{}', now()
-FROM generate_series(%(first)s, %(last)s) g;
-INSERT INTO corpus_response (id, prompt_id, text, source, metadata, created_at)
-SELECT 2 * g - 1 + s, g, 'Answer ' || s || ' to question ' || g || '. '
-       || repeat('It is a fairly long explanation, step by step. ', 8), 'model-' || s, '{}', now()
-FROM generate_series(%(first)s, %(last)s) g, generate_series(0, 1) s;
-INSERT INTO labeling_task (id, project_id, prompt_id, kind, consequence, context, is_gold,
-                           priority, judgment_count, created_at)
-SELECT g, %(project)s, g, 'pairwise', '', '{}', false, 0, %(overlap)s, now()
-FROM generate_series(%(first)s, %(last)s) g;
-INSERT INTO labeling_taskitem (id, task_id, response_id, position)
-SELECT 2 * g - 1 + s, g, 2 * g - 1 + s, s
-FROM generate_series(%(first)s, %(last)s) g, generate_series(0, 1) s;
-INSERT INTO feedback_judgment (id, project_id, task_id, annotator_id, kind, phase, payload,
-    critique, display_order, started_at, submitted_at, duration_ms, source, source_name)
-SELECT %(overlap)s * (g - 1) + k + 1, %(project)s, g, 2 + (g + k) %% %(annotators)s,
-       'pairwise', 'main',
-       CASE WHEN v < 9 THEN jsonb_build_object('choice', 'A', 'strength', strength)
-            WHEN v < 18 THEN jsonb_build_object('choice', 'B', 'strength', strength)
-            WHEN v = 18 THEN jsonb_build_object('choice', 'tie', 'strength', null)
-            ELSE jsonb_build_object('choice', 'both_bad', 'strength', null) END,
-       '', CASE WHEN k %% 2 = 0 THEN jsonb_build_array(2 * g - 1, 2 * g)
-                ELSE jsonb_build_array(2 * g, 2 * g - 1) END,
-       now() - interval '1 hour', now(), 1000 + (g * 37 + k) %% 9000, 'app', ''
-FROM generate_series(%(first)s, %(last)s) g, generate_series(0, %(overlap)s - 1) k,
-     LATERAL (SELECT (g * 7 + k * 13) %% 20 AS v,
-                     (ARRAY['negligibly', 'slightly', 'clearly', 'much'])[1 + (g + k) %% 4]
-                     AS strength) c;
-"""
-
-
-def seed(sizes: list[int]) -> list[int]:
-    """One project per size (a count of judgments); returns the project ids."""
-    conn = pg_connect(DB_NAME)
-    projects, first = [], 1
-    try:
-        with conn.cursor() as cur:
-            cur.execute(SEED_USERS, {"users": ANNOTATORS + 1})
-            for number, judgments in enumerate(sizes, start=1):
-                tasks = judgments // OVERLAP
-                started = time.perf_counter()
-                cur.execute(
-                    SEED_PROJECT,
-                    {
-                        "project": number,
-                        "name": f"bench {judgments:,} judgments",
-                        "overlap": OVERLAP,
-                        "users": ANNOTATORS + 1,
-                        "annotators": ANNOTATORS,
-                        "first": first,
-                        "last": first + tasks - 1,
-                    },
-                )
-                print(
-                    f"  seeded project {number}: {tasks * OVERLAP:,} judgments on {tasks:,} tasks "
-                    f"in {time.perf_counter() - started:.1f} s",
-                    flush=True,
-                )
-                projects.append(number)
-                first += tasks
-            for table in (
-                "accounts_user",
-                "projects_project",
-                "projects_membership",
-                "corpus_prompt",
-                "corpus_response",
-                "labeling_task",
-                "labeling_taskitem",
-                "feedback_judgment",
-            ):
-                cur.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT max(id) FROM {table}))"
-                )
-            cur.execute("VACUUM ANALYZE")
-    finally:
-        conn.close()
-    return projects
-
-
-def export(project: int, out: Path) -> dict:
+def django_side(*args: str, echo: bool = False) -> object:
     result = subprocess.run(
-        [
-            PYTHON,
-            str(ROOT / "bench/export/export_side.py"),
-            "--project",
-            str(project),
-            "--out",
-            str(out),
-        ],
+        [PYTHON, str(ROOT / "bench/export/export_side.py"), *args],
         cwd=ROOT,
         env=app_env(),
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=None if echo else subprocess.PIPE,
         text=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def export(project: int, out: Path) -> dict:
+    return django_side("export", "--project", str(project), "--out", str(out))
 
 
 def main() -> None:
@@ -216,7 +113,7 @@ def main() -> None:
     try:
         migrate()
         print("Seeding with bulk SQL ...", flush=True)
-        small, large = seed([args.small, args.judgments])
+        small, large = django_side("seed", "--sizes", f"{args.small},{args.judgments}", echo=True)
         results = {}
         with tempfile.TemporaryDirectory() as folder:
             for label, project, judgments in (

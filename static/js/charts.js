@@ -28,6 +28,7 @@
       data,
       options: {
         animation: false,
+        aspectRatio: 2,
         parsing: false,
         scales: { x: { type: "linear", title: { display: true, text: "step" } } },
         plugins: { legend: { display: data.datasets.length > 1 } },
@@ -54,7 +55,7 @@
             backgroundColor: palette[i % palette.length],
           })),
         },
-        options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+        options: { animation: false, aspectRatio: 2.4, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
       });
     }
     const people = document.querySelector("canvas[data-chart=annotators]");
@@ -65,7 +66,7 @@
           labels: data.annotators.map((a) => a.name),
           datasets: [{ label: "judgments", data: data.annotators.map((a) => a.judgments), backgroundColor: palette[0] }],
         },
-        options: { animation: false, indexAxis: "y", plugins: { legend: { display: false } } },
+        options: { animation: false, aspectRatio: 2.4, indexAxis: "y", plugins: { legend: { display: false } } },
       });
     }
   }

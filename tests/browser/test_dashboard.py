@@ -89,9 +89,9 @@ def test_a_runs_progress_bar_advances_while_a_real_worker_trains(
         seen.add(int(page.get_attribute("#run-progress", "data-step")))
         page.wait_for_timeout(1200)
     assert len(seen) >= 2, f"the bar did not move: {seen}"
-    page.wait_for_function(
-        "document.querySelector('#run-progress').dataset.status === 'succeeded'", timeout=240_000
-    )
+    # When the run ends the page refreshes itself and shows the held-out evaluation.
+    page.wait_for_selector("[data-metric=pairwise_accuracy]", timeout=240_000)
+    assert page.get_attribute("#run-progress", "data-status") == "succeeded"
     assert page.get_attribute("#run-progress .progressbar", "aria-valuenow") == "100"
     screenshot(page, "run")
     points = page.evaluate(

@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from apps.exports.models import DatasetImport, ExportJob, Snapshot, WebhookDelivery, WebhookEndpoint
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(admin.ModelAdmin):
+    """Read-only: a snapshot is immutable once written (training runs point at it)."""
+
+    list_display = ["id", "project", "kind", "format", "row_count", "sha256", "created_at"]
+    list_filter = ["kind", "format"]
+    search_fields = ["sha256"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "format", "status", "rows_written", "created_at"]
+    list_filter = ["status", "kind"]
+
+
+@admin.register(DatasetImport)
+class DatasetImportAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "original_name", "status", "judgments_created", "created_at"]
+    list_filter = ["status"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "url", "is_active", "created_at"]
+    exclude = ["secret"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "response_status",
+        "created_at",
+    ]
+    list_filter = ["status", "event"]
