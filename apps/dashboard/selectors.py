@@ -222,3 +222,38 @@ def project_overview(*, project: Project) -> Overview:
         judgments=sum(a.judgments for a in annotators),
         counted=counted_judgments(project).count(),
     )
+
+
+@dataclass
+class Disagreement:
+    task_id: int
+    people: int  # the position most people chose
+    votes: tuple[int, int]  # judgments for A, for B
+    model: int  # the position the reward model scores higher
+    gap: float
+
+
+def people_model_disagreements(*, project: Project, run_id: int) -> list[Disagreement]:
+    """Pairwise tasks where the people's majority and the reward model prefer different responses,
+    the model's most confident mistakes (or the people's) first."""
+    from apps.training.models import TaskScore
+
+    votes: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    rows = (
+        counted_judgments(project)
+        .filter(chosen_position__isnull=False)
+        .values("task_id", "chosen_position")
+    )
+    for row in rows.annotate(n=Count("pk")).values_list("task_id", "chosen_position", "n"):
+        votes[row[0]][row[1]] += row[2]
+    found = []
+    for task_id, scores in TaskScore.objects.filter(
+        run_id=run_id, task_id__in=list(votes)
+    ).values_list("task_id", "scores"):
+        a, b = votes[task_id]
+        if a == b or len(scores) != 2:
+            continue
+        people, model = (0 if a > b else 1), (0 if scores[0] >= scores[1] else 1)
+        if people != model:
+            found.append(Disagreement(task_id, people, (a, b), model, abs(scores[0] - scores[1])))
+    return sorted(found, key=lambda d: -d.gap)

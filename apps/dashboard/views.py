@@ -7,11 +7,12 @@ from django.shortcuts import render
 
 from apps.dashboard.filters import JudgmentFilter
 from apps.dashboard.leaderboard import model_leaderboard, policy_win_rates
-from apps.dashboard.selectors import project_overview
+from apps.dashboard.selectors import people_model_disagreements, project_overview
 from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_user
 from apps.training.models import TrainingRun
 from apps.training.selectors import run_curves
+from apps.training.suggestions import latest_reward_run
 
 
 def _admin_project(request: HttpRequest, project_id: int):
@@ -78,3 +79,15 @@ def compare_runs(request: HttpRequest, project_id: int) -> HttpResponse:
         "metric_names": metric_names,
     }
     return render(request, "dashboard/compare.html", context)
+
+
+@login_required
+def disagreements(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _admin_project(request, project_id)
+    run = latest_reward_run(project=project)
+    found = people_model_disagreements(project=project, run_id=run.pk) if run else []
+    return render(
+        request,
+        "dashboard/disagreements.html",
+        {"project": project, "run": run, "found": found[:200]},
+    )

@@ -31,6 +31,7 @@ class LabelingView:
     foresight: Judgment | None
     principles: list[Principle]
     rubric_items: list[RubricItem]
+    suggested_scores: dict[int, float] | None = None  # canonical position -> reward-model score
 
     @property
     def kind(self) -> str:
@@ -103,7 +104,20 @@ def labeling_view(*, assignment: Assignment) -> LabelingView:
         foresight=foresight,
         principles=principles,
         rubric_items=list(project.rubric_items.filter(is_active=True)),
+        suggested_scores=_suggested_scores(task) if project.show_suggestions else None,
     )
+
+
+def _suggested_scores(task: Task) -> dict[int, float] | None:
+    from apps.training.models import TaskScore
+
+    stored = (
+        TaskScore.objects.filter(task=task)
+        .order_by("-created_at")
+        .values_list("scores", flat=True)
+        .first()
+    )
+    return dict(enumerate(stored)) if stored else None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ class ProjectForm(forms.ModelForm):
             "critique_policy",
             "critique_min_length",
             "lease_seconds",
+            "gold_rate",
+            "show_suggestions",
+            "queue_order",
         ]
         widgets = {
             "guidelines": forms.Textarea(attrs={"rows": 6}),

@@ -16,6 +16,11 @@ class PairStrategy(models.TextChoices):
     SAMPLED = "sampled", "Sampled pairs, up to a limit per prompt"
 
 
+class QueueOrder(models.TextChoices):
+    FIFO = "fifo", "In import order"
+    UNCERTAINTY = "uncertainty", "Most uncertain for the reward model(s) first"
+
+
 class CritiquePolicy(models.TextChoices):
     OFF = "off", "No critique"
     OPTIONAL = "optional", "Critique allowed"
@@ -50,7 +55,13 @@ class Project(models.Model):
     gold_rate = models.FloatField(
         default=0.0, help_text="Share of served tasks that are gold tasks."
     )
-    show_suggestions = models.BooleanField(default=False)
+    show_suggestions = models.BooleanField(
+        default=False,
+        help_text="Show annotators the reward model's scores (off by default: anchoring).",
+    )
+    queue_order = models.CharField(
+        max_length=12, choices=QueueOrder.choices, default=QueueOrder.FIFO
+    )
     generation_backend = models.JSONField(
         default=dict,
         blank=True,

@@ -96,3 +96,20 @@ class RunLogLine(models.Model):
 
     def __str__(self) -> str:
         return self.line[:60]
+
+
+class TaskScore(models.Model):
+    """A reward model's scores for a task's responses, in canonical position order."""
+
+    task = models.ForeignKey("labeling.Task", on_delete=models.CASCADE, related_name="scores")
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="task_scores")
+    scores = models.JSONField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "run"], name="taskscore_once_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"Scores of task {self.task_id} by run {self.run_id}"

@@ -335,6 +335,11 @@ def _record_result(run: TrainingRun, result) -> None:
     status = RunStatus.SUCCEEDED if result.status == "succeeded" else RunStatus.CANCELLED
     run_log(run.pk, f"{status.label}. Held-out metrics: {result.metrics}")
     _finish(run.pk, status=status, metrics=result.metrics, eta_seconds=0)
+    if status == RunStatus.SUCCEEDED and run.family == "reward":
+        from apps.training.tasks import score_tasks
+
+        # A new reward model scores the project's tasks: suggestions, disagreement, the queue.
+        transaction.on_commit(lambda: score_tasks.delay(run.pk))
 
 
 def stale_after() -> timedelta:

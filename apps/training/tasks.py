@@ -21,3 +21,14 @@ def _reap_when_a_worker_starts(sender, **kwargs) -> None:
     """A worker that starts (say, after another one died) first queues again the runs whose
     worker stopped answering; the training queue's workers pick them up."""
     training_runs_reap()
+
+
+@shared_task(name="training.score_tasks", queue="training", acks_late=True)
+def score_tasks(run_id: int) -> int:
+    from apps.training.models import TrainingRun
+    from apps.training.scoring import tasks_score
+
+    run = (
+        TrainingRun.objects.select_related("project").filter(pk=run_id, status="succeeded").first()
+    )
+    return tasks_score(run=run) if run is not None else 0

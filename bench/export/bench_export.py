@@ -88,11 +88,12 @@ def django_side(*args: str, echo: bool = False) -> object:
         [PYTHON, str(ROOT / "bench/export/export_side.py"), *args],
         cwd=ROOT,
         env=app_env(),
-        check=True,
         stdout=subprocess.PIPE,
         stderr=None if echo else subprocess.PIPE,
         text=True,
     )
+    if result.returncode:
+        sys.exit(f"export_side.py {' '.join(args)} failed:\n{result.stderr or ''}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
