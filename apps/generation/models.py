@@ -1,0 +1,118 @@
+from django.conf import settings
+from django.db import models
+
+
+class JobKind(models.TextChoices):
+    GENERATE = "generate", "Generate responses"
+    CONSEQUENCES = "consequences", "Simulate consequences"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Selection(models.TextChoices):
+    """Which prompts a generation job samples for, or which tasks a consequence job fills."""
+
+    ALL = "all", "All"
+    WITHOUT_RESPONSES = "without_responses", "Prompts without responses yet"
+    WITHOUT_CONSEQUENCE = "without_consequence", "Tasks without a consequence yet"
+    LISTED = "listed", "The listed prompt ids"
+
+
+class Pairing(models.TextChoices):
+    ALL = "all", "Pairs among all new responses of a prompt"
+    ACROSS_MODELS = "across_models", "Only pairs of responses from different models"
+
+
+class ConsequenceTarget(models.TextChoices):
+    RESPONSES = "responses", "Each response (shown under it in hindsight)"
+    TASKS = "tasks", "Each task (one consequence for the task)"
+
+
+class GenerationJob(models.Model):
+    """Sampling from one or more models for a project's prompts (kind "generate"), or writing
+    simulated consequences for a hindsight project's tasks (kind "consequences"), on a worker.
+
+    The selection is frozen when the job is made (`item_ids`), so progress has a fixed total and
+    a rerun knows what is left: a prompt (or response, or task) already written by this job is
+    skipped, found by the job id stored on what it wrote.
+    """
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="generation_jobs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=JobKind.choices, default=JobKind.GENERATE)
+    backends = models.JSONField(
+        default=list,
+        help_text='The models sampled: [{"name": ..., "config": {backend config}, '
+        '"training_run": id or null}]',
+    )
+    n_per_prompt = models.PositiveSmallIntegerField(default=2)
+    temperature = models.FloatField(default=0.7)
+    top_p = models.FloatField(default=1.0)
+    max_tokens = models.PositiveIntegerField(default=256)
+    batch_size = models.PositiveSmallIntegerField(default=8)
+    selection = models.CharField(max_length=20, choices=Selection.choices, default=Selection.ALL)
+    item_ids = models.JSONField(
+        default=list,
+        help_text="Frozen at creation: prompt ids (generate) or task ids (consequences).",
+    )
+    # Generation: how the new responses of a prompt become tasks.
+    pair_strategy = models.CharField(max_length=10, blank=True)
+    max_pairs_per_prompt = models.PositiveSmallIntegerField(default=6)
+    pairing = models.CharField(max_length=14, choices=Pairing.choices, default=Pairing.ALL)
+    # Consequences: what is written, and the prompt the model gets.
+    target = models.CharField(
+        max_length=10, choices=ConsequenceTarget.choices, default=ConsequenceTarget.RESPONSES
+    )
+    template = models.TextField(blank=True)
+
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    responses_created = models.PositiveIntegerField(default=0)
+    responses_unused = models.PositiveIntegerField(
+        default=0, help_text="Empty or repeated replies: stored, but left out of tasks."
+    )
+    tasks_created = models.PositiveIntegerField(default=0)
+    consequences_written = models.PositiveIntegerField(default=0)
+    tasks_updated = models.PositiveIntegerField(
+        default=0, help_text="Consequence jobs: tasks whose consequence this job set."
+    )
+    error = models.TextField(blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "status"], name="genjob_project_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} job {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.SUCCEEDED:
+            return 100
+        return min(99, int(100 * self.done / self.total)) if self.total else 0
+
+    @property
+    def model_names(self) -> list[str]:
+        return [entry["name"] for entry in self.backends]

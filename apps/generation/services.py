@@ -1,0 +1,426 @@
+"""Generation jobs: sample responses for a project's prompts, or simulate consequences for a
+hindsight project's tasks, on a `default` worker, with progress, cooperative cancel, and a rerun
+that picks up where the last one stopped.
+
+The backends themselves (apps/generation/backends.py) retry transient failures with backoff;
+what they finally refuse fails the job with the reason, and every batch written before stays.
+"""
+
+import logging
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.errors import ApplicationError, Conflict
+from apps.corpus.models import Prompt
+from apps.generation.backends import (
+    BackendConfigError,
+    GenerationError,
+    backend_from_config,
+    validate_config,
+)
+from apps.generation.consequences import (
+    DEFAULT_TEMPLATE,
+    check_template,
+    consequence_units,
+    run_consequences,
+)
+from apps.generation.models import (
+    ConsequenceTarget,
+    GenerationJob,
+    JobKind,
+    JobStatus,
+    Pairing,
+    Selection,
+)
+from apps.generation.sampling import run_generation
+from apps.labeling.models import Task
+from apps.projects.models import FeedbackKind, PairStrategy, Project
+
+log = logging.getLogger(__name__)
+
+MAX_PER_PROMPT = 16
+MAX_BATCH_SIZE = 256
+MAX_TOKENS = 32_768
+NAME_LENGTH = 200  # Response.source
+# Responses per prompt below which a kind makes no task at all.
+_MIN_RESPONSES = {FeedbackKind.PAIRWISE: 2, FeedbackKind.LISTWISE: 3}
+
+
+# --- which models -------------------------------------------------------------------------------
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= NAME_LENGTH else "…" + text[-(NAME_LENGTH - 1) :]
+
+
+def _check_local_model(path: str) -> None:
+    """A local model must load offline: a directory holding a model or a LoRA adapter, or a
+    model id already in the local Hugging Face cache. Nothing is downloaded."""
+    directory = Path(path)
+    if directory.is_dir():
+        if not any((directory / f).exists() for f in ("config.json", "adapter_config.json")):
+            raise ApplicationError(
+                f"{path} holds no config.json or adapter_config.json; it is not a model directory."
+            )
+        return
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError):
+        raise ApplicationError(
+            f"Unknown local model {path!r}: it is neither a directory nor in the local model "
+            "cache, and generation never downloads models."
+        ) from None
+
+
+def _policy_run_backend(*, user: User, run_id: Any) -> dict:
+    from apps.projects.models import Role
+    from apps.projects.selectors import projects_for_user
+    from apps.training.models import RunStatus, TrainingRun
+    from apps.training.services import run_model_dir
+
+    projects = projects_for_user(user=user)
+    if not user.is_superuser:
+        projects = projects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    run = TrainingRun.objects.filter(
+        pk=run_id, project__in=projects, family="policy", status=RunStatus.SUCCEEDED
+    ).first()
+    if run is None:
+        raise ApplicationError(
+            f"Run {run_id} is not a succeeded policy run of a project you administer."
+        )
+    model_dir = run_model_dir(run)
+    if not (model_dir / "config.json").exists():
+        raise ApplicationError(f"The trained model of run {run.pk} is missing from storage.")
+    return {
+        "name": f"policy run {run.pk} ({run.objective})",
+        "config": {"type": "transformers", "model": str(model_dir)},
+        "training_run": run.pk,
+    }
+
+
+def resolve_backends(*, user: User, specs: list[dict]) -> list[dict]:
+    """The job's `backends` entries from what the admin chose. Each spec is either
+    {"training_run": id} (a succeeded policy run) or a backend config (see backends.py), with
+    an optional "name" that becomes Response.source (default: the model's name or path)."""
+    if not specs:
+        raise ApplicationError("Choose at least one model.")
+    entries = []
+    for spec in specs:
+        spec = dict(spec)
+        name = str(spec.pop("name", "") or "").strip()
+        if "training_run" in spec:
+            entry = _policy_run_backend(user=user, run_id=spec.pop("training_run"))
+            if spec:  # sampling overrides such as a device or a timeout
+                try:
+                    entry["config"] = validate_config({**spec, **entry["config"]})
+                except BackendConfigError as exc:
+                    raise ApplicationError(str(exc)) from None
+        else:
+            try:
+                config = validate_config(spec)
+            except BackendConfigError as exc:
+                raise ApplicationError(str(exc)) from None
+            if config["type"] == "transformers":
+                _check_local_model(config["model"])
+            entry = {"name": config["model"], "config": config, "training_run": None}
+        entry["name"] = _short(name or entry["name"])
+        entries.append(entry)
+    names = [entry["name"] for entry in entries]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ApplicationError(
+            f"Two models share the name {', '.join(repeated)}: give each a name of its own."
+        )
+    return entries
+
+
+# --- sampling settings and selections -----------------------------------------------------------
+
+
+def _check_sampling(*, temperature: float, top_p: float, max_tokens: int, batch_size: int) -> None:
+    if not 0 <= temperature <= 5:
+        raise ApplicationError("The temperature must be between 0 and 5.")
+    if not 0 < top_p <= 1:
+        raise ApplicationError("Top-p must be above 0 and at most 1.")
+    if not 1 <= max_tokens <= MAX_TOKENS:
+        raise ApplicationError(f"Max tokens must be between 1 and {MAX_TOKENS}.")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ApplicationError(f"The batch size must be between 1 and {MAX_BATCH_SIZE}.")
+
+
+def _listed_prompt_ids(project: Project, prompt_ids: list[int] | None) -> list[int]:
+    wanted = list(dict.fromkeys(int(pk) for pk in prompt_ids or []))
+    if not wanted:
+        raise ApplicationError("List the prompt ids to use.")
+    found = set()
+    for start in range(0, len(wanted), 500):
+        found.update(
+            Prompt.objects.filter(project=project, pk__in=wanted[start : start + 500]).values_list(
+                "pk", flat=True
+            )
+        )
+    unknown = [pk for pk in wanted if pk not in found]
+    if unknown:
+        shown = ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "")
+        raise ApplicationError(f"Not prompts of this project: {shown}.")
+    return wanted
+
+
+def _selected_prompt_ids(project: Project, selection: str, prompt_ids: list[int] | None):
+    if selection == Selection.LISTED:
+        return _listed_prompt_ids(project, prompt_ids)
+    prompts = Prompt.objects.filter(project=project)
+    if selection == Selection.WITHOUT_RESPONSES:
+        prompts = prompts.filter(responses__isnull=True)
+    elif selection != Selection.ALL:
+        raise ApplicationError(f"Unknown prompt selection {selection!r}.")
+    return list(prompts.order_by("pk").values_list("pk", flat=True))
+
+
+# --- creating, cancelling, resuming -------------------------------------------------------------
+
+
+def _enqueue(job: GenerationJob) -> None:
+    from apps.generation.tasks import run_job
+
+    transaction.on_commit(lambda: run_job.delay(job.pk))
+
+
+@transaction.atomic
+def generation_job_create(
+    *,
+    project: Project,
+    user: User,
+    backends: list[dict],
+    n_per_prompt: int = 2,
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    max_tokens: int = 256,
+    batch_size: int = 8,
+    selection: str = Selection.ALL,
+    prompt_ids: list[int] | None = None,
+    pair_strategy: str | None = None,
+    max_pairs_per_prompt: int | None = None,
+    pairing: str = Pairing.ALL,
+) -> GenerationJob:
+    """Freezes the chosen prompts and queues sampling `n_per_prompt` responses from each model
+    for each of them; tasks of the project's kind are made from each prompt's new responses."""
+    if project.kind == FeedbackKind.CHAT:
+        raise ApplicationError("Chat projects get their replies live, in the chat.")
+    entries = resolve_backends(user=user, specs=backends)
+    _check_sampling(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, batch_size=batch_size
+    )
+    if not 1 <= n_per_prompt <= MAX_PER_PROMPT:
+        raise ApplicationError(f"Responses per prompt must be between 1 and {MAX_PER_PROMPT}.")
+    if n_per_prompt > 1 and temperature == 0:
+        raise ApplicationError(
+            "At temperature 0 every sample of a model is the same: raise the temperature, "
+            "or ask for one response per model."
+        )
+    per_prompt = n_per_prompt * len(entries)
+    needed = _MIN_RESPONSES.get(project.kind, 1)
+    if per_prompt < needed:
+        raise ApplicationError(
+            f"A {project.get_kind_display()} project needs at least {needed} responses per "
+            f"prompt; this job makes {per_prompt}."
+        )
+    if pairing not in Pairing.values:
+        raise ApplicationError(f"Unknown pairing {pairing!r}.")
+    if pairing == Pairing.ACROSS_MODELS and len(entries) < 2:
+        raise ApplicationError("Pairs across models need at least two models.")
+    pair_strategy = pair_strategy or project.pair_strategy
+    if pair_strategy not in PairStrategy.values:
+        raise ApplicationError(f"Unknown pair strategy {pair_strategy!r}.")
+    ids = _selected_prompt_ids(project, selection, prompt_ids)
+    if not ids:
+        raise ApplicationError("No prompt matches this selection.")
+    job = GenerationJob.objects.create(
+        project=project,
+        created_by=user,
+        kind=JobKind.GENERATE,
+        backends=entries,
+        n_per_prompt=n_per_prompt,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        batch_size=batch_size,
+        selection=selection,
+        item_ids=ids,
+        pair_strategy=pair_strategy,
+        max_pairs_per_prompt=max_pairs_per_prompt or project.max_pairs_per_prompt,
+        pairing=pairing,
+        total=len(ids),
+    )
+    _enqueue(job)
+    return job
+
+
+def _selected_task_ids(project: Project, selection: str, prompt_ids: list[int] | None):
+    # A task an annotator has already been shown keeps the consequence it was shown (or will be).
+    tasks = Task.objects.filter(project=project).exclude(assignments__isnull=False)
+    if selection == Selection.WITHOUT_CONSEQUENCE:
+        tasks = tasks.filter(consequence="")
+    elif selection == Selection.LISTED:
+        tasks = tasks.filter(prompt_id__in=_listed_prompt_ids(project, prompt_ids))
+    elif selection != Selection.ALL:
+        raise ApplicationError(f"Unknown task selection {selection!r}.")
+    return list(tasks.order_by("pk").values_list("pk", flat=True).distinct())
+
+
+@transaction.atomic
+def consequence_job_create(
+    *,
+    project: Project,
+    user: User,
+    backend: dict,
+    template: str | None = None,
+    target: str = ConsequenceTarget.RESPONSES,
+    selection: str = Selection.WITHOUT_CONSEQUENCE,
+    prompt_ids: list[int] | None = None,
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    max_tokens: int = 200,
+    batch_size: int = 8,
+) -> GenerationJob:
+    """Queues a model writing, from `template`, what plausibly happened after the user acted on
+    each response (or each task) of a hindsight project's chosen tasks."""
+    if project.kind != FeedbackKind.HINDSIGHT:
+        raise ApplicationError("Consequences are simulated for hindsight projects only.")
+    (entry,) = resolve_backends(user=user, specs=[backend])
+    _check_sampling(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, batch_size=batch_size
+    )
+    template = DEFAULT_TEMPLATE if template is None else template.strip()
+    check_template(template)
+    if target not in ConsequenceTarget.values:
+        raise ApplicationError(f"Unknown consequence target {target!r}.")
+    task_ids = _selected_task_ids(project, selection, prompt_ids)
+    if not task_ids:
+        raise ApplicationError(
+            "No task matches this selection (tasks already shown to an annotator are left as "
+            "they are)."
+        )
+    job = GenerationJob(
+        project=project,
+        created_by=user,
+        kind=JobKind.CONSEQUENCES,
+        backends=[entry],
+        n_per_prompt=1,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        batch_size=batch_size,
+        selection=selection,
+        item_ids=task_ids,
+        target=target,
+        template=template,
+    )
+    job.total = len(consequence_units(job).todo)
+    job.save()
+    _enqueue(job)
+    return job
+
+
+@transaction.atomic
+def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """A queued job ends at once; a running one stops after the batch in hand, which is kept."""
+    job = GenerationJob.objects.select_for_update().get(pk=job.pk)
+    if job.is_finished:
+        raise Conflict(f"The job has already {job.status}.")
+    now = timezone.now()
+    job.cancel_requested_at = now
+    if job.status == JobStatus.QUEUED:
+        job.status, job.finished_at = JobStatus.CANCELLED, now
+    job.save(update_fields=["cancel_requested_at", "status", "finished_at"])
+    return job
+
+
+@transaction.atomic
+def generation_job_resume(*, job: GenerationJob) -> GenerationJob:
+    """Queues a failed or cancelled job again; it skips what it already wrote."""
+    job = GenerationJob.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise Conflict("Only a failed or cancelled job can be resumed.")
+    job.status, job.error = JobStatus.QUEUED, ""
+    job.cancel_requested_at = job.finished_at = None
+    job.save(update_fields=["status", "error", "cancel_requested_at", "finished_at"])
+    _enqueue(job)
+    return job
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def _claim(job_id: int) -> GenerationJob | None:
+    """Marks the job running, or returns None when it must not run: it is finished, or its
+    cancel came while it waited. A job left "running" by a worker that died runs again; a
+    duplicate delivery that overlaps a live run only costs work (writes skip what exists)."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            GenerationJob.objects.select_for_update()
+            .select_related("project")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.is_finished:
+            return None
+        if job.cancel_requested_at:
+            job.status, job.finished_at = JobStatus.CANCELLED, now
+            job.save(update_fields=["status", "finished_at"])
+            return None
+        job.status = JobStatus.RUNNING
+        job.started_at = job.started_at or now
+        job.save(update_fields=["status", "started_at"])
+    return job
+
+
+def _cancel_requested(job_id: int) -> bool:
+    return GenerationJob.objects.filter(pk=job_id, cancel_requested_at__isnull=False).exists()
+
+
+def _finish(job_id: int, status: str, error: str = "") -> None:
+    GenerationJob.objects.filter(pk=job_id).update(
+        status=status, error=error[:10_000], finished_at=timezone.now()
+    )
+
+
+def generation_job_run(*, job_id: int) -> GenerationJob:
+    """Runs the job to its end: succeeded, cancelled (between batches) or failed with the
+    reason. Safe to run twice: a finished job is left as is, and a rerun skips what the job
+    already wrote."""
+    job = _claim(job_id)
+    if job is None:
+        return GenerationJob.objects.get(pk=job_id)
+    try:
+        with ExitStack() as stack:
+            backends = [
+                (entry, stack.enter_context(backend_from_config(entry["config"])))
+                for entry in job.backends
+            ]
+
+            def should_stop() -> bool:
+                return _cancel_requested(job.pk)
+
+            if job.kind == JobKind.CONSEQUENCES:
+                finished = run_consequences(job, backends[0], should_stop=should_stop)
+            else:
+                finished = run_generation(job, backends, should_stop=should_stop)
+    except GenerationError as exc:
+        _finish(job.pk, JobStatus.FAILED, exc.reason)
+    except (BackendConfigError, ApplicationError, ValueError) as exc:
+        _finish(job.pk, JobStatus.FAILED, str(exc))
+    except Exception as exc:  # a bug must still end the job with a reason, never "running"
+        log.exception("Generation job %s failed", job.pk)
+        _finish(job.pk, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")
+    else:
+        _finish(job.pk, JobStatus.SUCCEEDED if finished else JobStatus.CANCELLED)
+    return GenerationJob.objects.get(pk=job.pk)
