@@ -41,7 +41,7 @@ def test_no_api_operation_answers_with_a_server_error(live_server, tmp_path):
             "--generation-deterministic",
             "--request-timeout",
             "30",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         timeout=900,
