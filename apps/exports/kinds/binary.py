@@ -12,7 +12,7 @@ from apps.exports.writers import Column
 from apps.projects.models import FeedbackKind, Principle
 
 
-def _labels(item) -> Iterator[tuple[int, bool, dict]]:
+def _thumbs_labels(item, stats) -> Iterator[tuple[int, bool, dict]]:
     """(position, label, extra) per labelled response of a thumbs judgment."""
     labels = (item.row[4] or {}).get("labels") or []
     for position, label in enumerate(labels):
@@ -109,10 +109,6 @@ def _principle_verdicts(principles: dict[int, Principle]):
     return label_of
 
 
-def _thumbs_label_of(item, stats):
-    return _labels(item)
-
-
 def build_unpaired(project, options, stats):
     form, aggregate = options.form, options.aggregate
     if project.kind == FeedbackKind.CHAT:
@@ -133,7 +129,7 @@ def build_unpaired(project, options, stats):
         label_of = _principle_verdicts(principles)
         columns = [*head, Column("principle_key", "str"), Column("principle_version", "int"), *tail]
     else:
-        extra, label_of, columns = (), _thumbs_label_of, [*head, *tail]
+        extra, label_of, columns = (), _thumbs_labels, [*head, *tail]
     rows = _binary_rows(
         stream,
         label_of=label_of,

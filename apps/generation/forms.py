@@ -1,0 +1,181 @@
+import re
+
+from django import forms
+
+from apps.generation.consequences import DEFAULT_TEMPLATE
+from apps.generation.models import ConsequenceTarget, Pairing, Selection
+from apps.projects.models import PairStrategy
+
+
+class _ModelsForm(forms.Form):
+    """Which models: trained policies, local directories, and models on an OpenAI-compatible
+    server. `backend_specs()` gives them as the services take them."""
+
+    policy_runs = forms.ModelMultipleChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Trained policies",
+        help_text="Succeeded policy runs of the projects you administer.",
+    )
+    local_models = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Local models",
+        help_text="One per line: a model or LoRA adapter directory, or a model id already in "
+        "this machine's Hugging Face cache (nothing is downloaded). Runs on the worker.",
+    )
+    openai_base_url = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Server URL",
+        help_text="An OpenAI-compatible API root (vLLM, Ollama, llama.cpp, OpenAI), e.g. "
+        "http://127.0.0.1:8000/v1",
+    )
+    openai_models = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Server models",
+        help_text="The model names the server serves, comma-separated.",
+    )
+    openai_api_key = forms.CharField(
+        required=False,
+        max_length=500,
+        label="API key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Sent as a bearer token; stored with the job, never shown.",
+    )
+
+    def __init__(self, *args, policy_runs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["policy_runs"].queryset = policy_runs
+        self.fields["policy_runs"].label_from_instance = (
+            lambda run: f"Run {run.pk}: {run.name} ({run.objective}, {run.project.name})"
+        )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("openai_models") and not data.get("openai_base_url"):
+            self.add_error("openai_base_url", "Give the server's URL for its models.")
+        if data.get("openai_base_url") and not data.get("openai_models"):
+            self.add_error("openai_models", "Name at least one model of the server.")
+        return data
+
+    def backend_specs(self) -> list[dict]:
+        data = self.cleaned_data
+        specs = [{"training_run": run.pk} for run in data.get("policy_runs") or []]
+        specs += [
+            {"type": "transformers", "model": line.strip()}
+            for line in (data.get("local_models") or "").splitlines()
+            if line.strip()
+        ]
+        for model in (data.get("openai_models") or "").split(","):
+            if model.strip():
+                spec = {"type": "openai", "base_url": data["openai_base_url"], "model": model}
+                if data.get("openai_api_key"):
+                    spec["api_key"] = data["openai_api_key"]
+                specs.append(spec)
+        return specs
+
+
+def _prompt_ids(text: str) -> list[int]:
+    parts = [part for part in re.split(r"[\s,]+", text or "") if part]
+    bad = [part for part in parts if not part.isdigit()]
+    if bad:
+        raise forms.ValidationError(f"Not prompt ids: {', '.join(bad[:5])}.")
+    return [int(part) for part in parts]
+
+
+class _SamplingFields(forms.Form):
+    temperature = forms.FloatField(initial=0.7, min_value=0, max_value=5)
+    top_p = forms.FloatField(label="Top-p", initial=1.0, min_value=0.01, max_value=1)
+    max_tokens = forms.IntegerField(label="Max tokens", initial=256, min_value=1, max_value=32_768)
+    batch_size = forms.IntegerField(
+        initial=8,
+        min_value=1,
+        max_value=256,
+        help_text="Prompts per batch: sampled together, written together, cancel between.",
+    )
+    prompt_ids = forms.CharField(
+        required=False,
+        label="Prompt ids",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="For “the listed prompt ids”: comma- or space-separated.",
+    )
+
+    def clean_prompt_ids(self):
+        return _prompt_ids(self.cleaned_data.get("prompt_ids", ""))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("selection") == Selection.LISTED and not data.get("prompt_ids"):
+            self.add_error("prompt_ids", "List the prompt ids to use.")
+        return data
+
+
+class GenerationJobForm(_SamplingFields, _ModelsForm):
+    n_per_prompt = forms.IntegerField(
+        label="Responses per prompt and model", initial=2, min_value=1, max_value=16
+    )
+    selection = forms.ChoiceField(
+        label="Prompts",
+        choices=[
+            (Selection.WITHOUT_RESPONSES, "Prompts without responses yet"),
+            (Selection.ALL, "All prompts"),
+            (Selection.LISTED, "The listed prompt ids"),
+        ],
+    )
+    pairing = forms.ChoiceField(choices=Pairing.choices, initial=Pairing.ALL)
+    pair_strategy = forms.ChoiceField(
+        label="Pairs", choices=PairStrategy.choices, required=False
+    )
+    max_pairs_per_prompt = forms.IntegerField(
+        label="At most pairs per prompt (sampled pairs)", min_value=1, max_value=100, required=False
+    )
+
+    field_order = [
+        "policy_runs", "local_models", "openai_base_url", "openai_models", "openai_api_key",
+        "n_per_prompt", "temperature", "top_p", "max_tokens", "batch_size",
+        "selection", "prompt_ids", "pairing", "pair_strategy", "max_pairs_per_prompt",
+    ]  # fmt: skip
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pair_strategy"].initial = project.pair_strategy
+        self.fields["max_pairs_per_prompt"].initial = project.max_pairs_per_prompt
+
+
+class ConsequenceJobForm(_SamplingFields, _ModelsForm):
+    template = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12}),
+        initial=DEFAULT_TEMPLATE,
+        help_text="What the model is asked for each response: {prompt} and {response} are "
+        "filled in.",
+    )
+    target = forms.ChoiceField(
+        label="Write a consequence for", choices=ConsequenceTarget.choices
+    )
+    selection = forms.ChoiceField(
+        label="Tasks",
+        choices=[
+            (Selection.WITHOUT_CONSEQUENCE, "Tasks without a consequence yet"),
+            (Selection.ALL, "All tasks not yet shown to an annotator (rewrites)"),
+            (Selection.LISTED, "Tasks of the listed prompt ids"),
+        ],
+    )
+
+    field_order = [
+        "policy_runs", "local_models", "openai_base_url", "openai_models", "openai_api_key",
+        "template", "target", "selection", "prompt_ids",
+        "temperature", "top_p", "max_tokens", "batch_size",
+    ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["max_tokens"].initial = 200
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and len(self.backend_specs()) != 1:
+            raise forms.ValidationError("Choose exactly one model to write the consequences.")
+        return data

@@ -1,0 +1,146 @@
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.core.errors import ApplicationError
+from apps.generation.backends import redact_config
+from apps.generation.forms import ConsequenceJobForm, GenerationJobForm
+from apps.generation.selectors import (
+    any_active,
+    generation_job_get_for_admin,
+    job_model_counts,
+    jobs_for_project,
+    policy_runs_for_user,
+)
+from apps.generation.services import (
+    consequence_job_create,
+    generation_job_cancel,
+    generation_job_create,
+    generation_job_resume,
+)
+from apps.projects.models import FeedbackKind, Role
+from apps.projects.selectors import project_get_for_user
+
+
+@login_required
+def job_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    jobs = jobs_for_project(project=project)
+    context = {"project": project, "jobs": jobs, "polling": any_active(jobs)}
+    template = "generation/_job_rows.html" if request.htmx else "generation/list.html"
+    return render(request, template, context)
+
+
+@login_required
+def job_new(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    form = GenerationJobForm(
+        request.POST or None, project=project, policy_runs=policy_runs_for_user(user=request.user)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = generation_job_create(
+                project=project,
+                user=request.user,
+                backends=form.backend_specs(),
+                n_per_prompt=data["n_per_prompt"],
+                temperature=data["temperature"],
+                top_p=data["top_p"],
+                max_tokens=data["max_tokens"],
+                batch_size=data["batch_size"],
+                selection=data["selection"],
+                prompt_ids=data["prompt_ids"],
+                pair_strategy=data["pair_strategy"] or None,
+                max_pairs_per_prompt=data["max_pairs_per_prompt"],
+                pairing=data["pairing"],
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("generation:detail", job_id=job.pk)
+    return render(request, "generation/new.html", {"project": project, "form": form})
+
+
+@login_required
+def consequence_new(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    form = ConsequenceJobForm(request.POST or None, policy_runs=policy_runs_for_user(user=request.user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = consequence_job_create(
+                project=project,
+                user=request.user,
+                backend=form.backend_specs()[0],
+                template=data["template"],
+                target=data["target"],
+                selection=data["selection"],
+                prompt_ids=data["prompt_ids"],
+                temperature=data["temperature"],
+                top_p=data["top_p"],
+                max_tokens=data["max_tokens"],
+                batch_size=data["batch_size"],
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("generation:detail", job_id=job.pk)
+    context = {
+        "project": project,
+        "form": form,
+        "is_hindsight": project.kind == FeedbackKind.HINDSIGHT,
+    }
+    return render(request, "generation/consequences_new.html", context)
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = generation_job_get_for_admin(user=request.user, job_id=job_id)
+    context = {"job": job, "project": job.project}
+    if request.htmx:
+        return render(request, "generation/_status.html", context)
+    context["model_counts"] = job_model_counts(job=job)
+    context["backends_json"] = json.dumps(
+        [
+            {**entry, "config": redact_config(entry["config"])}
+            for entry in job.backends
+        ],
+        indent=2,
+    )
+    return render(request, "generation/detail.html", context)
+
+
+def _after_action(request: HttpRequest, job_id: int) -> HttpResponse:
+    if request.htmx:
+        job = generation_job_get_for_admin(user=request.user, job_id=job_id)
+        return render(request, "generation/_status.html", {"job": job, "project": job.project})
+    return redirect("generation:detail", job_id=job_id)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = generation_job_get_for_admin(user=request.user, job_id=job_id)
+    try:
+        generation_job_cancel(job=job)
+        messages.success(request, "Cancel requested: the job stops after the batch in hand.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return _after_action(request, job.pk)
+
+
+@login_required
+@require_POST
+def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = generation_job_get_for_admin(user=request.user, job_id=job_id)
+    try:
+        generation_job_resume(job=job)
+        messages.success(request, "Queued again: the job skips what it already wrote.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return _after_action(request, job.pk)
