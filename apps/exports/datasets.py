@@ -7,7 +7,7 @@ stream), and memory holds one chunk at a time whatever the row count.
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import NamedTuple
@@ -58,9 +58,6 @@ class Dataset:
         return [c.name for c in self.columns]
 
 
-Builder = Callable[[Project, ExportOptions, ExportStats], tuple[list[Column], Iterable[KeyedRow]]]
-
-
 def dataset_build(*, project: Project, kind: str, options: ExportOptions | dict | None) -> Dataset:
     """The export `kind` of the project. Nothing is read until the rows are iterated."""
     from apps.exports.kinds import BUILDERS
@@ -81,7 +78,8 @@ def dataset_build(*, project: Project, kind: str, options: ExportOptions | dict 
 
 
 def split_side(key: str, *, share: float, seed: int) -> str:
-    """ "test" for a share of the keys, drawn by a seeded hash: stable across runs and machines."""
+    """The side a prompt key falls on: "test" for about `share` of the keys, drawn by a seeded
+    sha256 of the key, so the same key lands on the same side on every run and machine."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < share else "train"
 

@@ -115,10 +115,18 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "generation/detail.html", context)
 
 
-def _after_action(request: HttpRequest, job_id: int) -> HttpResponse:
+def _after_action(
+    request: HttpRequest, job_id: int, *, done: str, error: str | None
+) -> HttpResponse:
+    """htmx: the status partial, the outcome in it; otherwise back to the job page."""
     if request.htmx:
         job = generation_job_get_for_admin(user=request.user, job_id=job_id)
-        return render(request, "generation/_status.html", {"job": job, "project": job.project})
+        context = {"job": job, "project": job.project, "action_error": error}
+        return render(request, "generation/_status.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
     return redirect("generation:detail", job_id=job_id)
 
 
@@ -126,21 +134,25 @@ def _after_action(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = generation_job_get_for_admin(user=request.user, job_id=job_id)
+    error = None
     try:
         generation_job_cancel(job=job)
-        messages.success(request, "Cancel requested: the job stops after the batch in hand.")
     except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return _after_action(request, job.pk)
+        error = exc.message
+    return _after_action(
+        request, job.pk, done="Cancel requested: the job stops after the batch in hand.", error=error
+    )
 
 
 @login_required
 @require_POST
 def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
     job = generation_job_get_for_admin(user=request.user, job_id=job_id)
+    error = None
     try:
         generation_job_resume(job=job)
-        messages.success(request, "Queued again: the job skips what it already wrote.")
     except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return _after_action(request, job.pk)
+        error = exc.message
+    return _after_action(
+        request, job.pk, done="Queued again: the job skips what it already wrote.", error=error
+    )

@@ -25,7 +25,7 @@ from trainer.reward.tasks import Example, RewardTask
 
 def train_reward_model(
     *,
-    task_factory: type,
+    task_factory: type[RewardTask],
     config: RewardConfig,
     train_path: Path,
     eval_path: Path | None,
@@ -33,7 +33,10 @@ def train_reward_model(
     callbacks: TrainingCallbacks,
     resume: bool,
 ) -> TrainingResult:
-    """Train the reward objective that `task_factory(config, tokenizer)` describes; see `trainer.train`."""
+    """Train the reward objective that `task_factory(config, tokenizer)` describes; see `trainer.train`.
+
+    Inputs longer than max_length are truncated (and counted in the log), never dropped.
+    """
     device = choose_device(config.device, num_threads=config.num_threads)
     objective_kind = task_factory.dataset_kind
     train_rows = load_rows(objective_kind, train_path)
@@ -41,7 +44,7 @@ def train_reward_model(
 
     model, tokenizer = build_reward_model(config, num_outputs=task_factory.num_outputs)
     model.to(device.device)
-    task: RewardTask = task_factory(config, tokenizer)
+    task = task_factory(config, tokenizer)
     train_examples = task.encode(train_rows)
     eval_examples = task.encode(eval_rows)
     _report_truncation(train_examples, config.max_length, callbacks)

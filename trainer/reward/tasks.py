@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from trainer.data import Row
 from trainer.reward.batching import Encoded
@@ -25,11 +26,13 @@ class Example:
 
 
 class RewardTask(Protocol):
-    """A reward objective, as the runner sees it."""
+    """A reward objective, as the runner sees it; built from the config and the backbone's tokenizer."""
 
     objective: str
     dataset_kind: str
     num_outputs: int
+
+    def __init__(self, config: Any, tokenizer: PreTrainedTokenizerBase) -> None: ...
 
     def encode(self, rows: list[Row]) -> list[Example]:
         """Tokenise rows into examples (truncating, never dropping)."""
