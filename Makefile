@@ -53,3 +53,6 @@ bench-dashboard: install
 # Refreshes the README's pictures: the browser tests save what they see.
 screenshots: install chromium
 	ARBITER_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -m browser tests/browser
+
+bench-export: install
+	$(BIN)/python bench/export/bench_export.py

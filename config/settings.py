@@ -156,6 +156,8 @@ ARBITER_RUN_MAX_ATTEMPTS = env.int("ARBITER_RUN_MAX_ATTEMPTS", default=3)
 
 # Assignment: how long a claimed task stays reserved for its annotator.
 ARBITER_LEASE_SECONDS = env.int("ARBITER_LEASE_SECONDS", default=15 * 60)
+# Webhook targets on loopback, private or link-local addresses are refused unless allowed here.
+ARBITER_WEBHOOKS_ALLOW_PRIVATE = env.bool("ARBITER_WEBHOOKS_ALLOW_PRIVATE", default=False)
 ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 
 REST_FRAMEWORK = {
@@ -170,6 +172,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.apis.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
+    "ENUM_NAME_OVERRIDES": {
+        "ExportKindEnum": "apps.exports.models.ExportKind",
+        "ExportJobStatusEnum": "apps.exports.models.JobStatus",
+        "WebhookEventEnum": "apps.exports.models.WebhookEvent",
+        "FeedbackKindEnum": "apps.projects.models.FeedbackKind",
+        "ImportStatusEnum": "apps.imports.models.ImportStatus",
+    },
     "TITLE": "Arbiter API",
     "DESCRIPTION": "Import prompts and responses, label them, export datasets.",
     "VERSION": "0.1.0",

@@ -184,4 +184,25 @@ def _judgment_submit(
     assignment.save(update_fields=["status", "finished_at"])
     Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
     cycles_after_new_judgment(judgment)
+    _announce(project=project, judgment=judgment, task=task)
     return Submission(judgment=judgment, created=True)
+
+
+def _announce(*, project: Project, judgment: Judgment, task: Task) -> None:
+    """Webhooks, queued to go out once the judgment commits (nothing leaves on a rollback)."""
+    from apps.exports.webhooks import (
+        judgment_submitted_payload,
+        task_completed_payload,
+        webhook_emit,
+    )
+
+    webhook_emit(
+        project=project, event="judgment.submitted", payload=judgment_submitted_payload(judgment)
+    )
+    count = Task.objects.values_list("judgment_count", flat=True).get(pk=task.pk)
+    if count == project.overlap:
+        webhook_emit(
+            project=project,
+            event="task.completed",
+            payload=task_completed_payload(task, judgment_count=count),
+        )

@@ -78,9 +78,9 @@ def consequence_units(job: GenerationJob) -> Units:
         if job.pk:
             for chunk in _chunks(task_ids):
                 done.update(
-                    Task.objects.filter(
-                        pk__in=chunk, context__consequence_job=job.pk
-                    ).values_list("pk", flat=True)
+                    Task.objects.filter(pk__in=chunk, context__consequence_job=job.pk).values_list(
+                        "pk", flat=True
+                    )
                 )
         return Units(todo=[pk for pk in task_ids if pk not in done], done=len(done))
     tasks_of: dict[int, list[int]] = defaultdict(list)
@@ -137,9 +137,7 @@ def fill_tasks(job: GenerationJob, task_ids: Iterable[int], *, only_empty: bool 
         if only_empty:
             tasks = tasks.filter(consequence="")
         tasks = tasks.prefetch_related(
-            Prefetch(
-                "items", TaskItem.objects.select_related("response").order_by("position")
-            )
+            Prefetch("items", TaskItem.objects.select_related("response").order_by("position"))
         )
         changed = []
         for task in tasks:

@@ -46,11 +46,21 @@ class _ModelsForm(forms.Form):
         help_text="Sent as a bearer token; stored with the job, never shown.",
     )
 
+    MODEL_FIELDS = (
+        "policy_runs", "local_models", "openai_base_url", "openai_models", "openai_api_key",
+    )  # fmt: skip
+
+    def model_fields(self) -> list:
+        return [self[name] for name in self.MODEL_FIELDS]
+
+    def other_fields(self) -> list:
+        return [field for field in self if field.name not in self.MODEL_FIELDS]
+
     def __init__(self, *args, policy_runs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["policy_runs"].queryset = policy_runs
-        self.fields["policy_runs"].label_from_instance = (
-            lambda run: f"Run {run.pk}: {run.name} ({run.objective}, {run.project.name})"
+        self.fields["policy_runs"].label_from_instance = lambda run: (
+            f"Run {run.pk}: {run.name} ({run.objective}, {run.project.name})"
         )
 
     def clean(self):
@@ -126,9 +136,7 @@ class GenerationJobForm(_SamplingFields, _ModelsForm):
         ],
     )
     pairing = forms.ChoiceField(choices=Pairing.choices, initial=Pairing.ALL)
-    pair_strategy = forms.ChoiceField(
-        label="Pairs", choices=PairStrategy.choices, required=False
-    )
+    pair_strategy = forms.ChoiceField(label="Pairs", choices=PairStrategy.choices, required=False)
     max_pairs_per_prompt = forms.IntegerField(
         label="At most pairs per prompt (sampled pairs)", min_value=1, max_value=100, required=False
     )
@@ -152,9 +160,7 @@ class ConsequenceJobForm(_SamplingFields, _ModelsForm):
         help_text="What the model is asked for each response: {prompt} and {response} are "
         "filled in.",
     )
-    target = forms.ChoiceField(
-        label="Write a consequence for", choices=ConsequenceTarget.choices
-    )
+    target = forms.ChoiceField(label="Write a consequence for", choices=ConsequenceTarget.choices)
     selection = forms.ChoiceField(
         label="Tasks",
         choices=[

@@ -69,7 +69,9 @@ def job_new(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def consequence_new(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
-    form = ConsequenceJobForm(request.POST or None, policy_runs=policy_runs_for_user(user=request.user))
+    form = ConsequenceJobForm(
+        request.POST or None, policy_runs=policy_runs_for_user(user=request.user)
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -106,10 +108,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         return render(request, "generation/_status.html", context)
     context["model_counts"] = job_model_counts(job=job)
     context["backends_json"] = json.dumps(
-        [
-            {**entry, "config": redact_config(entry["config"])}
-            for entry in job.backends
-        ],
+        [{**entry, "config": redact_config(entry["config"])} for entry in job.backends],
         indent=2,
     )
     return render(request, "generation/detail.html", context)
@@ -140,7 +139,10 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     except ApplicationError as exc:
         error = exc.message
     return _after_action(
-        request, job.pk, done="Cancel requested: the job stops after the batch in hand.", error=error
+        request,
+        job.pk,
+        done="Cancel requested: the job stops after the batch in hand.",
+        error=error,
     )
 
 

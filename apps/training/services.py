@@ -164,11 +164,10 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
     if run.is_finished:
         raise Conflict(f"The run has already {run.status}.")
-    now = timezone.now()
-    run.cancel_requested_at = now
+    TrainingRun.objects.filter(pk=run.pk).update(cancel_requested_at=timezone.now())
     if run.status == RunStatus.QUEUED:
-        run.status, run.finished_at = RunStatus.CANCELLED, now
-    run.save(update_fields=["cancel_requested_at", "status", "finished_at"])
+        _finish(run.pk, status=RunStatus.CANCELLED)
+    run.refresh_from_db()
     return run
 
 
@@ -271,7 +270,20 @@ def _claim(run_id: int, worker: str) -> TrainingRun | None:
 
 
 def _finish(run_id: int, **fields) -> None:
+    from apps.exports.webhooks import webhook_emit
+
     TrainingRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), **fields)
+    run = TrainingRun.objects.select_related("project").get(pk=run_id)
+    webhook_emit(
+        project=run.project,
+        event="run.finished",
+        payload={
+            "run": run.pk,
+            "status": run.status,
+            "objective": run.objective,
+            "snapshot": run.snapshot_id,
+        },
+    )
 
 
 def training_run_execute(*, run_id: int, worker: str) -> None:

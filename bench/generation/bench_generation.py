@@ -1,0 +1,155 @@
+"""make bench-generation: responses per second of a generation job with a local model, batched
+against one prompt at a time.
+
+Builds a small GPT-2-shaped model (byte-level tokenizer, random weights) in a temporary folder,
+seeds 256 prompts in a throwaway SQLite database, and runs the same generation job twice through
+the real service (sampling, writing responses and tasks per batch): once with `batch_size`
+prompts per batch, once with one. Same model, same max tokens, same thread count for both.
+
+Environment: BENCH_PROMPTS (256), BENCH_BATCH (32), BENCH_MAX_TOKENS (64), BENCH_THREADS (torch's
+default), BENCH_LAYERS (4), BENCH_WIDTH (256).
+"""
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMPTS = int(os.environ.get("BENCH_PROMPTS", "256"))
+BATCH = int(os.environ.get("BENCH_BATCH", "32"))
+MAX_TOKENS = int(os.environ.get("BENCH_MAX_TOKENS", "64"))
+LAYERS = int(os.environ.get("BENCH_LAYERS", "4"))
+WIDTH = int(os.environ.get("BENCH_WIDTH", "256"))
+TOPICS = ["bread", "bikes", "music", "plants", "money", "dogs", "exams", "coffee"]
+
+
+def build_model(directory: Path) -> tuple[Path, int]:
+    """A GPT-2 with the byte-level tokenizer of tests/trainer/tiny.py, `LAYERS` x `WIDTH`."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from tests.trainer.tiny import build_tiny_gpt2
+
+    build_tiny_gpt2(directory)  # its tokenizer, saved next to the model we replace
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(directory)
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=512,
+        n_embd=WIDTH,
+        n_layer=LAYERS,
+        n_head=max(1, WIDTH // 64),
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = GPT2LMHeadModel(config)
+    model.save_pretrained(directory)
+    return directory, sum(p.numel() for p in model.parameters())
+
+
+def setup_django(folder: Path) -> None:
+    os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
+    # The job runs in this process when its transaction commits: no broker, no worker.
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def seed():
+    from apps.accounts.models import User
+    from apps.corpus.models import Prompt
+    from apps.projects.models import FeedbackKind, Membership, Project, Role
+
+    admin = User.objects.create_user("bench-admin", password="bench-pass", is_staff=True)
+    projects = []
+    for name in ("batched", "sequential"):
+        project = Project.objects.create(name=name, kind=FeedbackKind.THUMBS, created_by=admin)
+        Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
+        Prompt.objects.bulk_create(
+            [
+                Prompt(
+                    project=project,
+                    messages=[
+                        {
+                            "role": "user",
+                            "content": f"Question {i}: what should I know about "
+                            f"{TOPICS[i % len(TOPICS)]}?",
+                        }
+                    ],
+                )
+                for i in range(PROMPTS)
+            ]
+        )
+        projects.append(project)
+    return admin, projects
+
+
+def run_job(*, project, user, model: str, batch_size: int) -> tuple[float, int]:
+    from apps.generation.models import GenerationJob
+    from apps.generation.services import generation_job_create
+
+    started = time.perf_counter()
+    job = generation_job_create(
+        project=project,
+        user=user,
+        backends=[{"type": "transformers", "model": model, "device": "cpu", "name": "bench"}],
+        n_per_prompt=1,
+        temperature=1.0,
+        top_p=1.0,
+        max_tokens=MAX_TOKENS,
+        batch_size=batch_size,
+    )
+    elapsed = time.perf_counter() - started
+    job = GenerationJob.objects.get(pk=job.pk)
+    if job.status != "succeeded":
+        sys.exit(f"The {project.name} job did not succeed: {job.status} {job.error}")
+    return elapsed, job.responses_created
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    threads = int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory(prefix="bench-generation-") as tmp:
+        folder = Path(tmp)
+        model_dir, parameters = build_model(folder / "model")
+        setup_django(folder)
+        from apps.generation.backends import backend_from_config
+
+        admin, (batched_project, sequential_project) = seed()
+        # Load the model once before timing, as a worker that already served a job has it.
+        backend_from_config(
+            {"type": "transformers", "model": str(model_dir), "device": "cpu"}
+        ).generate([{"role": "user", "content": "warm up"}], max_tokens=4)
+
+        print(
+            f"GPT-2 {LAYERS} layers x {WIDTH} wide ({parameters / 1e6:.1f} M parameters, random "
+            f"weights), {PROMPTS} prompts, 1 response each, max_tokens={MAX_TOKENS}, "
+            f"temperature 1.0, {threads} CPU thread{'s' * (threads > 1)}; the whole job path "
+            "(sampling, then responses and tasks written per batch)."
+        )
+        batched_s, batched_n = run_job(
+            project=batched_project, user=admin, model=str(model_dir), batch_size=BATCH
+        )
+        print(f"  batched ({BATCH} prompts per batch): {batched_n} responses in {batched_s:.1f} s")
+        sequential_s, sequential_n = run_job(
+            project=sequential_project, user=admin, model=str(model_dir), batch_size=1
+        )
+        print(f"  one prompt at a time:               {sequential_n} responses in {sequential_s:.1f} s")
+        batched_rate, sequential_rate = batched_n / batched_s, sequential_n / sequential_s
+        print(f"  speed-up: {batched_rate / sequential_rate:.1f}x")
+        print(f"batched_per_s={batched_rate:.1f} sequential_per_s={sequential_rate:.1f}")
+
+
+if __name__ == "__main__":
+    main()
