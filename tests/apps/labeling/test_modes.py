@@ -19,7 +19,9 @@ def open_lease(client, project, annotator):
 
 
 def post(client, project, lease, data):
-    return client.post(reverse("labeling:submit", args=[project.pk, lease.pk]), data, HTTP_HX_REQUEST="true")
+    return client.post(
+        reverse("labeling:submit", args=[project.pk, lease.pk]), data, HTTP_HX_REQUEST="true"
+    )
 
 
 def test_listwise_ranks_with_a_tie_are_stored_by_canonical_position(client, project, annotator):
@@ -28,9 +30,15 @@ def test_listwise_ranks_with_a_tie_are_stored_by_canonical_position(client, proj
     make_task(project, n_responses=4)
     lease, page = open_lease(client, project, annotator)
     assert page.count('class="rank-item card"') == 4
-    answer = post(client, project, lease, {"rank_0": "2", "rank_1": "1", "rank_2": "2", "rank_3": "3"})
+    answer = post(
+        client, project, lease, {"rank_0": "2", "rank_1": "1", "rank_2": "2", "rank_3": "3"}
+    )
     assert answer.status_code == 200
-    assert Judgment.objects.get().payload == {"not_rankable": False, "reason": "", "ranks": [2, 1, 2, 3]}
+    assert Judgment.objects.get().payload == {
+        "not_rankable": False,
+        "reason": "",
+        "ranks": [2, 1, 2, 3],
+    }
 
 
 def test_listwise_ranking_that_omits_a_response_is_refused(client, project, annotator):
@@ -48,14 +56,21 @@ def test_listwise_set_can_be_flagged_as_not_rankable(client, project, annotator)
     project.save()
     make_task(project, n_responses=3)
     lease, _ = open_lease(client, project, annotator)
-    post(client, project, lease, {"not_rankable": "1", "not_rankable_reason": "all three are off-topic"})
+    post(
+        client,
+        project,
+        lease,
+        {"not_rankable": "1", "not_rankable_reason": "all three are off-topic"},
+    )
     assert Judgment.objects.get().payload["not_rankable"] is True
 
 
 def test_principle_verdicts_point_at_the_version_they_answered(client, project, annotator):
     project.kind = "principles"
     project.save()
-    answers = principle_save(project=project, key="answers", text="The response answers the question.")
+    answers = principle_save(
+        project=project, key="answers", text="The response answers the question."
+    )
     numbers = principle_save(project=project, key="numbers", text="Every number is correct.")
     make_task(project, n_responses=1, texts=["It is 42 degrees."])
     lease, page = open_lease(client, project, annotator)
@@ -71,7 +86,9 @@ def test_principle_verdicts_point_at_the_version_they_answered(client, project, 
         },
     )
     judgment = Judgment.objects.get()
-    edited = principle_save(project=project, key="numbers", text="Every number and unit is correct.")
+    edited = principle_save(
+        project=project, key="numbers", text="Every number and unit is correct."
+    )
     assert edited.version == 2 and edited.pk != numbers.pk
     verdict = next(v for v in judgment.payload["verdicts"] if v["verdict"] == "no")
     assert verdict["principle"] == numbers.pk and verdict["evidence"] == "42 degrees"
@@ -85,7 +102,12 @@ def test_verdict_for_a_principle_the_project_does_not_have_is_refused(client, pr
     principle = principle_save(project=project, key="answers", text="Answers the question.")
     make_task(project, n_responses=1)
     lease, _ = open_lease(client, project, annotator)
-    answer = post(client, project, lease, {f"verdict_0_{principle.pk}": "yes", f"verdict_0_{principle.pk + 99}": "no"})
+    answer = post(
+        client,
+        project,
+        lease,
+        {f"verdict_0_{principle.pk}": "yes", f"verdict_0_{principle.pk + 99}": "no"},
+    )
     assert answer.status_code == 422 and "not one of this project" in answer.content.decode()
     assert not Judgment.objects.exists()
 
@@ -107,11 +129,17 @@ def test_hindsight_reveals_the_consequence_only_after_foresight(client, project,
     assert "lost" not in page and "Step 1 of 2" in page
     early = post(client, project, lease, {"choice": "A", "strength": "much", "phase": "hindsight"})
     assert early.status_code == 409 and not Judgment.objects.exists()
-    revealed = post(client, project, lease, {"choice": "A", "strength": "much", "phase": "foresight"}).content.decode()
+    revealed = post(
+        client, project, lease, {"choice": "A", "strength": "much", "phase": "foresight"}
+    ).content.decode()
     assert "<strong>lost</strong>" in revealed and "Step 2 of 2" in revealed
     post(client, project, lease, {"choice": "B", "strength": "clearly", "phase": "hindsight"})
     foresight, hindsight = Judgment.objects.order_by("id")
-    assert (foresight.phase, hindsight.phase, hindsight.previous_id) == ("foresight", "hindsight", foresight.pk)
+    assert (foresight.phase, hindsight.phase, hindsight.previous_id) == (
+        "foresight",
+        "hindsight",
+        foresight.pk,
+    )
     assert foresight.payload["choice"] == "A" and hindsight.payload["choice"] == "B"
     assert foresight.duration_ms is not None and hindsight.duration_ms is not None
 
@@ -131,7 +159,12 @@ def test_rubric_is_scored_beside_any_mode(client, project, annotator):
     assert "Cites a source" in page
     missing = post(client, project, lease, {"choice": "tie"})
     assert missing.status_code == 422
-    post(client, project, lease, {"choice": "tie", f"rubric_0_{item.pk}": "met", f"rubric_1_{item.pk}": "not_met"})
+    post(
+        client,
+        project,
+        lease,
+        {"choice": "tie", f"rubric_0_{item.pk}": "met", f"rubric_1_{item.pk}": "not_met"},
+    )
     assert Judgment.objects.get().payload["rubric"] == [
         {"response": 0, "item": item.pk, "score": "met"},
         {"response": 1, "item": item.pk, "score": "not_met"},
