@@ -118,7 +118,8 @@ def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
         raise RowError('"responses" must be a list')
     responses = [_response(value, i) for i, value in enumerate(raw_responses)]
     needed = MIN_RESPONSES.get(kind, 1)
-    if len(responses) < needed:
+    # A prompt with no responses at all waits for a generation job to write them.
+    if responses and len(responses) < needed:
         raise RowError(
             f"a {kind} project needs at least {needed} responses per prompt, got {len(responses)}"
         )

@@ -103,3 +103,13 @@ def test_non_utf8_file_fails_with_a_reason(project, admin_user):
     job = run(project, admin_user, b"\xff\xfe\x00garbage")
     assert job.status == ImportStatus.FAILED
     assert "UTF-8" in job.errors[0]["error"]
+
+
+def test_prompts_without_responses_are_kept_for_generation_and_make_no_tasks(project, admin_user):
+    job = run(
+        project,
+        admin_user,
+        jsonl({"prompt": "Write a haiku about rain."}, {"prompt": "p", "responses": ["a", "b"]}),
+    )
+    assert job.status == ImportStatus.SUCCEEDED
+    assert (job.prompts_created, job.tasks_created) == (2, 1)
