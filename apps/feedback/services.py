@@ -25,14 +25,26 @@ class Submission:
     created: bool
 
 
-def task_shape(*, task: Task) -> TaskShape:
-    items = task.items.select_related("response").order_by("position")
+def task_items(*, task: Task) -> list[tuple[int, int, str]]:
+    """(position, response id, text) of the task's responses, in canonical order."""
+    return list(
+        task.items.order_by("position").values_list("position", "response_id", "response__text")
+    )
+
+
+def task_shape(*, task: Task, items: list[tuple[int, int, str]] | None = None) -> TaskShape:
+    """What a payload for this task is checked against (principles only matter, and are only
+    read, for principle projects)."""
     project = task.project
+    items = items if items is not None else task_items(task=task)
+    principles = (
+        project.principles.filter(is_current=True).values_list("pk", flat=True)
+        if project.kind == FeedbackKind.PRINCIPLES
+        else []
+    )
     return TaskShape(
-        response_texts=tuple(item.response.text for item in items),
-        principle_ids=frozenset(
-            project.principles.filter(is_current=True).values_list("pk", flat=True)
-        ),
+        response_texts=tuple(text for _, _, text in items),
+        principle_ids=frozenset(principles),
         rubric_item_ids=frozenset(
             project.rubric_items.filter(is_active=True).values_list("pk", flat=True)
         ),
@@ -140,7 +152,10 @@ def _judgment_submit(
         .get(pk=assignment.task_id)
     )
     _ensure_lease_usable(assignment=assignment, task=task, now=now)
-    normal = validate_payload(kind=project.kind, payload=payload, shape=task_shape(task=task))
+    items = task_items(task=task)
+    normal = validate_payload(
+        kind=project.kind, payload=payload, shape=task_shape(task=task, items=items)
+    )
     critique = _check_critique(project=project, critique=critique)
     expected = _phase_for(project=project, assignment=assignment)
     if phase and phase != expected:
@@ -154,7 +169,7 @@ def _judgment_submit(
     if phase == Phase.HINDSIGHT:
         previous = Judgment.objects.get(task=task, annotator=annotator, phase=Phase.FORESIGHT)
         started_at = previous.submitted_at  # the hindsight phase starts when the consequence shows
-    position_of = dict(task.items.values_list("response_id", "position"))
+    position_of = {response_id: position for position, response_id, _ in items}
     judgment = Judgment.objects.create(
         **derived_facts(
             payload=normal, display_order=assignment.display_order, position_of=position_of
