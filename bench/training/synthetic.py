@@ -1,9 +1,11 @@
 """A learnable synthetic preference set for the reward-model benchmark (no download, deterministic).
 
-Each prompt asks about one topic. The chosen response gives specific advice on that topic; the rejected one
-drifts to another topic, brushes the user off, or stays on topic with advice that only sounds specific
-("pay attention to the details"), the hard case. Lengths of chosen and rejected are drawn independently
-from a long-tailed distribution, like real chat data, so length is no shortcut and padding matters.
+Each prompt asks about one topic. Most of the time the chosen response gives specific advice on that topic
+and the rejected one drifts to another topic, brushes the user off, or stays on topic with advice that only
+sounds specific ("pay attention to the details"). In 40% of prompts the user asks for a short or a detailed
+answer and both responses are on topic: the one of the requested length wins (the hard case, which needs
+prompt and response read together). Otherwise lengths are drawn independently from a long-tailed
+distribution, like real chat data, so length alone is no shortcut and padding matters.
 """
 
 from __future__ import annotations
@@ -67,6 +69,17 @@ FILLER = [
 ]
 # What an answer that sounds specific but says nothing mentions instead of the topic's own terms.
 GENERIC = ["details", "basics", "process", "steps", "result", "first try", "right tools", "timing"]
+# A share of prompts ask for a short or a detailed answer; there both answers are on topic and the one of
+# the requested length is preferred, which needs the prompt and the response read together.
+STYLED_SHARE = 0.4
+STYLE_REQUESTS = {
+    "short": ["Please keep it short.", "Just the key point, please.", "One line is enough."],
+    "detailed": [
+        "Please explain in detail.",
+        "I want a thorough answer.",
+        "Walk me through everything.",
+    ],
+}
 DISMISSALS = [
     "I don't really feel like explaining that.",
     "Look it up yourself, it is not hard.",
@@ -81,17 +94,15 @@ def _length(rng: random.Random) -> int:
     return min(14, 1 + int(rng.expovariate(1 / 3)))
 
 
-def _helpful(topic: str, rng: random.Random, *, specific: bool = True) -> str:
+def _helpful(topic: str, rng: random.Random, *, specific: bool = True, sentences: int = 0) -> str:
     words = TOPICS[topic] if specific else GENERIC
-    sentences = [f"Sure, here is how I would approach {topic}."]
-    for k in range(_length(rng)):
+    parts = [f"Sure, here is how I would approach {topic}."]
+    for k in range(sentences or _length(rng)):
         if k == 0 or rng.random() < 0.5:
-            sentences.append(
-                f"Pay attention to the {rng.choice(words)} and the {rng.choice(words)}."
-            )
+            parts.append(f"Pay attention to the {rng.choice(words)} and the {rng.choice(words)}.")
         else:
-            sentences.append(rng.choice(FILLER))
-    return " " + " ".join(sentences)
+            parts.append(rng.choice(FILLER))
+    return " " + " ".join(parts)
 
 
 def _rejected(topic: str, rng: random.Random) -> str:
@@ -106,22 +117,29 @@ def _rejected(topic: str, rng: random.Random) -> str:
     return " " + " ".join(sentences)
 
 
+def _styled_pair(topic: str, rng: random.Random) -> tuple[str, str, str]:
+    """Both answers are good; the one whose length matches the request wins (prompt and response interact)."""
+    style = rng.choice(list(STYLE_REQUESTS))
+    short = _helpful(topic, rng, sentences=rng.randint(1, 2))
+    long = _helpful(topic, rng, sentences=rng.randint(5, 10))
+    request = rng.choice(STYLE_REQUESTS[style])
+    return (request, short, long) if style == "short" else (request, long, short)
+
+
 def make_pairs(count: int, *, seed: int) -> list[dict]:
     """`count` rows of {prompt, chosen, rejected}; the same seed gives the same rows."""
     rng = random.Random(seed)
     rows = []
     for _ in range(count):
         topic = rng.choice(list(TOPICS))
-        prompt = f"Can you help me with {topic}? " + " ".join(
-            rng.choice(FILLER) for _ in range(rng.randint(0, 3))
-        )
-        rows.append(
-            {
-                "prompt": prompt.strip(),
-                "chosen": _helpful(topic, rng),
-                "rejected": _rejected(topic, rng),
-            }
-        )
+        filler = " ".join(rng.choice(FILLER) for _ in range(rng.randint(0, 3)))
+        if rng.random() < STYLED_SHARE:
+            request, chosen, rejected = _styled_pair(topic, rng)
+            prompt = f"Can you help me with {topic}? {request} {filler}"
+        else:
+            prompt = f"Can you help me with {topic}? {filler}"
+            chosen, rejected = _helpful(topic, rng), _rejected(topic, rng)
+        rows.append({"prompt": prompt.strip(), "chosen": chosen, "rejected": rejected})
     return rows
 
 

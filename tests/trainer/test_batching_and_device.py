@@ -56,3 +56,43 @@ def test_num_threads_is_applied():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_packed_rows_score_exactly_like_padded_rows(tiny_bert):
+    from trainer.config import RewardPairwiseConfig
+    from trainer.reward.batching import encode_pairs, pack_batch
+    from trainer.reward.model import build_reward_model, packing_matches_padding
+
+    model, tokenizer = build_reward_model(RewardPairwiseConfig(model=str(tiny_bert)), num_outputs=1)
+    sequences = encode_pairs(
+        tokenizer,
+        ["the bread", "the dogs and the bikes", "the money"],
+        [" great", " the answer is clear and kind and so helpful", " rude"],
+        max_length=64,
+    )
+    packed = pack_batch(sequences, pad_token_id=tokenizer.pad_token_id, device=torch.device("cpu"))
+    # The longest sequence fills a row; the two short ones share the second.
+    assert packed.inputs["input_ids"].shape[0] == 2
+    assert packing_matches_padding(model, sequences, pad_token_id=tokenizer.pad_token_id)
+
+
+def test_a_causal_backbone_is_trained_padded_not_packed(tmp_path, tiny_gpt2):
+    from tests.trainer import tiny
+    from trainer import TrainingCallbacks, train
+
+    lines = []
+    result = train(
+        objective="reward_pairwise",
+        config={
+            "model": str(tiny_gpt2),
+            "pooling": "last",
+            "max_steps": 2,
+            "batch_size": 4,
+            "save_steps": 0,
+        },
+        train_path=tiny.write_jsonl(tiny.pairwise_rows(8, seed=1), tmp_path / "train.jsonl"),
+        output_dir=tmp_path / "out",
+        callbacks=TrainingCallbacks(on_log=lines.append),
+    )
+    assert result.status == "succeeded"
+    assert any("packing is off" in line for line in lines)

@@ -22,6 +22,7 @@ from transformers import AutoModel, PreTrainedTokenizerBase
 from trainer.config import RewardConfig
 from trainer.errors import ModelLoadError
 from trainer.models import apply_lora, disable_dropout, load_model, load_tokenizer
+from trainer.reward.batching import Encoded, PackedBatch, pack_batch, pad_batch
 
 METADATA_FILE = "reward_model.json"
 HEAD_FILE = "reward_head.safetensors"
@@ -47,7 +48,9 @@ class RewardModel(nn.Module):
         # Small initial scores keep the first losses near log 2 instead of wherever a random head lands.
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
-        self._takes_token_types = "token_type_ids" in inspect.signature(backbone.forward).parameters
+        parameters = inspect.signature(backbone.forward).parameters
+        self._takes_token_types = "token_type_ids" in parameters
+        self._takes_position_ids = "position_ids" in parameters
 
     def forward(
         self,
@@ -61,6 +64,50 @@ class RewardModel(nn.Module):
         hidden = self.backbone(**inputs).last_hidden_state
         pooled = pool(hidden, attention_mask, self.pooling)
         return self.head(pooled.to(self.head.weight.dtype))
+
+    def forward_packed(self, packed: PackedBatch) -> torch.Tensor:
+        """Scores for a `PackedBatch` ((N, num_outputs), in the order the sequences were packed from)."""
+        hidden = self.backbone(**packed.inputs).last_hidden_state
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        count = packed.lengths.shape[0]
+        if self.pooling == "cls":
+            pooled = flat[packed.first_token]
+        elif self.pooling == "last":
+            pooled = flat[packed.first_token + packed.lengths - 1]
+        else:
+            sums = flat.new_zeros((count + 1, flat.shape[-1])).index_add_(
+                0, packed.segment_of_token, flat
+            )
+            pooled = sums[:count] / packed.lengths[:, None].to(flat.dtype)
+        return self.head(pooled.to(self.head.weight.dtype))
+
+    @property
+    def can_pack(self) -> bool:
+        """Whether the backbone takes position_ids, which packing needs to restart positions per sequence."""
+        return self._takes_position_ids
+
+
+def packing_matches_padding(
+    model: RewardModel, sequences: list[Encoded], *, pad_token_id: int
+) -> bool:
+    """Check on real inputs that the packed forward gives the padded forward's scores (it does for encoders
+    with absolute positions; a causal or relative-position backbone fails and is trained padded instead)."""
+    if not model.can_pack or len(sequences) < 2:
+        return False
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            padded = model(**pad_batch(sequences, pad_token_id=pad_token_id, device=device))
+            packed = model.forward_packed(
+                pack_batch(sequences, pad_token_id=pad_token_id, device=device)
+            )
+        return bool(torch.allclose(padded, packed, atol=1e-4, rtol=1e-3))
+    except (RuntimeError, ValueError, TypeError):
+        return False
+    finally:
+        model.train(was_training)
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -15,11 +15,17 @@ from trainer.loop import run_loop
 from trainer.outputs import CHECKPOINT_SUBDIR, MODEL_SUBDIR, write_metrics
 from trainer.reward.batching import (
     length_grouped_batches,
+    pack_batch,
     pad_batch,
     score_encoded,
     shuffled_batches,
 )
-from trainer.reward.model import RewardModel, build_reward_model, save_reward_model
+from trainer.reward.model import (
+    RewardModel,
+    build_reward_model,
+    packing_matches_padding,
+    save_reward_model,
+)
 from trainer.reward.tasks import Example, RewardTask
 
 
@@ -61,11 +67,20 @@ def train_reward_model(
         return shuffled_batches(len(lengths), config.batch_size, seed=config.seed, epoch=epoch)
 
     pad_id = tokenizer.pad_token_id
+    probe = [s for example in train_examples[:4] for s in example.sequences]
+    packing = config.packing and packing_matches_padding(model, probe, pad_token_id=pad_id)
+    if config.packing and not packing:
+        callbacks.on_log("packing is off: this backbone does not score packed rows as padded ones")
 
     def compute_loss(batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         examples = [train_examples[i] for i in batch]
         sequences = [s for example in examples for s in example.sequences]
-        scores = model(**pad_batch(sequences, pad_token_id=pad_id, device=device.device))
+        if packing:
+            scores = model.forward_packed(
+                pack_batch(sequences, pad_token_id=pad_id, device=device.device)
+            )
+        else:
+            scores = model(**pad_batch(sequences, pad_token_id=pad_id, device=device.device))
         return task.loss(scores.float(), examples)
 
     started = time.monotonic()
