@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install chromium demo test test-fast lint compose-check bench-labeling bench-training bench-dashboard bench-export screenshots clean
+.PHONY: install chromium demo test test-fast lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,3 +56,6 @@ screenshots: install chromium
 
 bench-export: install
 	$(BIN)/python bench/export/bench_export.py
+
+bench-generation: install
+	$(BIN)/python bench/generation/bench_generation.py

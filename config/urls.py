@@ -44,6 +44,7 @@ urlpatterns = [
     path("", include("apps.quality.urls")),
     path("", include("apps.training.urls")),
     path("", include("apps.dashboard.urls")),
+    path("", include("apps.generation.urls")),
     path("api/", include("apps.exports.api_urls")),
     path("api/", include("apps.training.api_urls")),
 ]

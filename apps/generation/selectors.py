@@ -20,6 +20,7 @@ def generation_job_get_for_admin(*, user: User, job_id: int) -> GenerationJob:
     job = (
         GenerationJob.objects.filter(pk=job_id, project__in=_admin_projects(user))
         .select_related("project", "created_by")
+        .defer("item_ids")  # every prompt id of the job: the pages never need them
         .first()
     )
     if job is None:

@@ -8,8 +8,6 @@ what they finally refuse fails the job with the reason, and every batch written 
 
 import logging
 from contextlib import ExitStack
-from pathlib import Path
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,18 +15,14 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict
 from apps.corpus.models import Prompt
-from apps.generation.backends import (
-    BackendConfigError,
-    GenerationError,
-    backend_from_config,
-    validate_config,
-)
+from apps.generation.backends import BackendConfigError, GenerationError, backend_from_config
 from apps.generation.consequences import (
     DEFAULT_TEMPLATE,
     check_template,
     consequence_units,
     run_consequences,
 )
+from apps.generation.job_backends import resolve_backends
 from apps.generation.models import (
     ConsequenceTarget,
     GenerationJob,
@@ -46,99 +40,8 @@ log = logging.getLogger(__name__)
 MAX_PER_PROMPT = 16
 MAX_BATCH_SIZE = 256
 MAX_TOKENS = 32_768
-NAME_LENGTH = 200  # Response.source
 # Responses per prompt below which a kind makes no task at all.
 _MIN_RESPONSES = {FeedbackKind.PAIRWISE: 2, FeedbackKind.LISTWISE: 3}
-
-
-# --- which models -------------------------------------------------------------------------------
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= NAME_LENGTH else "…" + text[-(NAME_LENGTH - 1) :]
-
-
-def _check_local_model(path: str) -> None:
-    """A local model must load offline: a directory holding a model or a LoRA adapter, or a
-    model id already in the local Hugging Face cache. Nothing is downloaded."""
-    directory = Path(path)
-    if directory.is_dir():
-        if not any((directory / f).exists() for f in ("config.json", "adapter_config.json")):
-            raise ApplicationError(
-                f"{path} holds no config.json or adapter_config.json; it is not a model directory."
-            )
-        return
-    from transformers import AutoConfig
-
-    try:
-        AutoConfig.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError):
-        raise ApplicationError(
-            f"Unknown local model {path!r}: it is neither a directory nor in the local model "
-            "cache, and generation never downloads models."
-        ) from None
-
-
-def _policy_run_backend(*, user: User, run_id: Any) -> dict:
-    from apps.projects.models import Role
-    from apps.projects.selectors import projects_for_user
-    from apps.training.models import RunStatus, TrainingRun
-    from apps.training.services import run_model_dir
-
-    projects = projects_for_user(user=user)
-    if not user.is_superuser:
-        projects = projects.filter(memberships__user=user, memberships__role=Role.ADMIN)
-    run = TrainingRun.objects.filter(
-        pk=run_id, project__in=projects, family="policy", status=RunStatus.SUCCEEDED
-    ).first()
-    if run is None:
-        raise ApplicationError(
-            f"Run {run_id} is not a succeeded policy run of a project you administer."
-        )
-    model_dir = run_model_dir(run)
-    if not (model_dir / "config.json").exists():
-        raise ApplicationError(f"The trained model of run {run.pk} is missing from storage.")
-    return {
-        "name": f"policy run {run.pk} ({run.objective})",
-        "config": {"type": "transformers", "model": str(model_dir)},
-        "training_run": run.pk,
-    }
-
-
-def resolve_backends(*, user: User, specs: list[dict]) -> list[dict]:
-    """The job's `backends` entries from what the admin chose. Each spec is either
-    {"training_run": id} (a succeeded policy run) or a backend config (see backends.py), with
-    an optional "name" that becomes Response.source (default: the model's name or path)."""
-    if not specs:
-        raise ApplicationError("Choose at least one model.")
-    entries = []
-    for spec in specs:
-        spec = dict(spec)
-        name = str(spec.pop("name", "") or "").strip()
-        if "training_run" in spec:
-            entry = _policy_run_backend(user=user, run_id=spec.pop("training_run"))
-            if spec:  # sampling overrides such as a device or a timeout
-                try:
-                    entry["config"] = validate_config({**spec, **entry["config"]})
-                except BackendConfigError as exc:
-                    raise ApplicationError(str(exc)) from None
-        else:
-            try:
-                config = validate_config(spec)
-            except BackendConfigError as exc:
-                raise ApplicationError(str(exc)) from None
-            if config["type"] == "transformers":
-                _check_local_model(config["model"])
-            entry = {"name": config["model"], "config": config, "training_run": None}
-        entry["name"] = _short(name or entry["name"])
-        entries.append(entry)
-    names = [entry["name"] for entry in entries]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ApplicationError(
-            f"Two models share the name {', '.join(repeated)}: give each a name of its own."
-        )
-    return entries
 
 
 # --- sampling settings and selections -----------------------------------------------------------
@@ -366,7 +269,7 @@ def _claim(job_id: int) -> GenerationJob | None:
     now = timezone.now()
     with transaction.atomic():
         job = (
-            GenerationJob.objects.select_for_update()
+            GenerationJob.objects.select_for_update(of=("self",))
             .select_related("project")
             .filter(pk=job_id)
             .first()

@@ -8,6 +8,10 @@ prompts per batch, once with one. Same model, same max tokens, same thread count
 
 Environment: BENCH_PROMPTS (256), BENCH_BATCH (32), BENCH_MAX_TOKENS (64), BENCH_THREADS (torch's
 default), BENCH_LAYERS (4), BENCH_WIDTH (256).
+
+On a machine whose cores are busy with other work, torch's default of one thread per core makes
+every step wait on the slowest thread (OpenMP spin barriers): both figures drop by 10x or more.
+Give BENCH_THREADS=1 there, or compare runs on a quiet machine only.
 """
 
 import os
@@ -116,7 +120,13 @@ def run_job(*, project, user, model: str, batch_size: int) -> tuple[float, int]:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
     import torch
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
 
     threads = int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))
     torch.set_num_threads(threads)
@@ -136,7 +146,8 @@ def main() -> None:
             f"GPT-2 {LAYERS} layers x {WIDTH} wide ({parameters / 1e6:.1f} M parameters, random "
             f"weights), {PROMPTS} prompts, 1 response each, max_tokens={MAX_TOKENS}, "
             f"temperature 1.0, {threads} CPU thread{'s' * (threads > 1)}; the whole job path "
-            "(sampling, then responses and tasks written per batch)."
+            "(sampling, then responses and tasks written per batch). Load average before: "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
         )
         batched_s, batched_n = run_job(
             project=batched_project, user=admin, model=str(model_dir), batch_size=BATCH
@@ -145,7 +156,9 @@ def main() -> None:
         sequential_s, sequential_n = run_job(
             project=sequential_project, user=admin, model=str(model_dir), batch_size=1
         )
-        print(f"  one prompt at a time:               {sequential_n} responses in {sequential_s:.1f} s")
+        print(
+            f"  one prompt at a time:               {sequential_n} responses in {sequential_s:.1f} s"
+        )
         batched_rate, sequential_rate = batched_n / batched_s, sequential_n / sequential_s
         print(f"  speed-up: {batched_rate / sequential_rate:.1f}x")
         print(f"batched_per_s={batched_rate:.1f} sequential_per_s={sequential_rate:.1f}")

@@ -13,8 +13,9 @@ What it does, start to end:
 4. For each level, N threads (one annotator each, its own keep-alive HTTP connection, stdlib
    http.client to keep the load generator light) loop: POST /api/projects/<id>/tasks/next/,
    then POST /api/assignments/<id>/judgment/. Closed loop, no think time unless --think-ms.
-   Each level has its own fresh project, so no level runs out of tasks. Latencies are counted
-   for requests started after the warm-up and finished before the end of the window.
+   Each level has its own fresh project, so no level runs out of tasks. Latencies count the
+   requests started inside the measured window (after the warm-up); judgments/s counts the
+   judgments stored (201) inside it.
 5. After each level, checks the database: tasks whose judgments plus live leases exceed the
    overlap, and (task, annotator) pairs judged twice.
 6. Stops gunicorn, counts SQL statements per request (Django test client), drops the database.
@@ -333,11 +334,14 @@ class Annotator(threading.Thread):
                 continue
             if status != 201:
                 self._error(f"submit {status}")
-            inside = start <= t0 and t3 <= end
-            if inside:
+            # Latency: requests that started inside the window, however long they took.
+            # Throughput: judgments stored (201) inside the window.
+            if start <= t0 < end:
                 self.stats.next_ms.append((t1 - t0) * 1000)
-                self.stats.submit_ms.append((t3 - t2) * 1000)
                 self.stats.cycle_ms.append((t3 - t0) * 1000)
+            if start <= t2 < end:
+                self.stats.submit_ms.append((t3 - t2) * 1000)
+            if start <= t3 < end:
                 self.stats.judgments += status == 201
             if self.think_s:
                 time.sleep(self.think_s)

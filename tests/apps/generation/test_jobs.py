@@ -258,7 +258,9 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_fails_the_job_keeping_e
     assert job.finished_at is not None
 
 
-def test_a_resumed_job_skips_the_prompts_it_already_wrote(project, django_capture_on_commit_callbacks):
+def test_a_resumed_job_skips_the_prompts_it_already_wrote(
+    project, django_capture_on_commit_callbacks
+):
     prompts = prompts_of(project, 3)
     with openai_server(
         Step(body=completion("First a.", "First b.")),
@@ -301,6 +303,19 @@ def test_a_rerun_of_a_job_whose_worker_died_writes_nothing_twice(project):
     assert Response.objects.count() == 4 and Task.objects.count() == 2
 
 
+def test_the_celery_task_is_safe_to_run_twice(project):
+    from apps.generation.tasks import run_job
+
+    prompts_of(project, 3)
+    with openai_server(*distinct_steps(3, n=2)) as server:
+        job = generation_job_create(
+            project=project, user=project.created_by, backends=[server_model(server)], batch_size=2
+        )
+        assert run_job(job.pk) == run_job(job.pk) == JobStatus.SUCCEEDED
+    assert len(server.requests) == 3
+    assert Response.objects.count() == 6 and Task.objects.count() == 3
+
+
 def test_cancel_stops_the_job_between_batches_keeping_the_batch_in_hand(project, monkeypatch):
     prompts_of(project, 6)
     with openai_server(*distinct_steps(6, n=2)) as server:
@@ -335,7 +350,9 @@ def test_a_job_cancelled_while_queued_never_runs(project):
     assert server.requests == [] and Response.objects.count() == 0
 
 
-def test_a_trained_policy_run_samples_from_its_model_directory(project, tiny_gpt2, settings, tmp_path):
+def test_a_trained_policy_run_samples_from_its_model_directory(
+    project, tiny_gpt2, settings, tmp_path
+):
     settings.MEDIA_ROOT = str(tmp_path / "storage")
     prompts_of(project, 2)
     run_row = TrainingRun.objects.create(
@@ -366,7 +383,9 @@ def test_a_trained_policy_run_samples_from_its_model_directory(project, tiny_gpt
     assert response.metadata["model"] == str(run_model_dir(run_row))
 
 
-def test_the_job_is_queued_once_its_transaction_commits(project, django_capture_on_commit_callbacks, monkeypatch):
+def test_the_job_is_queued_once_its_transaction_commits(
+    project, django_capture_on_commit_callbacks, monkeypatch
+):
     from apps.generation import tasks
 
     sent = []
@@ -386,7 +405,10 @@ def test_the_job_is_queued_once_its_transaction_commits(project, django_capture_
     ("change", "message"),
     [
         ({"backends": []}, "at least one model"),
-        ({"backends": [{"type": "transformers", "model": "/no/such/model"}]}, "Unknown local model"),
+        (
+            {"backends": [{"type": "transformers", "model": "/no/such/model"}]},
+            "Unknown local model",
+        ),
         ({"backends": [{"training_run": 999_999}]}, "not a succeeded policy run"),
         ({"n_per_prompt": 3, "temperature": 0.0}, "temperature 0"),
         ({"pairing": Pairing.ACROSS_MODELS}, "at least two models"),

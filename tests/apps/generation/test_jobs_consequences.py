@@ -74,7 +74,9 @@ def test_hindsight_tasks_are_served_once_their_consequence_is_simulated(hindsigh
     annotator = add_member(hindsight)
     assert task_claim_next(project=hindsight, annotator=annotator) is None
     with openai_server(*outcomes(1)) as server:
-        job = consequence_job_create(project=hindsight, user=admin_user, backend=server_model(server))
+        job = consequence_job_create(
+            project=hindsight, user=admin_user, backend=server_model(server)
+        )
         generation_job_run(job_id=job.pk)
     task.refresh_from_db()
     assert task.consequence == "Outcome 0: the user lost a day."
@@ -136,7 +138,9 @@ def test_imported_response_consequences_are_kept_and_fill_their_task(hindsight, 
             metadata={"consequence": f"Imported outcome {item.position}."}
         )
     with openai_server() as server:
-        job = consequence_job_create(project=hindsight, user=admin_user, backend=server_model(server))
+        job = consequence_job_create(
+            project=hindsight, user=admin_user, backend=server_model(server)
+        )
         job = generation_job_run(job_id=job.pk)
     assert (job.status, job.total, job.tasks_updated) == (JobStatus.SUCCEEDED, 0, 1)
     assert server.requests == []
@@ -146,9 +150,7 @@ def test_imported_response_consequences_are_kept_and_fill_their_task(hindsight, 
 
 def test_a_failing_simulator_fails_the_job_keeping_the_consequences_written(hindsight, admin_user):
     first, second = make_task(hindsight, n_responses=1), make_task(hindsight, n_responses=1)
-    with openai_server(
-        Step(reply="It went fine."), *[Step(status=500, body="boom")] * 2
-    ) as server:
+    with openai_server(Step(reply="It went fine."), *[Step(status=500, body="boom")] * 2) as server:
         job = consequence_job_create(
             project=hindsight,
             user=admin_user,
@@ -165,9 +167,7 @@ def test_a_failing_simulator_fails_the_job_keeping_the_consequences_written(hind
 
 def test_consequences_follow_a_generation_job_end_to_end(hindsight, admin_user):
     PromptFactory(project=hindsight)
-    with openai_server(
-        Step(body=completion("Answer one.", "Answer two.")), *outcomes(2)
-    ) as server:
+    with openai_server(Step(body=completion("Answer one.", "Answer two.")), *outcomes(2)) as server:
         generated = generation_job_create(
             project=hindsight, user=admin_user, backends=[server_model(server, "policy")]
         )
