@@ -116,3 +116,41 @@ class GenerationJob(models.Model):
     @property
     def model_names(self) -> list[str]:
         return [entry["name"] for entry in self.backends]
+
+
+class Round(models.Model):
+    """One turn of the online loop: a policy writes answers to a fresh batch of prompts, people
+    judge them, a reward model and a new policy train on the labels. The new policy's win rate
+    against its base is its win rate against the previous round's policy."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    generating_run = models.ForeignKey(
+        "training.TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The policy that wrote this round's responses (empty: the base model).",
+    )  # fmt: skip
+    base_model = models.CharField(
+        max_length=500, blank=True, help_text="Used when no policy run generates."
+    )
+    generation_job = models.ForeignKey(
+        GenerationJob, on_delete=models.PROTECT, related_name="rounds"
+    )
+    reward_run = models.ForeignKey(
+        "training.TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    policy_run = models.ForeignKey(
+        "training.TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="round_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Round {self.number} of {self.project}"
