@@ -8,12 +8,15 @@ what they finally refuse fails the job with the reason, and every batch written 
 
 import logging
 from contextlib import ExitStack
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.heartbeat import Heartbeat
 from apps.corpus.models import Prompt
 from apps.generation.backends import BackendConfigError, GenerationError, backend_from_config
 from apps.generation.consequences import (
@@ -280,9 +283,9 @@ def _claim(job_id: int) -> GenerationJob | None:
             job.status, job.finished_at = JobStatus.CANCELLED, now
             job.save(update_fields=["status", "finished_at"])
             return None
-        job.status = JobStatus.RUNNING
+        job.status, job.heartbeat_at = JobStatus.RUNNING, now
         job.started_at = job.started_at or now
-        job.save(update_fields=["status", "started_at"])
+        job.save(update_fields=["status", "started_at", "heartbeat_at"])
     return job
 
 
@@ -305,6 +308,14 @@ def generation_job_run(*, job_id: int) -> GenerationJob:
         return GenerationJob.objects.get(pk=job_id)
     try:
         with ExitStack() as stack:
+            stack.enter_context(
+                Heartbeat(
+                    model=GenerationJob,
+                    pk=job.pk,
+                    status=JobStatus.RUNNING,
+                    seconds=settings.ARBITER_RUN_HEARTBEAT_SECONDS,
+                )
+            )
             backends = [
                 (entry, stack.enter_context(backend_from_config(entry["config"])))
                 for entry in job.backends
@@ -327,3 +338,20 @@ def generation_job_run(*, job_id: int) -> GenerationJob:
     else:
         _finish(job.pk, JobStatus.SUCCEEDED if finished else JobStatus.CANCELLED)
     return GenerationJob.objects.get(pk=job.pk)
+
+
+def generation_jobs_reap(*, now=None) -> list[int]:
+    """Jobs marked running whose worker stopped beating: queued again, to go on where they
+    stopped (a run skips what the job already wrote)."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.ARBITER_RUN_STALE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            GenerationJob.objects.select_for_update(skip_locked=True)
+            .filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+            .values_list("pk", flat=True)
+        )
+        GenerationJob.objects.filter(pk__in=ids).update(status=JobStatus.QUEUED)
+        for job in GenerationJob.objects.filter(pk__in=ids):
+            _enqueue(job)
+    return ids

@@ -2,18 +2,18 @@
 from a worker that died. The trainer itself (trainer/) knows nothing of this."""
 
 import logging
-import threading
 import time
 import traceback
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.heartbeat import Heartbeat
 from apps.exports.services import snapshot_create
 from apps.projects.models import Project
 from apps.training.datasets import export_kind_for, split_snapshot
@@ -175,24 +175,6 @@ def run_log(run_id: int, line: str) -> None:
     RunLogLine.objects.create(run_id=run_id, line=line[:10_000])
 
 
-class _Heartbeat(threading.Thread):
-    """Marks the run alive at a fixed pace, however long one training step takes."""
-
-    def __init__(self, run_id: int):
-        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.run_id = run_id
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stopped.wait(settings.ARBITER_RUN_HEARTBEAT_SECONDS):
-                TrainingRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        finally:
-            connection.close()
-
-
 class _Recorder:
     """The trainer's callbacks: progress and curves into the run's rows, cancellation out."""
 
@@ -296,7 +278,12 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
         return
     resume = run.attempts > 1
     run_log(run.pk, f"{'Resuming' if resume else 'Starting'} on {worker} (attempt {run.attempts}).")
-    heartbeat = _Heartbeat(run.pk)
+    heartbeat = Heartbeat(
+        model=TrainingRun,
+        pk=run.pk,
+        status=RunStatus.RUNNING,
+        seconds=settings.ARBITER_RUN_HEARTBEAT_SECONDS,
+    )
     heartbeat.start()
     recorder = _Recorder(run.pk)
     try:

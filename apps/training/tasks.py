@@ -13,14 +13,19 @@ def run_training(self, run_id: int) -> None:
 
 @shared_task(name="training.reap", queue="training")
 def reap_stale_runs() -> list[int]:
-    return training_runs_reap()
+    from apps.generation.services import generation_jobs_reap
+
+    return training_runs_reap() + generation_jobs_reap()
 
 
 @worker_ready.connect
 def _reap_when_a_worker_starts(sender, **kwargs) -> None:
     """A worker that starts (say, after another one died) first queues again the runs whose
     worker stopped answering; the training queue's workers pick them up."""
+    from apps.generation.services import generation_jobs_reap
+
     training_runs_reap()
+    generation_jobs_reap()
 
 
 @shared_task(name="training.score_tasks", queue="training", acks_late=True)

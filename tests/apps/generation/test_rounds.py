@@ -111,3 +111,33 @@ def test_the_rounds_page_starts_a_round_and_refuses_without_fresh_prompts(client
     started = client.post(url, {"base_model": str(policy), "prompts": 5, "n_per_prompt": 2})
     assert started.status_code == 302 and project.rounds.get().number == 1
     assert 'data-round="1"' in client.get(url).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_generation_job_whose_worker_died_is_queued_again(django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.generation.models import GenerationJob
+    from apps.generation.services import generation_jobs_reap
+
+    admin = StaffFactory()
+    project = ProjectFactory(created_by=admin)
+    long_ago = timezone.now() - timedelta(hours=1)
+    job = GenerationJob.objects.create(
+        project=project, created_by=admin, backends=[], status="running", heartbeat_at=long_ago
+    )
+    alive = GenerationJob.objects.create(
+        project=project,
+        created_by=admin,
+        backends=[],
+        status="running",
+        heartbeat_at=timezone.now(),
+    )
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert generation_jobs_reap() == [job.pk]
+    assert len(queued) == 1
+    job.refresh_from_db()
+    alive.refresh_from_db()
+    assert (job.status, alive.status) == ("queued", "running")
