@@ -181,10 +181,11 @@ class _Recorder:
     def __init__(self, run_id: int):
         self.run_id = run_id
         self._last_write = 0.0
-        self._last_cancel_check = 0.0
+        self._last_event = None
         self._points: list[RunMetric] = []
 
     def on_progress(self, event) -> None:
+        self._last_event = event
         if event.loss is not None:
             self._points.append(
                 RunMetric(run_id=self.run_id, step=event.step, name="loss", value=event.loss)
@@ -211,12 +212,15 @@ class _Recorder:
         self._last_write = time.monotonic()
 
     def should_stop(self) -> bool:
-        if time.monotonic() - self._last_cancel_check < 0.5:
-            return False
-        self._last_cancel_check = time.monotonic()
-        return TrainingRun.objects.filter(
+        """Asked after every step: one primary-key lookup, small beside any real step, so a
+        cancel takes effect at the next step after it is requested."""
+        stop = TrainingRun.objects.filter(
             pk=self.run_id, cancel_requested_at__isnull=False
         ).exists()
+        if stop and self._last_event is not None:
+            self._flush(self._last_event)
+            run_log(self.run_id, f"Cancel seen after step {self._last_event.step}; stopping.")
+        return stop
 
     def on_log(self, line: str) -> None:
         run_log(self.run_id, line)
