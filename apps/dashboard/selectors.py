@@ -14,7 +14,8 @@ from django.utils import timezone
 from apps.dashboard.aggregates import Median
 from apps.feedback.models import Judgment, Phase
 from apps.projects.models import FeedbackKind, Membership, Project
-from apps.quality.metrics import alpha_from_totals, share
+from apps.quality.metrics import alpha_from_totals
+from apps.quality.selectors import AnnotatorQuality
 
 GOLD_KEY = {
     FeedbackKind.PAIRWISE: "choice",
@@ -25,32 +26,11 @@ GOLD_KEY = {
 
 
 @dataclass
-class AnnotatorRow:
-    membership: Membership
-    judgments: int = 0
-    today: int = 0
-    median_ms: float | None = None
-    gold_total: int = 0
-    gold_correct: int = 0
-    decisive: int = 0
-    first_shown_wins: int = 0
-    cycles: int | None = None
-
-    @property
-    def gold_accuracy(self) -> float | None:
-        return share(self.gold_correct, self.gold_total)
-
-    @property
-    def position_bias(self) -> float | None:
-        return share(self.first_shown_wins, self.decisive)
-
-
-@dataclass
 class Overview:
     project: Project
     per_day: list[dict]
     tasks: dict
-    annotators: list[AnnotatorRow]
+    annotators: list[AnnotatorQuality]
     agreement: float | None
     agreement_units: int
     agreement_level: str
@@ -191,7 +171,7 @@ def project_overview(*, project: Project) -> Overview:
     for membership in project.memberships.select_related("user").order_by("user__username"):
         row = rows.get(membership.user_id, {})
         annotators.append(
-            AnnotatorRow(
+            AnnotatorQuality(
                 membership=membership,
                 judgments=row.get("n", 0),
                 today=row.get("today", 0),

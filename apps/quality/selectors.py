@@ -24,6 +24,7 @@ VERDICT_VALUES = {"yes": 1.0, "no": 0.0}
 class AnnotatorQuality:
     membership: Membership
     judgments: int = 0
+    today: int = 0  # in the last 24 hours
     median_ms: float | None = None
     gold_correct: int = 0
     gold_total: int = 0
