@@ -199,22 +199,25 @@ def _judgment_submit(
     assignment.save(update_fields=["status", "finished_at"])
     Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
     cycles_after_new_judgment(judgment)
-    _announce(project=project, judgment=judgment, task=task)
+    # The task row is locked, so its count plus this judgment is exact.
+    _announce(project=project, judgment=judgment, task=task, count=task.judgment_count + 1)
     return Submission(judgment=judgment, created=True)
 
 
-def _announce(*, project: Project, judgment: Judgment, task: Task) -> None:
+def _announce(*, project: Project, judgment: Judgment, task: Task, count: int) -> None:
     """Webhooks, queued to go out once the judgment commits (nothing leaves on a rollback)."""
+    from apps.exports.models import WebhookEndpoint
     from apps.exports.webhooks import (
         judgment_submitted_payload,
         task_completed_payload,
         webhook_emit,
     )
 
+    if not WebhookEndpoint.objects.filter(project=project, is_active=True).exists():
+        return
     webhook_emit(
         project=project, event="judgment.submitted", payload=judgment_submitted_payload(judgment)
     )
-    count = Task.objects.values_list("judgment_count", flat=True).get(pk=task.pk)
     if count == project.overlap:
         webhook_emit(
             project=project,

@@ -34,6 +34,25 @@ def live_lease_count(*, task_id: int, now, exclude_assignment_id: int | None = N
     return qs.count()
 
 
+def slots_taken(*, task_id: int, now, exclude_assignment_id: int | None = None) -> int:
+    """Judgments plus live leases of the task, read in one statement."""
+    leases = Assignment.objects.filter(
+        task=OuterRef("pk"), status=AssignmentStatus.ACTIVE, expires_at__gt=now
+    )
+    if exclude_assignment_id is not None:
+        leases = leases.exclude(pk=exclude_assignment_id)
+    counted = leases.values("task").annotate(n=Count("pk")).values("n")
+    return (
+        Task.objects.filter(pk=task_id)
+        .annotate(
+            taken=F("judgment_count")
+            + Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+        )
+        .values_list("taken", flat=True)
+        .get()
+    )
+
+
 def task_has_free_slot(
     *, task: Task, overlap: int, now, exclude_assignment_id: int | None = None
 ) -> bool:
@@ -128,9 +147,9 @@ def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
                 )
                 if task is None:
                     break
-                # Re-count under the lock: the candidate query read an older snapshot.
-                task.refresh_from_db(fields=["judgment_count"])
-                if task_has_free_slot(task=task, overlap=project.overlap, now=now):
+                # Re-count under the lock, in a new statement: the candidate query's snapshot
+                # may predate a lease that another claimer committed since.
+                if slots_taken(task_id=task.pk, now=now) < project.overlap:
                     return _new_lease(task=task, project=project, annotator=annotator, now=now)
                 skip_ids.add(task.pk)
     return None
