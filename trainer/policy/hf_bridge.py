@@ -131,3 +131,47 @@ def run_hf_trainer(
         callbacks.on_log(f"stopped on request at step {step}; the checkpoint can resume")
         return "cancelled", history, step
     return "succeeded", history, step
+
+
+def train_with_trl(
+    trainer_class: Any,
+    *,
+    model: Any,
+    reference: Any,
+    args: TrainingArguments,
+    records: list[dict],
+    tokenizer: Any,
+    config: PolicyConfig,
+    checkpoint_dir: Path,
+    resume: bool,
+    callbacks: TrainingCallbacks,
+    unit: str,
+) -> tuple[Any, Status, list[dict], int, float]:
+    """Builds one of TRL's preference trainers (DPOTrainer, KTOTrainer) on `records`, runs it
+    with progress and cancel bridged to `callbacks`, and returns the trainer, the status, the
+    history, the last step and the runtime in seconds. `unit` names a record in log lines."""
+    from datasets import Dataset
+
+    from trainer.models import lora_config
+
+    bridge = CallbackBridge(callbacks)
+    hf_trainer = trainer_class(
+        model=model,
+        ref_model=reference,
+        args=args,
+        train_dataset=Dataset.from_list(records),
+        processing_class=tokenizer,
+        peft_config=lora_config(config, task_type="CAUSAL_LM") if config.lora else None,
+        callbacks=[bridge],
+    )
+    dropped = len(records) - len(hf_trainer.train_dataset)
+    if dropped:
+        # TRL truncates long sequences but drops rows whose prompt alone fills max_length.
+        callbacks.on_log(
+            f"{dropped} of {len(records)} {unit} dropped by TRL: prompt longer than max_length"
+        )
+    started = time.monotonic()
+    status, history, step = run_hf_trainer(
+        hf_trainer, bridge=bridge, checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks
+    )
+    return hf_trainer, status, history, step, time.monotonic() - started

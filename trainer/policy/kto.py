@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
-
-from datasets import Dataset
 
 from trainer.config import KtoConfig
 from trainer.data import MIN_EVAL_ROWS, load_rows
 from trainer.device import choose_device
 from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.metrics import auroc
-from trainer.models import lora_config
 from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import join_completion, load_policy, render_prompt
 from trainer.policy.evaluate import implicit_rewards
 from trainer.policy.finish import finish_policy_run
-from trainer.policy.hf_bridge import CallbackBridge, hf_arguments, run_hf_trainer
+from trainer.policy.hf_bridge import hf_arguments, train_with_trl
 
 
 def train_kto(
@@ -68,28 +64,20 @@ def train_kto(
         desirable_weight=config.desirable_weight,
         undesirable_weight=config.undesirable_weight,
     )
-    bridge = CallbackBridge(callbacks)
     callbacks.on_log(f"kto: {len(records)} rows on {device.describe()}")
-    hf_trainer = KTOTrainer(
+    hf_trainer, status, history, step, runtime = train_with_trl(
+        KTOTrainer,
         model=model,
-        ref_model=reference,
+        reference=reference,
         args=args,
-        train_dataset=Dataset.from_list(records),
-        processing_class=tokenizer,
-        peft_config=lora_config(config, task_type="CAUSAL_LM") if config.lora else None,
-        callbacks=[bridge],
+        records=records,
+        tokenizer=tokenizer,
+        config=config,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        callbacks=callbacks,
+        unit="rows",
     )
-    dropped = len(records) - len(hf_trainer.train_dataset)
-    if dropped:
-        # TRL truncates long sequences but drops rows whose prompt alone fills max_length.
-        callbacks.on_log(
-            f"{dropped} of {len(records)} rows dropped by TRL: prompt longer than max_length"
-        )
-    started = time.monotonic()
-    status, history, step = run_hf_trainer(
-        hf_trainer, bridge=bridge, checkpoint_dir=checkpoint_dir, resume=resume, callbacks=callbacks
-    )
-    runtime = time.monotonic() - started
 
     def objective_metrics(policy, base) -> dict[str, float]:
         rewards = implicit_rewards(
