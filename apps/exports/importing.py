@@ -19,10 +19,10 @@ import random
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
+from apps.core.jobs import job_set, run_all_or_nothing
 from apps.corpus.models import Prompt, Response
 from apps.exports.import_rows import (
     PreferenceRow,
@@ -64,17 +64,11 @@ def dataset_import_create(*, project: Project, user: User, upload: UploadedFile)
     return job
 
 
-def _set(job: DatasetImport, **fields) -> None:
-    for name, value in fields.items():
-        setattr(job, name, value)
-    job.save(update_fields=list(fields))
-
-
 def _validate(job: DatasetImport) -> tuple[list, list[dict], int]:
     parse = PARSERS[job.project.kind]
     with job.file.open("rb") as handle:
         lines = handle.read().decode("utf-8", errors="strict").splitlines()
-    _set(job, status=JobStatus.VALIDATING, total_rows=sum(1 for line in lines if line.strip()))
+    job_set(job, status=JobStatus.VALIDATING, total_rows=sum(1 for line in lines if line.strip()))
     rows, errors, error_count, processed = [], [], 0, 0
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
@@ -87,8 +81,8 @@ def _validate(job: DatasetImport) -> tuple[list, list[dict], int]:
                 errors.append({"line": number, "error": str(exc)})
         processed += 1
         if processed % _PROGRESS_EVERY == 0:
-            _set(job, processed_rows=processed)
-    _set(job, processed_rows=processed)
+            job_set(job, processed_rows=processed)
+    job_set(job, processed_rows=processed)
     return rows, errors, error_count
 
 
@@ -189,22 +183,11 @@ def dataset_import_run(*, import_id: int) -> DatasetImport:
     job = DatasetImport.objects.select_related("project").get(pk=import_id)
     if job.is_finished:
         return job
-    try:
-        rows, errors, error_count = _validate(job)
-    except UnicodeDecodeError as exc:
-        rows, errors, error_count = [], [{"line": 0, "error": f"not UTF-8 text ({exc.reason})"}], 1
-    if not error_count and not rows:
-        errors, error_count = [{"line": 0, "error": "the file holds no rows"}], 1
-    if error_count:
-        _set(
-            job,
-            status=JobStatus.FAILED,
-            errors=errors,
-            error_count=error_count,
-            finished_at=timezone.now(),
-        )
-        return job
-    _set(job, status=JobStatus.WRITING)
-    written = _write(job, rows)
-    _set(job, status=JobStatus.SUCCEEDED, finished_at=timezone.now(), **written)
-    return job
+    return run_all_or_nothing(
+        job,
+        validate=_validate,
+        write=_write,
+        failed=JobStatus.FAILED,
+        writing=JobStatus.WRITING,
+        succeeded=JobStatus.SUCCEEDED,
+    )

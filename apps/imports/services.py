@@ -2,14 +2,13 @@
 or nothing is."""
 
 import random
-from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
+from apps.core.jobs import job_set, run_all_or_nothing
 from apps.corpus.models import Prompt, Response
 from apps.imports.models import ImportJob, ImportStatus
 from apps.imports.rows import PromptRow, RowError, parse_row
@@ -46,17 +45,13 @@ def import_job_create(
     return job
 
 
-def _set(job: ImportJob, **fields) -> None:
-    for name, value in fields.items():
-        setattr(job, name, value)
-    job.save(update_fields=list(fields))
-
-
 def _validate_rows(job: ImportJob) -> tuple[list[PromptRow], list[dict], int]:
     rows, errors, error_count = [], [], 0
     with job.file.open("rb") as handle:
         lines = handle.read().decode("utf-8", errors="strict").splitlines()
-    _set(job, status=ImportStatus.VALIDATING, total_rows=sum(1 for line in lines if line.strip()))
+    job_set(
+        job, status=ImportStatus.VALIDATING, total_rows=sum(1 for line in lines if line.strip())
+    )
     processed = 0
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
@@ -69,20 +64,13 @@ def _validate_rows(job: ImportJob) -> tuple[list[PromptRow], list[dict], int]:
                 errors.append({"line": number, "error": str(exc)})
         processed += 1
         if processed % _PROGRESS_EVERY == 0:
-            _set(job, processed_rows=processed)
-    _set(job, processed_rows=processed)
+            job_set(job, processed_rows=processed)
+    job_set(job, processed_rows=processed)
     return rows, errors, error_count
 
 
-@dataclass
-class _Written:
-    prompts: int
-    responses: int
-    tasks: int
-
-
 @transaction.atomic
-def _write_rows(job: ImportJob, rows: list[PromptRow]) -> _Written:
+def _write_rows(job: ImportJob, rows: list[PromptRow]) -> dict:
     project = job.project
     prompts = Prompt.objects.bulk_create(
         [
@@ -122,7 +110,11 @@ def _write_rows(job: ImportJob, rows: list[PromptRow]) -> _Written:
             fields.update(is_gold=True, gold_payload=row.gold)
         groups.append((prompt, own, index_groups, fields))
     tasks = tasks_bulk_create(project=project, prompt_groups=groups, import_job=job)
-    return _Written(prompts=len(prompts), responses=len(responses), tasks=tasks)
+    return {
+        "prompts_created": len(prompts),
+        "responses_created": len(responses),
+        "tasks_created": tasks,
+    }
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
@@ -131,33 +123,11 @@ def import_job_run(*, job_id: int) -> ImportJob:
     job = ImportJob.objects.select_related("project").get(pk=job_id)
     if job.is_finished:
         return job
-    try:
-        rows, errors, error_count = _validate_rows(job)
-    except UnicodeDecodeError as exc:
-        errors, error_count, rows = (
-            [{"line": 0, "error": f"the file is not UTF-8 text ({exc.reason})"}],
-            1,
-            [],
-        )
-    if not error_count and not rows:
-        errors, error_count = [{"line": 0, "error": "the file holds no rows"}], 1
-    if error_count:
-        _set(
-            job,
-            status=ImportStatus.FAILED,
-            errors=errors,
-            error_count=error_count,
-            finished_at=timezone.now(),
-        )
-        return job
-    _set(job, status=ImportStatus.WRITING)
-    written = _write_rows(job, rows)
-    _set(
+    return run_all_or_nothing(
         job,
-        status=ImportStatus.SUCCEEDED,
-        prompts_created=written.prompts,
-        responses_created=written.responses,
-        tasks_created=written.tasks,
-        finished_at=timezone.now(),
+        validate=_validate_rows,
+        write=_write_rows,
+        failed=ImportStatus.FAILED,
+        writing=ImportStatus.WRITING,
+        succeeded=ImportStatus.SUCCEEDED,
     )
-    return job
