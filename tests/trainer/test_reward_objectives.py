@@ -84,17 +84,21 @@ def test_listwise_reward_model_trains_and_reports_ranking_metrics(
 def test_principle_reward_model_reports_per_principle_auroc_and_scores_by_mean_log_odds(
     tmp_path, write_rows, tiny_bert
 ):
+    principle_ids = {"is polite": 7, "is accurate": 8}  # the web app's principle version ids
+    train_rows, eval_rows = tiny.principle_rows(128, seed=1), tiny.principle_rows(60, seed=2)
+    for row in train_rows + eval_rows:
+        row["principle_id"] = principle_ids[row["principle"]]
     result = run(
         "reward_principle",
         {**FAST, "model": str(tiny_bert), "max_steps": 16},
-        tiny.principle_rows(128, seed=1),
-        tiny.principle_rows(60, seed=2),
+        train_rows,
+        eval_rows,
         tmp_path,
         write_rows,
     )
     assert changed_weights(tiny_bert, result.model_dir)
     assert fell(losses(result.history))
-    assert {"auroc/is polite", "auroc/is accurate", "accuracy", "pairwise_accuracy"} <= set(
+    assert {"auroc/principle-7", "auroc/principle-8", "accuracy", "pairwise_accuracy"} <= set(
         result.metrics
     )
 

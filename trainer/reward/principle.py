@@ -7,6 +7,7 @@ A response's score under a set of principles is the mean of its Yes-log-odds ove
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from typing import Any
 
@@ -19,6 +20,17 @@ from trainer.data import Row, prompt_as_text
 from trainer.metrics import auroc
 from trainer.reward.batching import encode_pairs
 from trainer.reward.tasks import Example
+
+
+def principle_metric_key(row: Row) -> str:
+    """A short, stable name for a row's principle in metric names (`auroc/<key>`): its
+    `principle_id` column when the rows carry one (the web app's principle version), else a
+    digest of the text. Never the text itself: it is untrusted and of any length."""
+    principle_id = row.get("principle_id")
+    if isinstance(principle_id, int) and not isinstance(principle_id, bool):
+        return f"principle-{principle_id}"
+    digest = hashlib.sha256(row["principle"].encode("utf-8")).hexdigest()[:12]
+    return f"principle-text-{digest}"
 
 
 def principle_first_segment(question_template: str, principle: str, prompt_text: str) -> str:
@@ -56,6 +68,7 @@ class PrincipleTask:
                 target={
                     "verdict": row["verdict"],
                     "principle": row["principle"],
+                    "principle_key": principle_metric_key(row),
                     "prompt": str(row["prompt"]),
                 },
             )
@@ -86,15 +99,15 @@ class PrincipleTask:
             metrics["auroc"] = overall
         by_principle: dict[str, list[int]] = defaultdict(list)
         for index, example in enumerate(examples):
-            by_principle[example.target["principle"]].append(index)
+            by_principle[example.target["principle_key"]].append(index)
         correct_pairs = total_pairs = 0.0
-        for principle, indices in sorted(by_principle.items()):
+        for key, indices in sorted(by_principle.items()):
             group_scores = [values[i] for i in indices]
             group_labels = [verdicts[i] for i in indices]
             area = auroc(group_scores, group_labels)
             if area is None:
                 continue
-            metrics[f"auroc/{principle}"] = area
+            metrics[f"auroc/{key}"] = area
             # Pairs (a Yes response, a No response) under the same principle, ordered correctly.
             pairs = sum(group_labels) * (len(group_labels) - sum(group_labels))
             correct_pairs += area * pairs
@@ -110,4 +123,8 @@ class PrincipleTask:
             "question_template": self.config.question_template,
             # The default set a score averages over: every principle seen in training, in first-seen order.
             "principles": list(dict.fromkeys(row["principle"] for row in train_rows)),
+            # What each `auroc/<key>` metric is about.
+            "principle_metric_keys": {
+                principle_metric_key(row): row["principle"] for row in train_rows
+            },
         }
