@@ -147,13 +147,26 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}}
-CELERY_BEAT_SCHEDULE = {"reap-stale-training-runs": {"task": "training.reap", "schedule": 60.0}}
+CELERY_BEAT_SCHEDULE = {"reap-stale-jobs": {"task": "core.reap_jobs", "schedule": 60.0}}
 
-# Training runs: a worker beats every few seconds; a run silent for longer than the stale limit
-# is resumed by another worker (or failed after the attempts run out).
-ARBITER_RUN_HEARTBEAT_SECONDS = env.float("ARBITER_RUN_HEARTBEAT_SECONDS", default=5.0)
-ARBITER_RUN_STALE_SECONDS = env.float("ARBITER_RUN_STALE_SECONDS", default=60.0)
-ARBITER_RUN_MAX_ATTEMPTS = env.int("ARBITER_RUN_MAX_ATTEMPTS", default=3)
+# Background jobs (apps/core/jobs.py): a worker beats every few seconds; a job silent for longer
+# than the stale limit is resumed by another worker, or failed once its attempts are spent; a job
+# still queued after QUEUED_TOO_LONG is sent again. The ARBITER_RUN_* names are the older ones.
+ARBITER_JOB_HEARTBEAT_SECONDS = env.float(
+    "ARBITER_JOB_HEARTBEAT_SECONDS", default=env.float("ARBITER_RUN_HEARTBEAT_SECONDS", default=5.0)
+)
+ARBITER_JOB_STALE_SECONDS = env.float(
+    "ARBITER_JOB_STALE_SECONDS", default=env.float("ARBITER_RUN_STALE_SECONDS", default=60.0)
+)
+ARBITER_JOB_MAX_ATTEMPTS = env.int(
+    "ARBITER_JOB_MAX_ATTEMPTS", default=env.int("ARBITER_RUN_MAX_ATTEMPTS", default=3)
+)
+ARBITER_JOB_QUEUED_TOO_LONG_SECONDS = env.float(
+    "ARBITER_JOB_QUEUED_TOO_LONG_SECONDS", default=15 * 60.0
+)
+ARBITER_RUN_HEARTBEAT_SECONDS = ARBITER_JOB_HEARTBEAT_SECONDS
+ARBITER_RUN_STALE_SECONDS = ARBITER_JOB_STALE_SECONDS
+ARBITER_RUN_MAX_ATTEMPTS = ARBITER_JOB_MAX_ATTEMPTS
 
 # Assignment: how long a claimed task stays reserved for its annotator.
 ARBITER_LEASE_SECONDS = env.int("ARBITER_LEASE_SECONDS", default=15 * 60)

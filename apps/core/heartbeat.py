@@ -7,19 +7,32 @@ from django.utils import timezone
 
 
 class Heartbeat(threading.Thread):
-    """Sets `heartbeat_at` on the row every `seconds` while it is in `status`."""
+    """Beats for a claimed job (see apps.core.jobs.job_heartbeat) every `seconds` — by default
+    ARBITER_JOB_HEARTBEAT_SECONDS — until stopped, or until the claim is no longer this one's."""
 
-    def __init__(self, *, model, pk: int, status: str, seconds: float):
-        super().__init__(daemon=True, name=f"heartbeat-{model.__name__}-{pk}")
-        self.model, self.pk, self.status, self.seconds = model, pk, status, seconds
+    def __init__(self, job=None, *, seconds: float | None = None, model=None, pk=None, status=None):
+        from apps.core.jobs import heartbeat_seconds
+
+        # model/pk/status: the form used before the job layer, until every kind is on it.
+        self.job, self.model, self.pk, self.status = job, model, pk, status
+        name = type(job).__name__ if job is not None else model.__name__
+        super().__init__(daemon=True, name=f"heartbeat-{name}-{job.pk if job else pk}")
+        self.seconds = heartbeat_seconds() if seconds is None else seconds
         self.stopped = threading.Event()
+        self.lost = threading.Event()
 
     def run(self) -> None:
+        from apps.core.jobs import job_heartbeat
+
         try:
             while not self.stopped.wait(self.seconds):
-                self.model.objects.filter(pk=self.pk, status=self.status).update(
-                    heartbeat_at=timezone.now()
-                )
+                if self.job is None:
+                    self.model.objects.filter(pk=self.pk, status=self.status).update(
+                        heartbeat_at=timezone.now()
+                    )
+                elif not job_heartbeat(self.job):
+                    self.lost.set()
+                    return
         finally:
             connection.close()
 

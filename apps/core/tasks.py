@@ -1,0 +1,17 @@
+from celery import shared_task
+from celery.signals import worker_ready
+
+from apps.core.jobs import jobs_reap
+
+
+@shared_task(name="core.reap_jobs", queue="default", acks_late=True, reject_on_worker_lost=True)
+def reap_jobs() -> dict:
+    """On beat: the one reaper, for every kind of job."""
+    return jobs_reap()
+
+
+@worker_ready.connect
+def _reap_when_a_worker_starts(sender, **kwargs) -> None:
+    """A worker that starts (say, after another one died) first sends back the jobs whose worker
+    stopped answering, without waiting for the next beat."""
+    jobs_reap()
