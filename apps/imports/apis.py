@@ -1,4 +1,8 @@
-from drf_spectacular.utils import extend_schema
+import functools
+
+from django.conf import settings
+from django.http import JsonResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import MultiPartParser
@@ -27,6 +31,9 @@ class ImportOut(serializers.ModelSerializer):
             "project",
             "original_name",
             "status",
+            "phase",
+            "attempts",
+            "error",
             "percent",
             "total_rows",
             "processed_rows",
@@ -38,15 +45,50 @@ class ImportOut(serializers.ModelSerializer):
             "responses_created",
             "tasks_created",
             "created_at",
+            "started_at",
             "finished_at",
         ]
 
 
-@extend_schema(request={"multipart/form-data": ImportIn}, responses={202: ImportOut})
+def refuse_bodies_over_import_limit(view):
+    """Answers 413 to a body larger than ARBITER_IMPORT_MAX_BYTES before anything reads it:
+    wrapped outside DRF, so that neither authentication (a session's CSRF check reads the form)
+    nor the parser touches the upload. A body without a length is read as empty by Django."""
+
+    @functools.wraps(view)
+    def guarded(request, *args, **kwargs):
+        limit = settings.ARBITER_IMPORT_MAX_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(
+                {"detail": "The Content-Length header is not a number."}, status=400
+            )
+        if length > limit:
+            return JsonResponse(
+                {
+                    "detail": f"The upload is {length} bytes; imports are limited to {limit} "
+                    "bytes (ARBITER_IMPORT_MAX_BYTES). Split the file, or ask the operator to "
+                    "raise the limit. Nothing was stored.",
+                    "limit_bytes": limit,
+                },
+                status=413,
+            )
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+@refuse_bodies_over_import_limit
+@extend_schema(
+    request={"multipart/form-data": ImportIn},
+    responses={202: ImportOut, 413: OpenApiResponse(description="Body over the import limit.")},
+)
 @api_view(["POST"])
 @parser_classes([MultiPartParser])
 def import_create_api(request, project_id: int):
-    """Queues a JSONL import; poll the returned job until it is `succeeded` or `failed`."""
+    """Queues a JSONL import; poll the returned job until it is `succeeded` or `failed`.
+    Bodies over ARBITER_IMPORT_MAX_BYTES are refused with 413."""
     project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
     data = ImportIn(data=request.data)
     data.is_valid(raise_exception=True)

@@ -3,20 +3,22 @@ overlap, one lease per task and annotator — are held by row locks and unique c
 the database, not by Python."""
 
 import random
+from collections.abc import Iterable
 from datetime import timedelta
 from itertools import combinations
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.core.errors import Conflict, NotFound
+from apps.core.errors import Conflict, NotFound, PermissionDenied
 from apps.corpus.models import Prompt, Response
+from apps.feedback.models import Judgment, Phase
 from apps.labeling.models import Assignment, AssignmentStatus, Flag, Task, TaskItem
-from apps.projects.models import FeedbackKind, PairStrategy, Project
+from apps.projects.models import FeedbackKind, Membership, PairStrategy, Project
 
 _CLAIM_ATTEMPTS = 8
 
@@ -128,13 +130,32 @@ def _renew_held_lease(*, project: Project, annotator: User, now) -> Assignment |
     return None
 
 
+EXCLUDED_MESSAGE = (
+    "You are excluded from labeling this project; ask its admins if this is a mistake."
+)
+
+
+def annotator_is_excluded(*, project: Project, annotator: User, lock: bool = False) -> bool:
+    memberships = Membership.objects.filter(project=project, user=annotator)
+    if lock:
+        memberships = memberships.select_for_update()
+    return any(
+        excluded_at is not None for excluded_at in memberships.values_list("excluded_at", flat=True)
+    )
+
+
 def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
     """Leases the next task to the annotator, or returns None when nothing is left for them.
 
     Asking again while a lease is open returns the same lease, so a reload or retry never
-    takes a second slot. Gold tasks are mixed in at the project's gold rate."""
+    takes a second slot. Gold tasks are mixed in at the project's gold rate. An annotator
+    excluded from the project gets no task (PermissionDenied)."""
     now = timezone.now()
     with transaction.atomic():
+        # Locked, so that an exclusion committing meanwhile either waits for this lease (and
+        # then releases it) or is seen here.
+        if annotator_is_excluded(project=project, annotator=annotator, lock=True):
+            raise PermissionDenied(EXCLUDED_MESSAGE)
         held = _renew_held_lease(project=project, annotator=annotator, now=now)
         if held is not None:
             return held
@@ -153,6 +174,60 @@ def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
                     return _new_lease(task=task, project=project, annotator=annotator, now=now)
                 skip_ids.add(task.pk)
     return None
+
+
+def counted_judgments() -> QuerySet[Judgment]:
+    """The judgments that fill a task's overlap: final phase, not excluded themselves, and not
+    by an annotator excluded from the project (the same ones that export)."""
+    excluded_member = Membership.objects.filter(
+        project_id=OuterRef("project_id"),
+        user_id=OuterRef("annotator_id"),
+        excluded_at__isnull=False,
+    )
+    return (
+        Judgment.objects.filter(excluded_at__isnull=True)
+        .exclude(phase=Phase.FORESIGHT)
+        .exclude(Exists(excluded_member))
+    )
+
+
+def task_judgment_counts_refresh(*, task_ids: Iterable[int]) -> None:
+    """Sets each task's judgment_count to its counted judgments, recounted from the rows, so
+    that excluding and re-including a label any number of times never drifts the count."""
+    ids = sorted(set(task_ids))
+    if not ids:
+        return
+    with transaction.atomic():
+        # Lock first (in id order, as claimers do), so that the recount below, a new statement,
+        # sees every judgment committed by a submitter that held one of these rows.
+        list(Task.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+        counted = (
+            counted_judgments()
+            .filter(task=OuterRef("pk"))
+            .values("task")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        Task.objects.filter(pk__in=ids).update(
+            judgment_count=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+        )
+
+
+def annotator_leases_release(*, project: Project, annotator_id: int) -> int:
+    """Closes the annotator's open leases in the project (as expired), freeing their slots.
+    Returns how many were open."""
+    now = timezone.now()
+    with transaction.atomic():
+        open_ids = list(
+            Assignment.objects.select_for_update(of=("self",))
+            .filter(project=project, annotator_id=annotator_id, status=AssignmentStatus.ACTIVE)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Assignment.objects.filter(pk__in=open_ids).update(
+            status=AssignmentStatus.EXPIRED, finished_at=now
+        )
+    return len(open_ids)
 
 
 def _own_assignment_locked(*, assignment_id: int, annotator: User) -> Assignment:
@@ -215,6 +290,7 @@ def task_groups_for_prompt(
     return []
 
 
+@transaction.atomic
 def tasks_bulk_create(
     *,
     project: Project,
@@ -222,7 +298,17 @@ def tasks_bulk_create(
     import_job=None,
 ) -> int:
     """Creates tasks and their items in bulk. Each entry: the prompt, its saved responses, the
-    response index groups, and task fields (consequence, gold)."""
+    response index groups, and task fields (consequence, gold). Refused (Conflict) if the
+    project's kind changed since the groups were made for it."""
+    if not prompt_groups:
+        return 0
+    # Locked as project_update locks it: the kind cannot change while tasks of it are added.
+    kind = Project.objects.select_for_update().values_list("kind", flat=True).get(pk=project.pk)
+    if kind != project.kind:
+        raise Conflict(
+            "The project's feedback kind changed while these tasks were being prepared; "
+            "nothing was added."
+        )
     tasks, group_responses = [], []
     for prompt, responses, groups, fields in prompt_groups:
         for group in groups:

@@ -18,7 +18,10 @@ from apps.projects.selectors import project_get_for_user
 def _render_panel(
     request: HttpRequest, project, *, error: str = "", notice: str = "", status: int = 200
 ):
-    assignment = task_claim_next(project=project, annotator=request.user)
+    try:
+        assignment = task_claim_next(project=project, annotator=request.user)
+    except ApplicationError as exc:  # excluded from the project: say so instead of "all done"
+        assignment, error, status = None, exc.message, exc.status
     context = {
         "project": project,
         "view": labeling_view(assignment=assignment) if assignment else None,

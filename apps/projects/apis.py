@@ -3,9 +3,9 @@ from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
-from apps.projects.models import FeedbackKind, PairStrategy, Project
+from apps.projects.models import CritiquePolicy, FeedbackKind, PairStrategy, Project, Role
 from apps.projects.selectors import project_get_for_user, projects_for_user
-from apps.projects.services import project_create
+from apps.projects.services import project_create, project_update
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -48,7 +48,28 @@ def project_list_api(request):
     return Response(ProjectOut(projects, many=True).data)
 
 
-@extend_schema(responses=ProjectOut)
-@api_view(["GET"])
+class ProjectUpdateIn(serializers.Serializer):
+    """Settings an admin may change; any subset. `kind` is refused (409) once tasks exist."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=FeedbackKind.choices, required=False)
+    overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    guidelines = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    pair_strategy = serializers.ChoiceField(choices=PairStrategy.choices, required=False)
+    max_pairs_per_prompt = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    critique_policy = serializers.ChoiceField(choices=CritiquePolicy.choices, required=False)
+    critique_min_length = serializers.IntegerField(min_value=0, max_value=10000, required=False)
+
+
+@extend_schema(methods=["PATCH"], request=ProjectUpdateIn, responses={200: ProjectOut, 409: None})
+@extend_schema(methods=["GET"], responses=ProjectOut)
+@api_view(["GET", "PATCH"])
 def project_detail_api(request, project_id: int):
+    """The project; PATCH (admins) changes its settings."""
+    if request.method == "PATCH":
+        project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+        data = ProjectUpdateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(ProjectOut(project_update(project=project, **data.validated_data)).data)
     return Response(ProjectOut(project_get_for_user(user=request.user, project_id=project_id)).data)

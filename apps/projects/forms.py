@@ -26,6 +26,13 @@ class ProjectForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 2}),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.tasks.exists():
+            # A disabled field keeps its stored value whatever is posted (project_update checks too).
+            self.fields["kind"].disabled = True
+            self.fields["kind"].help_text = "Fixed: the project already has tasks of this kind."
+
 
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)

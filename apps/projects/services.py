@@ -1,7 +1,7 @@
 from django.db import transaction
 
 from apps.accounts.models import User
-from apps.core.errors import ApplicationError, PermissionDenied
+from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.projects.models import Membership, Principle, Project, Role, RubricItem
 
 
@@ -51,9 +51,21 @@ def principle_save(*, project: Project, key: str, text: str) -> Principle:
     return Principle.objects.create(project=project, key=key, version=version, text=text)
 
 
+KIND_LOCKED_MESSAGE = (
+    "The feedback kind cannot change once the project has tasks: its tasks, pages and stored "
+    "judgments are all of the current kind. Create a new project for another kind."
+)
+
+
+@transaction.atomic
 def project_update(*, project: Project, **fields) -> Project:
-    """Changes project settings; the overlap may only grow once tasks were judged, so that no
-    task ends up judged past its overlap."""
+    """Changes project settings. The kind is fixed once the project has tasks (every task and
+    judgment has the kind it was made with); the overlap may only grow once tasks were judged,
+    so that no task ends up judged past its overlap."""
+    # Locked: an import adding tasks locks the same row, so "has tasks" cannot change under us.
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if fields.get("kind", project.kind) != project.kind and project.tasks.exists():
+        raise Conflict(KIND_LOCKED_MESSAGE)
     new_overlap = fields.get("overlap", project.overlap)
     if new_overlap < 1:
         raise ApplicationError("Overlap must be at least 1.")
