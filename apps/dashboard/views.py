@@ -1,5 +1,3 @@
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -11,7 +9,7 @@ from apps.dashboard.selectors import people_model_disagreements, project_overvie
 from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_user
 from apps.training.models import TrainingRun
-from apps.training.selectors import run_curves
+from apps.training.selectors import held_out_table, run_curves
 from apps.training.suggestions import latest_reward_run
 
 
@@ -69,14 +67,13 @@ def compare_runs(request: HttpRequest, project_id: int) -> HttpResponse:
         for run in runs
         for name, points in curves.get(run.pk, {}).items()
     }
-    metric_names = sorted({k for run in runs for k in run.metrics})
     context = {
         "project": project,
         "runs": runs,
         "all_runs": TrainingRun.objects.filter(project=project).order_by("-pk")[:50],
-        "curves_json": json.dumps(series),
+        "curves": series,  # into the page through json_script only
         "series": ",".join(f"#{run.pk} loss" for run in runs),
-        "metric_names": metric_names,
+        "held_out": held_out_table(project=project, runs=runs),
     }
     return render(request, "dashboard/compare.html", context)
 

@@ -1,9 +1,12 @@
+import re
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.http import Http404
 
 from apps.accounts.models import User
-from apps.projects.models import Role
+from apps.projects.models import Principle, Project, Role
 from apps.projects.selectors import projects_for_user
 from apps.training.models import FINISHED, RunMetric, TrainingRun
 
@@ -51,4 +54,43 @@ def run_artifacts(*, run: TrainingRun, root) -> list[dict]:
         {"path": str(p.relative_to(model_dir)), "size": p.stat().st_size}
         for p in sorted(model_dir.rglob("*"))
         if p.is_file() and "checkpoint" not in p.relative_to(model_dir).parts[0]
+    ]
+
+
+# Per-principle metrics name the principle version by id (trainer.reward.principle.principle_metric_key).
+_PRINCIPLE_METRIC = re.compile(r"^(?P<head>.*)/principle-(?P<id>\d+)$")
+
+
+def metric_labels(*, project: Project, names: Iterable[str]) -> dict[str, str]:
+    """metric name -> what to show for it: a per-principle metric shows its principle's key,
+    version and text (looked up within the project; the template escapes it)."""
+    names = list(names)
+    matches = {name: _PRINCIPLE_METRIC.match(name) for name in names}
+    ids = {int(m["id"]) for m in matches.values() if m}
+    principles = Principle.objects.filter(project=project, pk__in=ids).in_bulk() if ids else {}
+    labels = {}
+    for name, match in matches.items():
+        principle = principles.get(int(match["id"])) if match else None
+        labels[name] = (
+            f"{match['head']} · {principle.key} v{principle.version}: {principle.text}"
+            if principle
+            else name
+        )
+    return labels
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str
+    label: str
+    values: list  # one per run compared; None where a run lacks the metric
+
+
+def held_out_table(*, project: Project, runs: list[TrainingRun]) -> list[MetricRow]:
+    """The runs' held-out metrics side by side, one row per metric name, with display labels."""
+    names = sorted({name for run in runs for name in run.metrics})
+    labels = metric_labels(project=project, names=names)
+    return [
+        MetricRow(name=name, label=labels[name], values=[run.metrics.get(name) for run in runs])
+        for name in names
     ]

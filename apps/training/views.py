@@ -2,7 +2,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,6 +12,7 @@ from apps.projects.selectors import project_get_for_user
 from apps.training.forms import LaunchForm
 from apps.training.selectors import (
     any_active,
+    held_out_table,
     run_artifacts,
     run_curves,
     run_get_for_admin,
@@ -68,7 +69,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     context = {
         "run": run,
         "project": run.project,
-        "curves_json": json.dumps(curves),
+        "curves": curves,  # into the page through json_script only
+        "held_out": held_out_table(project=run.project, runs=[run]),
         "config_json": json.dumps(run.config, indent=2, sort_keys=True),
         "log_lines": run.log_lines.order_by("-id")[:200][::-1],
         "artifacts": run_artifacts(run=run, root=storage_root()),
@@ -79,9 +81,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 def run_curves_json(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get_for_admin(user=request.user, run_id=run_id)
-    return HttpResponse(
-        json.dumps(run_curves(run_ids=[run.pk]).get(run.pk, {})), content_type="application/json"
-    )
+    return JsonResponse(run_curves(run_ids=[run.pk]).get(run.pk, {}))
 
 
 @login_required
