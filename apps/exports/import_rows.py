@@ -7,15 +7,12 @@ rejected are whole conversations sharing all but their last message) is accepted
 Unpaired rows: {"prompt", "completion", "label"} with an optional "id".
 """
 
-import json
 import math
 from dataclasses import dataclass
 
-ROLES = ("system", "user", "assistant")
+from apps.imports.lines import RowError, external_id_of, load_object, messages_of
 
-
-class RowError(ValueError):
-    pass
+__all__ = ["PreferenceRow", "RowError", "UnpairedRow", "parse_preference_row", "parse_unpaired_row"]
 
 
 @dataclass(frozen=True)
@@ -37,36 +34,12 @@ class UnpairedRow:
     external_id: str = ""
 
 
-def _load(raw: str) -> dict:
-    try:
-        row = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise RowError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(row, dict):
-        raise RowError("each line must be a JSON object")
-    return row
-
-
-def _messages(value: object, what: str) -> list[dict]:
-    if not isinstance(value, list) or not value:
-        raise RowError(f'"{what}" must be a non-empty list of {{"role", "content"}} messages')
-    messages = []
-    for i, message in enumerate(value, start=1):
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise RowError(f'"{what}" message {i} needs a role of {", ".join(ROLES)}')
-        content = message.get("content")
-        if not isinstance(content, str) or not content.strip():
-            raise RowError(f'"{what}" message {i} has no text content')
-        messages.append({"role": message["role"], "content": content})
-    return messages
-
-
 def _prompt(value: object) -> list[dict]:
     if isinstance(value, str):
         if not value.strip():
             raise RowError('"prompt" is empty')
         return [{"role": "user", "content": value}]
-    messages = _messages(value, "prompt")
+    messages = messages_of(value, "prompt")
     if messages[-1]["role"] != "user":
         raise RowError('the last message of "prompt" must be the user\'s')
     return messages
@@ -77,17 +50,10 @@ def _completion(value: object, what: str) -> str:
         if not value.strip():
             raise RowError(f'"{what}" is empty')
         return value
-    messages = _messages(value, what)
+    messages = messages_of(value, what)
     if len(messages) != 1 or messages[0]["role"] != "assistant":
         raise RowError(f'"{what}" must be one assistant message (or a string)')
     return messages[0]["content"]
-
-
-def _external_id(row: dict) -> str:
-    value = row.get("id", "")
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise RowError('"id" must be a string or a number')
-    return str(value)[:200]
 
 
 def _split_implicit_prompt(row: dict) -> tuple[object, object, object]:
@@ -103,7 +69,7 @@ def _split_implicit_prompt(row: dict) -> tuple[object, object, object]:
 
 
 def parse_preference_row(*, line: int, raw: str) -> PreferenceRow:
-    row = _load(raw)
+    row = load_object(raw)
     if "prompt" in row:
         prompt, chosen, rejected = row["prompt"], row.get("chosen"), row.get("rejected")
     else:
@@ -126,12 +92,12 @@ def parse_preference_row(*, line: int, raw: str) -> PreferenceRow:
         chosen=chosen_text,
         rejected=rejected_text,
         margin=None if margin is None else float(margin),
-        external_id=_external_id(row),
+        external_id=external_id_of(row),
     )
 
 
 def parse_unpaired_row(*, line: int, raw: str) -> UnpairedRow:
-    row = _load(raw)
+    row = load_object(raw)
     for column in ("prompt", "completion", "label"):
         if column not in row:
             raise RowError(f'an unpaired row needs "{column}"')
@@ -144,5 +110,5 @@ def parse_unpaired_row(*, line: int, raw: str) -> UnpairedRow:
         messages=_prompt(row["prompt"]),
         completion=_completion(row["completion"], "completion"),
         label=bool(label),
-        external_id=_external_id(row),
+        external_id=external_id_of(row),
     )

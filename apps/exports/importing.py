@@ -2,7 +2,7 @@
 
 A pairwise project takes preference rows, a thumbs project unpaired rows. Every row is checked
 first; if any is bad nothing is written and each bad row is reported with its line number.
-Otherwise the file is written in one transaction. Each row becomes one task judged once by the
+Otherwise the file is written in the transaction that marks the import succeeded. Each row becomes one task judged once by the
 file (Judgment.source = "import", source_name = the file's name, no annotator). Rows with the
 same prompt share one Prompt, and equal texts of that prompt one Response, so a train/test
 split by prompt keeps them together.
@@ -13,8 +13,10 @@ exports write it) becomes the strength; any other margin is kept in the task's c
 strength is left unknown (null), as it is when there is no margin.
 """
 
+import hashlib
 import json
 import random
+import sqlite3
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -22,31 +24,27 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
-from apps.core.jobs import job_set, run_all_or_nothing
+from apps.core.jobs import job_enqueue
 from apps.corpus.models import Prompt, Response
 from apps.exports.import_rows import (
     PreferenceRow,
-    RowError,
     UnpairedRow,
     parse_preference_row,
     parse_unpaired_row,
 )
-from apps.exports.models import DatasetImport, JobStatus
+from apps.exports.models import DatasetImport
 from apps.feedback.models import Judgment, JudgmentSource, Phase
 from apps.feedback.payloads import STRENGTHS
+from apps.imports.pipeline import ImportKind, import_run
 from apps.labeling.models import Task, TaskItem
 from apps.projects.models import FeedbackKind, Project
 
-MAX_STORED_ERRORS = 1000
-_PROGRESS_EVERY = 1000
 PARSERS = {FeedbackKind.PAIRWISE: parse_preference_row, FeedbackKind.THUMBS: parse_unpaired_row}
 
 
 @transaction.atomic
 def dataset_import_create(*, project: Project, user: User, upload: UploadedFile) -> DatasetImport:
     """Stores the upload and queues the import (the worker starts once this commits)."""
-    from apps.exports.tasks import run_dataset_import
-
     if project.kind not in PARSERS:
         raise ApplicationError(
             "TRL datasets are imported into pairwise projects (preference rows) or thumbs "
@@ -54,36 +52,14 @@ def dataset_import_create(*, project: Project, user: User, upload: UploadedFile)
         )
     if upload.size == 0:
         raise ApplicationError("The file is empty.")
-    limit = getattr(settings, "ARBITER_IMPORT_MAX_BYTES", 200 * 2**20)
+    limit = settings.ARBITER_IMPORT_MAX_BYTES
     if upload.size > limit:
         raise ApplicationError(f"The file is larger than the {limit // 2**20} MiB limit.")
     job = DatasetImport.objects.create(
         project=project, created_by=user, file=upload, original_name=upload.name[:255]
     )
-    transaction.on_commit(lambda: run_dataset_import.delay(job.pk))
+    job_enqueue(job)
     return job
-
-
-def _validate(job: DatasetImport) -> tuple[list, list[dict], int]:
-    parse = PARSERS[job.project.kind]
-    with job.file.open("rb") as handle:
-        lines = handle.read().decode("utf-8", errors="strict").splitlines()
-    job_set(job, status=JobStatus.VALIDATING, total_rows=sum(1 for line in lines if line.strip()))
-    rows, errors, error_count, processed = [], [], 0, 0
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            rows.append(parse(line=number, raw=raw))
-        except RowError as exc:
-            error_count += 1
-            if len(errors) < MAX_STORED_ERRORS:
-                errors.append({"line": number, "error": str(exc)})
-        processed += 1
-        if processed % _PROGRESS_EVERY == 0:
-            job_set(job, processed_rows=processed)
-    job_set(job, processed_rows=processed)
-    return rows, errors, error_count
 
 
 def _strength(margin: float | None) -> str | None:
@@ -92,102 +68,162 @@ def _strength(margin: float | None) -> str | None:
     return None
 
 
-@transaction.atomic
-def _write(job: DatasetImport, rows: list[PreferenceRow] | list[UnpairedRow]) -> dict:
-    project = job.project
-    marker = {"dataset_import": job.pk}
-    prompts: dict[str, Prompt] = {}
-    for row in rows:
-        key = json.dumps(row.messages, sort_keys=True)
-        if key not in prompts:
-            prompts[key] = Prompt(
-                project=project,
-                messages=row.messages,
-                external_id=row.external_id,
-                metadata=marker,
-            )
-    Prompt.objects.bulk_create(prompts.values(), batch_size=1000)
+class _KeysOnDisk:
+    """digest → primary key, kept in a private temporary SQLite file (Python's own sqlite3, not
+    the project's database), so that memory stays flat however many distinct prompts and
+    responses a file holds."""
 
-    def texts_of(row) -> list[str]:
-        return [row.chosen, row.rejected] if isinstance(row, PreferenceRow) else [row.completion]
+    def __init__(self):
+        self.db = sqlite3.connect("")  # "": a temporary file, deleted when closed
+        self.db.execute("CREATE TABLE seen (key BLOB PRIMARY KEY, pk INTEGER) WITHOUT ROWID")
 
-    responses: dict[tuple[int, str], Response] = {}
-    for row in rows:
-        prompt = prompts[json.dumps(row.messages, sort_keys=True)]
-        for text in texts_of(row):
-            if (prompt.pk, text) not in responses:
-                responses[(prompt.pk, text)] = Response(
-                    prompt=prompt, text=text, source=job.original_name[:200], metadata=marker
+    def get_many(self, keys: set[bytes]) -> dict[bytes, int]:
+        found, keys = {}, list(keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT key, pk FROM seen WHERE key IN ({marks})", chunk))
+        return found
+
+    def put_many(self, items: dict[bytes, int]) -> None:
+        self.db.executemany("INSERT INTO seen VALUES (?, ?)", items.items())
+
+
+def _digest(*parts: str | int) -> bytes:
+    return hashlib.blake2b("\x00".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
+class _DatasetRowWriter:
+    """Rows with the same prompt share one Prompt, and equal texts of a prompt one Response,
+    across the whole file; each row is one task judged once by the file."""
+
+    def __init__(self, job: DatasetImport):
+        self.job, self.project = job, job.project
+        self.marker = {"dataset_import": job.pk}
+        self.rng = random.Random(job.pk)  # where the chosen response sits: reproducible
+        self.prompt_pks, self.response_pks = _KeysOnDisk(), _KeysOnDisk()
+        self.prompts = self.responses = self.tasks = 0
+
+    def _prompt_pks(self, rows: list) -> list[int]:
+        keys = [_digest(json.dumps(row.messages, sort_keys=True)) for row in rows]
+        known = self.prompt_pks.get_many(set(keys))
+        new: dict[bytes, Prompt] = {}
+        for row, key in zip(rows, keys, strict=True):
+            if key not in known and key not in new:
+                new[key] = Prompt(
+                    project=self.project,
+                    messages=row.messages,
+                    external_id=row.external_id,
+                    metadata=self.marker,
                 )
-    Response.objects.bulk_create(responses.values(), batch_size=1000)
+        Prompt.objects.bulk_create(new.values())
+        created = {key: prompt.pk for key, prompt in new.items()}
+        self.prompt_pks.put_many(created)
+        self.prompts += len(created)
+        return [(known.get(key) or created[key]) for key in keys]
 
-    rng = random.Random(job.pk)  # where the chosen response sits: reproducible per import
-    tasks, groups, payloads = [], [], []
-    for row in rows:
-        prompt = prompts[json.dumps(row.messages, sort_keys=True)]
-        context = {**marker, "line": row.line}
-        if isinstance(row, PreferenceRow):
-            chosen_first = rng.random() < 0.5
-            pair = [row.chosen, row.rejected] if chosen_first else [row.rejected, row.chosen]
-            group = [responses[(prompt.pk, text)] for text in pair]
-            payload = {"choice": "A" if chosen_first else "B", "strength": _strength(row.margin)}
-            if row.margin is not None and payload["strength"] is None:
-                context["margin"] = row.margin
-        else:
-            group = [responses[(prompt.pk, row.completion)]]
-            payload = {"labels": [row.label]}
-        tasks.append(
-            Task(
-                project=project, prompt=prompt, kind=project.kind, judgment_count=1, context=context
-            )
+    def _response_pks(self, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        keys = {pair: _digest(*pair) for pair in pairs}
+        known = self.response_pks.get_many(set(keys.values()))
+        new: dict[bytes, Response] = {}
+        for (prompt_pk, text), key in keys.items():
+            if key not in known and key not in new:
+                new[key] = Response(
+                    prompt_id=prompt_pk,
+                    text=text,
+                    source=self.job.original_name[:200],
+                    metadata=self.marker,
+                )
+        Response.objects.bulk_create(new.values())
+        created = {key: response.pk for key, response in new.items()}
+        self.response_pks.put_many(created)
+        self.responses += len(created)
+        return {pair: known.get(key) or created[key] for pair, key in keys.items()}
+
+    def add(self, rows: list[PreferenceRow] | list[UnpairedRow]) -> None:
+        project, job = self.project, self.job
+        prompt_pks = self._prompt_pks(rows)
+        texts = [
+            [row.chosen, row.rejected] if isinstance(row, PreferenceRow) else [row.completion]
+            for row in rows
+        ]
+        response_pks = self._response_pks(
+            [
+                (pk, text)
+                for pk, row_texts in zip(prompt_pks, texts, strict=True)
+                for text in row_texts
+            ]
         )
-        groups.append(group)
-        payloads.append(payload)
-    Task.objects.bulk_create(tasks, batch_size=1000)
-    TaskItem.objects.bulk_create(
-        [
-            TaskItem(task=task, response=response, position=position)
-            for task, group in zip(tasks, groups, strict=True)
-            for position, response in enumerate(group)
-        ],
-        batch_size=2000,
-    )
-    Judgment.objects.bulk_create(
-        [
-            Judgment(
-                project=project,
-                task=task,
-                annotator=None,
-                kind=project.kind,
-                phase=Phase.MAIN,
-                payload=payload,
-                display_order=[],
-                source=JudgmentSource.IMPORT,
-                source_name=job.original_name[:200],
+        tasks, groups, payloads = [], [], []
+        for row, prompt_pk in zip(rows, prompt_pks, strict=True):
+            context = {**self.marker, "line": row.line}
+            if isinstance(row, PreferenceRow):
+                chosen_first = self.rng.random() < 0.5
+                pair = [row.chosen, row.rejected] if chosen_first else [row.rejected, row.chosen]
+                group = [response_pks[(prompt_pk, text)] for text in pair]
+                payload = {
+                    "choice": "A" if chosen_first else "B",
+                    "strength": _strength(row.margin),
+                }
+                if row.margin is not None and payload["strength"] is None:
+                    context["margin"] = row.margin
+            else:
+                group = [response_pks[(prompt_pk, row.completion)]]
+                payload = {"labels": [row.label]}
+            tasks.append(
+                Task(
+                    project=project,
+                    prompt_id=prompt_pk,
+                    kind=project.kind,
+                    judgment_count=1,
+                    context=context,
+                )
             )
-            for task, payload in zip(tasks, payloads, strict=True)
-        ],
-        batch_size=1000,
-    )
-    return {
-        "prompts_created": len(prompts),
-        "responses_created": len(responses),
-        "tasks_created": len(tasks),
-        "judgments_created": len(tasks),
-    }
+            groups.append(group)
+            payloads.append(payload)
+        Task.objects.bulk_create(tasks)
+        TaskItem.objects.bulk_create(
+            [
+                TaskItem(task=task, response_id=response_pk, position=position)
+                for task, group in zip(tasks, groups, strict=True)
+                for position, response_pk in enumerate(group)
+            ]
+        )
+        Judgment.objects.bulk_create(
+            [
+                Judgment(
+                    project=project,
+                    task=task,
+                    annotator=None,
+                    kind=project.kind,
+                    phase=Phase.MAIN,
+                    payload=payload,
+                    display_order=[],
+                    source=JudgmentSource.IMPORT,
+                    source_name=job.original_name[:200],
+                )
+                for task, payload in zip(tasks, payloads, strict=True)
+            ]
+        )
+        self.tasks += len(tasks)
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "prompts_created": self.prompts,
+            "responses_created": self.responses,
+            "tasks_created": self.tasks,
+            "judgments_created": self.tasks,
+        }
 
 
-def dataset_import_run(*, import_id: int) -> DatasetImport:
-    """Validates and imports the file. Safe to run twice: a finished import is left as it is,
-    and an interrupted one starts over (its write transaction never committed)."""
-    job = DatasetImport.objects.select_related("project").get(pk=import_id)
-    if job.is_finished:
-        return job
-    return run_all_or_nothing(
-        job,
-        validate=_validate,
-        write=_write,
-        failed=JobStatus.FAILED,
-        writing=JobStatus.WRITING,
-        succeeded=JobStatus.SUCCEEDED,
-    )
+def _parser(job: DatasetImport):
+    return PARSERS[job.project.kind]
+
+
+DATASET_IMPORT = ImportKind(model=DatasetImport, parser=_parser, writer=_DatasetRowWriter)
+
+
+def dataset_import_run(*, import_id: int, worker: str | None = None) -> DatasetImport | None:
+    """Checks and imports the file (apps/imports/pipeline.py). Safe to run twice, at once or
+    after a crash: the rows and `succeeded` commit together, once."""
+    return import_run(kind=DATASET_IMPORT, job_id=import_id, worker=worker)

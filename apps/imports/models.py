@@ -1,31 +1,26 @@
 from django.conf import settings
 from django.db import models
 
+from apps.core.jobs import Job, JobStatus
 
-class ImportStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    VALIDATING = "validating", "Validating rows"
+
+class ImportPhase(models.TextChoices):
+    """Where a running import is; its life (queued → running → …) is the job layer's `status`."""
+
+    VALIDATING = "validating", "Checking rows"
     WRITING = "writing", "Writing"
-    SUCCEEDED = "succeeded", "Imported"
-    FAILED = "failed", "Nothing imported"
 
 
-class ImportJob(models.Model):
-    """A JSONL upload. Every row is validated first; the file is imported whole or not at all."""
+class FileImport(Job):
+    """An uploaded JSONL file brought in by the one import pipeline (apps/imports/pipeline.py):
+    every line is checked first in a streaming pass; then the rows are written in a second pass,
+    in the same transaction as `succeeded`, or nothing is written and each bad line is listed."""
 
-    project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="import_jobs"
-    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    file = models.FileField(upload_to="imports/%Y/%m/")
     original_name = models.CharField(max_length=255, blank=True)
-    pair_strategy = models.CharField(max_length=10)
-    max_pairs_per_prompt = models.PositiveSmallIntegerField()
-    status = models.CharField(
-        max_length=12, choices=ImportStatus.choices, default=ImportStatus.QUEUED
-    )
+    phase = models.CharField(max_length=10, choices=ImportPhase.choices, blank=True)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, help_text='[{"line": 3, "error": "..."}]')
@@ -33,23 +28,40 @@ class ImportJob(models.Model):
     prompts_created = models.PositiveIntegerField(default=0)
     responses_created = models.PositiveIntegerField(default=0)
     tasks_created = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED)
+        abstract = True
 
     @property
     def percent(self) -> int:
-        if self.status == ImportStatus.SUCCEEDED:
+        if self.status == JobStatus.SUCCEEDED:
             return 100
         if not self.total_rows:
             return 0
         return min(99, int(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def state_label(self) -> str:
+        """What a person reads: the phase while running, else the status."""
+        if self.status == JobStatus.RUNNING and self.phase:
+            return self.get_phase_display()
+        if self.status == JobStatus.FAILED and self.error_count:
+            return "Nothing imported"
+        return self.get_status_display()
+
+
+class ImportJob(FileImport):
+    """A JSONL upload of prompts with their responses, made into tasks."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    pair_strategy = models.CharField(max_length=10)
+    max_pairs_per_prompt = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"Import {self.pk} ({self.status})"

@@ -1,12 +1,12 @@
 """Parsing and checking one JSONL row of an import. Pure: no database."""
 
-import json
 from dataclasses import dataclass, field
 
 from apps.feedback.payloads import InvalidPayload, TaskShape, validate_payload
+from apps.imports.lines import RowError, external_id_of, load_object, messages_of
 from apps.projects.models import FeedbackKind
 
-ROLES = ("system", "user", "assistant")
+__all__ = ["PromptRow", "ResponseRow", "RowError", "parse_row"]
 MIN_RESPONSES = {
     FeedbackKind.PAIRWISE: 2,
     FeedbackKind.LISTWISE: 3,
@@ -16,10 +16,7 @@ MIN_RESPONSES = {
     FeedbackKind.CHAT: 0,
 }
 MAX_LISTWISE_RESPONSES = 8
-
-
-class RowError(ValueError):
-    pass
+MAX_SOURCE = 200  # Response.source
 
 
 @dataclass
@@ -42,17 +39,10 @@ class PromptRow:
 
 def _messages(row: dict) -> list[dict]:
     if "messages" in row:
-        messages = row["messages"]
-        if not isinstance(messages, list) or not messages:
-            raise RowError('"messages" must be a non-empty list of {"role", "content"} objects')
-        for i, message in enumerate(messages):
-            if not isinstance(message, dict) or message.get("role") not in ROLES:
-                raise RowError(f"message {i + 1} needs a role of {', '.join(ROLES)}")
-            if not isinstance(message.get("content"), str) or not message["content"].strip():
-                raise RowError(f"message {i + 1} has no text content")
+        messages = messages_of(row["messages"], "messages")
         if messages[-1]["role"] != "user":
             raise RowError("the last message of a prompt must be the user's")
-        return [{"role": m["role"], "content": m["content"]} for m in messages]
+        return messages
     prompt = row.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise RowError('a row needs a non-empty "prompt" string or a "messages" list')
@@ -71,6 +61,8 @@ def _response(value: object, index: int) -> ResponseRow:
     metadata = value.get("metadata", {})
     if not isinstance(source, str) or not isinstance(metadata, dict):
         raise RowError(f'response {index + 1}: "model" must be a string and "metadata" an object')
+    if len(source) > MAX_SOURCE:
+        raise RowError(f'response {index + 1}: "model" is longer than {MAX_SOURCE} characters')
     consequence = value.get("consequence")
     if consequence is not None:
         if not isinstance(consequence, str):
@@ -106,12 +98,7 @@ def _gold(row: dict, kind: str, responses: list[ResponseRow]) -> dict | None:
 
 def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
     """One prompt with its responses, or `RowError` saying what is wrong with the row."""
-    try:
-        row = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise RowError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(row, dict):
-        raise RowError("each line must be a JSON object")
+    row = load_object(raw)
     messages = _messages(row)
     raw_responses = row.get("responses", [])
     if not isinstance(raw_responses, list):
@@ -129,7 +116,7 @@ def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
         )
     if len({r.text for r in responses}) != len(responses):
         raise RowError("two responses of this prompt have the same text")
-    external_id = row.get("id", "")
+    external_id = external_id_of(row)
     metadata = row.get("metadata", {})
     consequence = row.get("consequence", "")
     if not isinstance(metadata, dict):
@@ -142,7 +129,7 @@ def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
         gold=gold,
         messages=messages,
         responses=responses,
-        external_id=str(external_id),
+        external_id=external_id,
         metadata=metadata,
         consequence=consequence,
     )

@@ -1,9 +1,11 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from apps.core.errors import ApplicationError
 from apps.imports.forms import ImportForm
+from apps.imports.models import FileImport
 from apps.imports.selectors import import_job_get_for_admin
 from apps.imports.services import import_job_create
 from apps.projects.models import Role
@@ -30,8 +32,29 @@ def import_new(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(request, "imports/new.html", {"project": project, "form": form})
 
 
+def render_import_status(
+    request: HttpRequest, job: FileImport, *, poll_url: str, back_url: str, back_label: str
+) -> HttpResponse:
+    """The page of any file import, or (for htmx) just its status partial."""
+    template = "imports/_status.html" if request.htmx else "imports/detail.html"
+    context = {
+        "job": job,
+        "project": job.project,
+        "poll_url": poll_url,
+        "back_url": back_url,
+        "back_label": back_label,
+        "judgments": getattr(job, "judgments_created", None),
+    }
+    return render(request, template, context)
+
+
 @login_required
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = import_job_get_for_admin(user=request.user, job_id=job_id)
-    template = "imports/_status.html" if request.htmx else "imports/detail.html"
-    return render(request, template, {"job": job, "project": job.project})
+    return render_import_status(
+        request,
+        job,
+        poll_url=reverse("imports:detail", args=[job.pk]),
+        back_url=reverse("projects:detail", args=[job.project_id]),
+        back_label=job.project.name,
+    )

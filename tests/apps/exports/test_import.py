@@ -7,10 +7,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from apps.core.jobs import JobStatus
 from apps.corpus.models import Prompt, Response
 from apps.exports.import_rows import RowError, parse_preference_row, parse_unpaired_row
 from apps.exports.importing import dataset_import_create, dataset_import_run
-from apps.exports.models import JobStatus
 from apps.exports.tasks import run_dataset_import
 from apps.feedback.models import Judgment
 from apps.labeling.models import Task

@@ -3,8 +3,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from apps.core.jobs import JobStatus
 from apps.corpus.models import Prompt
-from apps.imports.models import ImportStatus
 from apps.imports.services import import_job_create, import_job_run
 from apps.labeling.models import Task
 
@@ -42,7 +42,7 @@ def test_good_file_creates_prompts_responses_and_all_pairs(project, admin_user):
         ),
         pair_strategy="all",
     )
-    assert job.status == ImportStatus.SUCCEEDED
+    assert job.status == JobStatus.SUCCEEDED
     assert (job.prompts_created, job.responses_created, job.tasks_created) == (2, 5, 4)
     assert Prompt.objects.get(external_id="q2").is_multi_turn
     assert Task.objects.filter(project=project).count() == 4
@@ -74,7 +74,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_imported(project
             {"prompt": "dupes", "responses": ["same", "same"]},
         ),
     )
-    assert job.status == ImportStatus.FAILED
+    assert job.status == JobStatus.FAILED
     assert [e["line"] for e in job.errors] == [2, 3, 5, 6]
     reasons = " | ".join(e["error"] for e in job.errors)
     assert "not valid JSON" in reasons
@@ -101,7 +101,7 @@ def test_import_is_enqueued_only_after_the_job_commits(
 
 def test_non_utf8_file_fails_with_a_reason(project, admin_user):
     job = run(project, admin_user, b"\xff\xfe\x00garbage")
-    assert job.status == ImportStatus.FAILED
+    assert job.status == JobStatus.FAILED
     assert "UTF-8" in job.errors[0]["error"]
 
 
@@ -111,5 +111,5 @@ def test_prompts_without_responses_are_kept_for_generation_and_make_no_tasks(pro
         admin_user,
         jsonl({"prompt": "Write a haiku about rain."}, {"prompt": "p", "responses": ["a", "b"]}),
     )
-    assert job.status == ImportStatus.SUCCEEDED
+    assert job.status == JobStatus.SUCCEEDED
     assert (job.prompts_created, job.tasks_created) == (2, 1)
