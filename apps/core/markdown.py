@@ -1,9 +1,15 @@
-"""Untrusted text (prompts, model outputs, guidelines) becomes safe HTML here and nowhere else."""
+"""Untrusted text (prompts, model outputs, guidelines) becomes safe HTML here and nowhere else.
+
+Images are never loaded: a prompt-injected reply could otherwise send the conversation to any
+server inside an image URL, without a click (the page's Content-Security-Policy blocks remote
+images too). An image shows as its alt text, the address in its tooltip.
+"""
 
 from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 _ALLOWED_TAGS = {
     "p",
@@ -16,7 +22,6 @@ _ALLOWED_TAGS = {
     "strong",
     "del",
     "a",
-    "img",
     "ul",
     "ol",
     "li",
@@ -36,7 +41,7 @@ _ALLOWED_TAGS = {
 }
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
+    "span": {"title"},
     "code": {"class"},
     "th": {"style"},
     "td": {"style"},
@@ -44,14 +49,23 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
+def _image_as_text(renderer, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    alt = renderer.renderInlineAsText(token.children or [], options, env) or "image"
+    title = escapeHtml(f"Image not loaded: {token.attrGet('src') or ''}")
+    return f'<span class="md-image" title="{title}">[{escapeHtml(alt)}]</span>'
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # html=False: raw HTML in the source is shown as text, never passed through.
-    return (
+    parser = (
         MarkdownIt("commonmark", {"html": False, "linkify": False})
         .enable("table")
         .enable("strikethrough")
     )
+    parser.add_render_rule("image", _image_as_text)
+    return parser
 
 
 def render_markdown(text: str) -> str:
@@ -63,4 +77,7 @@ def render_markdown(text: str) -> str:
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
+        allowed_classes={"span": {"md-image"}},
+        # Table cells carry their alignment, nothing else (no url(), no positioning).
+        filter_style_properties={"text-align"},
     )
