@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.chat",
     "apps.generation",
     "apps.exports",
+    "apps.webhooks",
     "apps.quality",
     "apps.training",
     "apps.dashboard",
@@ -189,7 +190,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExportKindEnum": "apps.exports.models.ExportKind",
         "ExportJobStatusEnum": "apps.exports.models.JobStatus",
-        "WebhookEventEnum": "apps.exports.models.WebhookEvent",
+        "WebhookEventEnum": "apps.core.events.EventName",
         "FeedbackKindEnum": "apps.projects.models.FeedbackKind",
         "ImportStatusEnum": "apps.imports.models.ImportStatus",
     },

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.exports.models import DatasetImport, ExportJob, Snapshot, WebhookDelivery, WebhookEndpoint
+from apps.exports.models import DatasetImport, ExportJob, Snapshot
 
 
 @admin.register(Snapshot)
@@ -28,23 +28,3 @@ class ExportJobAdmin(admin.ModelAdmin):
 class DatasetImportAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "original_name", "status", "judgments_created", "created_at"]
     list_filter = ["status"]
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "url", "is_active", "created_at"]
-    exclude = ["secret"]
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "endpoint",
-        "event",
-        "status",
-        "attempts",
-        "response_status",
-        "created_at",
-    ]
-    list_filter = ["status", "event"]

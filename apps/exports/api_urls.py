@@ -34,11 +34,4 @@ urlpatterns = [
         apis.dataset_import_detail_api,
         name="dataset-import-detail",
     ),
-    path("projects/<int:project_id>/webhooks/", apis.webhook_list_api, name="webhook-list"),
-    path("webhooks/<int:endpoint_id>/", apis.webhook_detail_api, name="webhook-detail"),
-    path(
-        "webhooks/<int:endpoint_id>/deliveries/",
-        apis.webhook_delivery_list_api,
-        name="webhook-delivery-list",
-    ),
 ]

@@ -1,5 +1,5 @@
 """The dataset API: exports (streamed now, or written by a worker), snapshots, imports of TRL
-datasets, and webhooks. Admin-only: a project the caller is not in answers 404, a project they
+datasets. Admin-only: a project the caller is not in answers 404, a project they
 only annotate answers 403, and an object of a project they do not administer answers 404."""
 
 from django.http import FileResponse, StreamingHttpResponse
@@ -22,7 +22,6 @@ from apps.exports.models import (
     ExportKind,
     JobStatus,
     Snapshot,
-    WebhookEndpoint,
 )
 from apps.exports.options import (
     AGGREGATES_BY_KIND,
@@ -37,8 +36,6 @@ from apps.exports.selectors import (
     project_get_for_export,
     snapshot_get_for_admin,
     snapshot_open,
-    webhook_deliveries,
-    webhook_endpoint_get_for_admin,
 )
 from apps.exports.serializers import (
     DatasetImportIn,
@@ -47,13 +44,8 @@ from apps.exports.serializers import (
     ExportJobOut,
     ExportKindOut,
     SnapshotOut,
-    WebhookCreatedOut,
-    WebhookDeliveryOut,
-    WebhookIn,
-    WebhookOut,
 )
 from apps.exports.services import export_job_create, snapshot_create
-from apps.exports.webhooks import webhook_endpoint_create, webhook_endpoint_deactivate
 
 CONTENT_TYPES = {"jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 
@@ -297,47 +289,3 @@ def dataset_import_list_api(request, project_id: int):
 def dataset_import_detail_api(request, import_id: int):
     job = dataset_import_get_for_admin(user=request.user, import_id=import_id)
     return Response(DatasetImportOut(job).data)
-
-
-# ---------------------------------------------------------------- webhooks
-
-
-@extend_schema(methods=["GET"], responses=WebhookOut(many=True))
-@extend_schema(methods=["POST"], request=WebhookIn, responses={201: WebhookCreatedOut})
-@api_view(["GET", "POST"])
-def webhook_list_api(request, project_id: int):
-    """POST registers a receiver; the answer shows its signing secret, once."""
-    project = project_get_for_export(user=request.user, project_id=project_id)
-    if request.method == "POST":
-        data = WebhookIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        endpoint = webhook_endpoint_create(
-            project=project, user=request.user, **data.validated_data
-        )
-        return Response(WebhookCreatedOut(endpoint).data, status=status.HTTP_201_CREATED)
-    endpoints = WebhookEndpoint.objects.filter(project=project).order_by("id")
-    return _paginated(request, endpoints, WebhookOut)
-
-
-@extend_schema(methods=["GET"], responses=WebhookOut)
-@extend_schema(methods=["DELETE"], responses={204: None})
-@api_view(["GET", "DELETE"])
-def webhook_detail_api(request, endpoint_id: int):
-    """DELETE deactivates the endpoint (its delivery log is kept)."""
-    endpoint = webhook_endpoint_get_for_admin(user=request.user, endpoint_id=endpoint_id)
-    if request.method == "DELETE":
-        webhook_endpoint_deactivate(endpoint=endpoint)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-    return Response(WebhookOut(endpoint).data)
-
-
-@extend_schema(
-    parameters=_filter_parameters(status=["pending", "succeeded", "failed"], event=None),
-    responses=WebhookDeliveryOut(many=True),
-)
-@api_view(["GET"])
-def webhook_delivery_list_api(request, endpoint_id: int):
-    """The endpoint's delivery log, newest first, with every attempt."""
-    endpoint = webhook_endpoint_get_for_admin(user=request.user, endpoint_id=endpoint_id)
-    deliveries = _filtered(webhook_deliveries(endpoint=endpoint), request, "status", "event")
-    return _paginated(request, deliveries, WebhookDeliveryOut)

@@ -1,7 +1,5 @@
-"""Datasets leaving (and entering) Arbiter: frozen snapshots, background export jobs, imports of
-TRL-format datasets, and webhooks that tell other systems what happened."""
-
-import uuid
+"""Datasets leaving (and entering) Arbiter: frozen snapshots, background export jobs, and imports
+of TRL-format datasets."""
 
 from django.conf import settings
 from django.db import models
@@ -147,70 +145,8 @@ class DatasetImport(models.Model):
         return f"Dataset import {self.pk} ({self.status})"
 
 
-class WebhookEvent(models.TextChoices):
-    JUDGMENT_SUBMITTED = "judgment.submitted", "A judgment was submitted"
-    TASK_COMPLETED = "task.completed", "A task reached its overlap"
-    RUN_FINISHED = "run.finished", "A training run finished"
-
-
 def _new_secret() -> str:
+    """Kept for migration 0001; webhooks (and their secrets) live in apps.webhooks now."""
     import secrets
 
     return secrets.token_hex(32)
-
-
-class WebhookEndpoint(models.Model):
-    """A URL that receives a project's events as signed JSON POSTs."""
-
-    project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="webhook_endpoints"
-    )
-    url = models.URLField(max_length=500)
-    events = models.JSONField(help_text="Event names this endpoint receives.")
-    secret = models.CharField(max_length=128, default=_new_secret)
-    is_active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-
-    def __str__(self) -> str:
-        return f"Webhook {self.pk} → {self.url}"
-
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Delivered"
-    FAILED = "failed", "Gave up"
-
-
-class WebhookDelivery(models.Model):
-    """One event sent (or being sent) to one endpoint, with the log of every attempt."""
-
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
-    )
-    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
-    event_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
-    payload = models.JSONField()
-    status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    log = models.JSONField(
-        default=list, help_text='[{"at": ..., "status": 200, "error": "", "ms": 12}]'
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.event} → endpoint {self.endpoint_id} ({self.status})"

@@ -15,8 +15,6 @@ from apps.exports.models import (
     DatasetImport,
     ExportJob,
     Snapshot,
-    WebhookDelivery,
-    WebhookEndpoint,
 )
 from apps.feedback.models import Judgment
 from apps.projects.models import Membership, Project, Role
@@ -97,14 +95,6 @@ def dataset_import_get_for_admin(*, user: User, import_id: int) -> DatasetImport
     return _get_for_admin(
         DatasetImport.objects.select_related("project"), user=user, pk=import_id, what="import"
     )
-
-
-def webhook_endpoint_get_for_admin(*, user: User, endpoint_id: int) -> WebhookEndpoint:
-    return _get_for_admin(WebhookEndpoint.objects.all(), user=user, pk=endpoint_id, what="webhook")
-
-
-def webhook_deliveries(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
-    return endpoint.deliveries.order_by("-created_at", "-id")
 
 
 def snapshot_path(*, snapshot: Snapshot) -> Path:

@@ -10,9 +10,6 @@ from apps.exports.models import (
     ExportKind,
     JobStatus,
     Snapshot,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
 )
 from apps.exports.options import AGGREGATES_BY_KIND, FORMS, SUBSETS
 
@@ -129,41 +126,4 @@ class DatasetImportOut(serializers.ModelSerializer):
             "judgments_created",
             "created_at",
             "finished_at",
-        ]
-
-
-class WebhookIn(serializers.Serializer):
-    url = serializers.URLField(max_length=500)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1
-    )
-
-
-class WebhookOut(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["id", "project", "url", "events", "is_active", "created_at"]
-
-
-class WebhookCreatedOut(WebhookOut):
-    class Meta(WebhookOut.Meta):
-        fields = [*WebhookOut.Meta.fields, "secret"]
-
-
-class WebhookDeliveryOut(serializers.ModelSerializer):
-    class Meta:
-        model = WebhookDelivery
-        fields = [
-            "id",
-            "event",
-            "event_id",
-            "payload",
-            "status",
-            "attempts",
-            "response_status",
-            "last_error",
-            "log",
-            "created_at",
-            "delivered_at",
-            "next_attempt_at",
         ]

@@ -9,7 +9,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core import events
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.events import EventName
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import TaskShape, validate_payload
@@ -205,22 +207,28 @@ def _judgment_submit(
 
 
 def _announce(*, project: Project, judgment: Judgment, task: Task, count: int) -> None:
-    """Webhooks, queued to go out once the judgment commits (nothing leaves on a rollback)."""
-    from apps.exports.models import WebhookEndpoint
-    from apps.exports.webhooks import (
-        judgment_submitted_payload,
-        task_completed_payload,
-        webhook_emit,
-    )
-
-    if not WebhookEndpoint.objects.filter(project=project, is_active=True).exists():
-        return
-    webhook_emit(
-        project=project, event="judgment.submitted", payload=judgment_submitted_payload(judgment)
+    """Domain events, heard by subscribers (webhooks, ...) once the judgment commits."""
+    events.emit(
+        EventName.JUDGMENT_SUBMITTED,
+        project_id=project.pk,
+        payload={
+            "judgment": judgment.pk,
+            "task": judgment.task_id,
+            "annotator": judgment.annotator_id,
+            "kind": judgment.kind,
+            "phase": judgment.phase,
+            "payload": judgment.payload,
+            "submitted_at": judgment.submitted_at.isoformat() if judgment.submitted_at else None,
+        },
     )
     if count == project.overlap:
-        webhook_emit(
-            project=project,
-            event="task.completed",
-            payload=task_completed_payload(task, judgment_count=count),
+        events.emit(
+            EventName.TASK_COMPLETED,
+            project_id=project.pk,
+            payload={
+                "task": task.pk,
+                "prompt": task.prompt_id,
+                "kind": task.kind,
+                "judgment_count": count,
+            },
         )

@@ -256,13 +256,13 @@ def _claim(run_id: int, worker: str) -> TrainingRun | None:
 
 
 def _finish(run_id: int, **fields) -> None:
-    from apps.exports.webhooks import webhook_emit
+    from apps.core import events
 
     TrainingRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), **fields)
     run = TrainingRun.objects.select_related("project").get(pk=run_id)
-    webhook_emit(
-        project=run.project,
-        event="run.finished",
+    events.emit(
+        events.EventName.RUN_FINISHED,
+        project_id=run.project_id,
         payload={
             "run": run.pk,
             "status": run.status,

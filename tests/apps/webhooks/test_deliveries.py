@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from apps.core.errors import ApplicationError
-from apps.exports.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from apps.exports.netguard import UnsafeTarget, resolve_target
-from apps.exports.webhooks import (
+from apps.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from apps.webhooks.services import (
     MAX_ATTEMPTS,
     backoff_seconds,
     webhook_attempt,
@@ -84,9 +84,11 @@ def test_a_delivery_to_a_local_receiver_carries_a_valid_signature(
     )
     with django_capture_on_commit_callbacks() as queued:
         [delivery] = webhook_emit(
-            project=project, event="judgment.submitted", payload={"judgment": 7}
+            project_id=project.pk, event="judgment.submitted", payload={"judgment": 7}
         )
-        webhook_emit(project=project, event="task.completed", payload={"task": 1})  # not subscribed
+        webhook_emit(
+            project_id=project.pk, event="task.completed", payload={"task": 1}
+        )  # not subscribed
     assert len(queued) == 1
 
     delivery = webhook_attempt(delivery_id=delivery.pk)
@@ -120,7 +122,7 @@ def test_server_errors_are_retried_with_backoff_then_given_up(
     webhook_endpoint_create(
         project=project, url=target.url, events=["task.completed"], user=admin_user
     )
-    [delivery] = webhook_emit(project=project, event="task.completed", payload={"task": 1})
+    [delivery] = webhook_emit(project_id=project.pk, event="task.completed", payload={"task": 1})
 
     first = webhook_attempt(delivery_id=delivery.pk)
     assert (first.status, first.attempts, first.last_error) == ("pending", 1, "HTTP 503")
@@ -130,7 +132,7 @@ def test_server_errors_are_retried_with_backoff_then_given_up(
 
     always_failing = receiver(statuses=(500,))
     WebhookEndpoint.objects.update(url=always_failing.url)
-    [failing] = webhook_emit(project=project, event="task.completed", payload={"task": 2})
+    [failing] = webhook_emit(project_id=project.pk, event="task.completed", payload={"task": 2})
     for _ in range(MAX_ATTEMPTS):
         failing = webhook_attempt(delivery_id=failing.pk)
     assert (failing.status, failing.attempts) == ("failed", MAX_ATTEMPTS)
@@ -142,7 +144,7 @@ def test_a_client_error_fails_at_once(project, admin_user, receiver, allow_priva
     webhook_endpoint_create(
         project=project, url=target.url, events=["run.finished"], user=admin_user
     )
-    [delivery] = webhook_emit(project=project, event="run.finished", payload={"run": 1})
+    [delivery] = webhook_emit(project_id=project.pk, event="run.finished", payload={"run": 1})
 
     assert webhook_attempt(delivery_id=delivery.pk).status == DeliveryStatus.FAILED
 
@@ -174,7 +176,7 @@ def test_loopback_private_and_link_local_targets_are_refused_before_connecting(
         webhook_endpoint_create(project=project, url=url, events=["run.finished"], user=admin_user)
     # An endpoint stored earlier (e.g. while the setting allowed it) is refused at delivery time.
     endpoint = WebhookEndpoint.objects.create(project=project, url=url, events=["run.finished"])
-    [delivery] = webhook_emit(project=project, event="run.finished", payload={})
+    [delivery] = webhook_emit(project_id=project.pk, event="run.finished", payload={})
     delivery = webhook_attempt(delivery_id=delivery.pk)
     assert delivery.status == DeliveryStatus.FAILED and "public addresses" in delivery.last_error
     endpoint.delete()
@@ -212,7 +214,7 @@ def test_the_webhook_api_registers_lists_and_logs(project, admin_user, receiver,
         format="json",
     )
     assert created.status_code == 201 and len(created.json()["secret"]) == 64
-    [delivery] = webhook_emit(project=project, event="task.completed", payload={"task": 3})
+    [delivery] = webhook_emit(project_id=project.pk, event="task.completed", payload={"task": 3})
     webhook_attempt(delivery_id=delivery.pk)
 
     endpoint_id = created.json()["id"]
@@ -220,5 +222,5 @@ def test_the_webhook_api_registers_lists_and_logs(project, admin_user, receiver,
     assert log["count"] == 1 and log["results"][0]["status"] == "succeeded"
     assert "secret" not in client.get(f"/api/webhooks/{endpoint_id}/").json()
     assert client.delete(f"/api/webhooks/{endpoint_id}/").status_code == 204
-    assert webhook_emit(project=project, event="task.completed", payload={}) == []
+    assert webhook_emit(project_id=project.pk, event="task.completed", payload={}) == []
     assert WebhookDelivery.objects.count() == 1

@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
-from apps.exports.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from apps.core.events import Event
 from apps.exports.netguard import UnsafeTarget, post, resolve_target
 from apps.projects.models import Project
+from apps.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_S = 10
@@ -91,16 +92,16 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint
     return endpoint
 
 
-def webhook_emit(*, project: Project, event: str, payload: dict) -> list[WebhookDelivery]:
+def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookDelivery]:
     """Records one delivery per active endpoint of the project subscribed to `event`, and
     queues each once the surrounding transaction commits (nothing is sent for a rollback)."""
-    from apps.exports.tasks import deliver_webhook
+    from apps.webhooks.tasks import deliver_webhook
 
     if event not in WebhookEvent.values:
         raise ApplicationError(f"Unknown webhook event {event!r}.")
     endpoints = [
         e
-        for e in WebhookEndpoint.objects.filter(project=project, is_active=True)
+        for e in WebhookEndpoint.objects.filter(project_id=project_id, is_active=True)
         if event in e.events
     ]
     deliveries = WebhookDelivery.objects.bulk_create(
@@ -109,6 +110,14 @@ def webhook_emit(*, project: Project, event: str, payload: dict) -> list[Webhook
     for delivery in deliveries:
         transaction.on_commit(lambda pk=delivery.pk: deliver_webhook.delay(pk))
     return deliveries
+
+
+def webhooks_on_event(event: Event) -> None:
+    """The domain-event subscriber: the event's project's endpoints that want it get a delivery."""
+    if event.project_id is None:
+        return
+    with transaction.atomic():
+        webhook_emit(project_id=event.project_id, event=event.name, payload=event.payload)
 
 
 def webhook_body(delivery: WebhookDelivery) -> bytes:
@@ -192,27 +201,3 @@ def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
         ]
     )
     return delivery
-
-
-# Payloads the lead's services send; kept here so every event has one shape.
-
-
-def judgment_submitted_payload(judgment) -> dict:
-    return {
-        "judgment": judgment.pk,
-        "task": judgment.task_id,
-        "annotator": judgment.annotator_id,
-        "kind": judgment.kind,
-        "phase": judgment.phase,
-        "payload": judgment.payload,
-        "submitted_at": judgment.submitted_at.isoformat() if judgment.submitted_at else None,
-    }
-
-
-def task_completed_payload(task, *, judgment_count: int) -> dict:
-    return {
-        "task": task.pk,
-        "prompt": task.prompt_id,
-        "kind": task.kind,
-        "judgment_count": judgment_count,
-    }
