@@ -19,17 +19,21 @@ dead process:
 """
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from apps.core import events
 from apps.core.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -108,6 +112,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # Emit `job.finished` when it ends. Webhook deliveries do not: a delivery announcing its own
+    # end would be sent as another delivery, without end.
+    announces_finish: ClassVar[bool] = True
+
     class Meta:
         abstract = True
 
@@ -161,6 +169,12 @@ def job_kind(model: type[Job]) -> JobKind:
         return _kinds[model]
     except KeyError:
         raise LookupError(f"{model.__name__} is not a registered job kind") from None
+
+
+def worker_name(request=None) -> str:
+    """Who claims: the Celery worker's name (from the task's request) and this process."""
+    host = getattr(request, "hostname", None) or socket.gethostname()
+    return f"{host} pid {os.getpid()}"
 
 
 def job_enqueue(job: Job) -> None:
@@ -252,7 +266,21 @@ def job_transition(job: Job, to: str, **fields) -> Job:
 
 
 def _job_finished(job: Job) -> None:
-    """After a job's final status commits (the hook where a `job.finished` event goes)."""
+    """After a job's final status commits: the `job.finished` domain event, for the job's
+    project (a kind may opt out: see `Job.announces_finish`)."""
+    if not job.announces_finish:
+        return
+    events.emit(
+        events.EventName.JOB_FINISHED,
+        project_id=getattr(job, "project_id", None),
+        payload={
+            "kind": job._meta.label,
+            "job": job.pk,
+            "status": job.status,
+            "error": job.error,
+            "attempts": job.attempts,
+        },
+    )
 
 
 def _locked(model: type[Job], pk: int) -> Job | None:

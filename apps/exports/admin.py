@@ -20,7 +20,9 @@ class SnapshotAdmin(admin.ModelAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "kind", "format", "status", "rows_written", "created_at"]
+    list_display = [
+        "id", "project", "kind", "format", "status", "attempts", "rows_written", "created_at"
+    ]  # fmt: skip
     list_filter = ["status", "kind"]
 
 

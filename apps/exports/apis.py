@@ -12,6 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from apps.core import jobs as job_layer
 from apps.core.errors import Conflict
 from apps.exports.files import export_tempfile, jsonl_stream
 from apps.exports.importing import dataset_import_create
@@ -153,7 +154,7 @@ def export_download_now_api(request, project_id: int, kind: str, file_format: st
 @extend_schema(
     methods=["GET"],
     parameters=_filter_parameters(
-        kind=ExportKind.values, status=JobStatus.values, file_format=ExportFormat.values
+        kind=ExportKind.values, status=job_layer.JobStatus.values, file_format=ExportFormat.values
     ),
     responses=ExportJobOut(many=True),
 )
@@ -202,7 +203,7 @@ def _snapshot_file(snapshot: Snapshot) -> FileResponse:
 @renderer_classes(DOWNLOAD_RENDERERS)
 def export_job_download_api(request, job_id: int):
     job = export_job_get_for_admin(user=request.user, job_id=job_id)
-    if job.status != JobStatus.SUCCEEDED or job.snapshot is None:
+    if job.status != job_layer.JobStatus.SUCCEEDED or job.snapshot is None:
         raise Conflict(f"The export is {job.status}; there is nothing to download yet.")
     return _snapshot_file(job.snapshot)
 

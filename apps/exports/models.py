@@ -4,6 +4,8 @@ of TRL-format datasets."""
 from django.conf import settings
 from django.db import models
 
+from apps.core.jobs import Job
+
 
 class ExportKind(models.TextChoices):
     PAIRS = "pairs", "Preference pairs (prompt, chosen, rejected, margin)"
@@ -70,7 +72,7 @@ class JobStatus(models.TextChoices):
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
-class ExportJob(models.Model):
+class ExportJob(Job):
     """An export requested through the API and written by a worker; its result is a snapshot."""
 
     project = models.ForeignKey(
@@ -79,24 +81,16 @@ class ExportJob(models.Model):
     kind = models.CharField(max_length=20, choices=ExportKind.choices)
     format = models.CharField(max_length=10, choices=ExportFormat.choices)
     options = models.JSONField()
-    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     rows_written = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
     snapshot = models.ForeignKey(
         Snapshot, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
 
     def __str__(self) -> str:
         return f"Export {self.pk} ({self.kind}, {self.status})"

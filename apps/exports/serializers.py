@@ -3,12 +3,12 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.core import jobs as job_layer
 from apps.exports.models import (
     DatasetImport,
     ExportFormat,
     ExportJob,
     ExportKind,
-    JobStatus,
     Snapshot,
 )
 from apps.exports.options import AGGREGATES_BY_KIND, FORMS, SUBSETS
@@ -88,7 +88,7 @@ class ExportJobOut(serializers.ModelSerializer):
         ]
 
     def get_download_url(self, job) -> str | None:
-        if job.status != JobStatus.SUCCEEDED:
+        if job.status != job_layer.JobStatus.SUCCEEDED:
             return None
         return reverse("exports-api:export-download", args=[job.pk])
 

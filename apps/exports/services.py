@@ -7,11 +7,21 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.heartbeat import Heartbeat
+from apps.core.jobs import (
+    JobStatus,
+    crash_point,
+    job_claim,
+    job_end,
+    job_enqueue,
+    job_fail_claim,
+    job_finishing,
+    job_succeed,
+)
 from apps.exports.files import export_write
-from apps.exports.models import ExportJob, JobStatus, Snapshot
+from apps.exports.models import ExportJob, Snapshot
 from apps.exports.options import ExportOptions, parse_export_options
 from apps.projects.models import Project
 
@@ -25,13 +35,9 @@ def _options(*, project: Project, kind: str, options: ExportOptions | dict | Non
     return parse_export_options(kind=kind, project_kind=project.kind, data=options)
 
 
-def snapshot_create(
-    *, project: Project, kind: str, options: ExportOptions | dict | None, user: User | None
-) -> Snapshot:
-    """Exports `kind` of the project with `options` (see ExportOptions; `format` among them)
-    and freezes it: the file is stored under MEDIA_ROOT by the sha256 of its bytes, and never
-    rewritten. The same data and options always give the same bytes, hence the same hash."""
-    options = _options(project=project, kind=kind, options=options)
+def _snapshot_file_write(*, project: Project, kind: str, options: ExportOptions):
+    """Writes the export under MEDIA_ROOT by the sha256 of its bytes, never rewriting a stored
+    file (so writing it twice costs time, not space). Returns (written, path)."""
     folder = Path(settings.MEDIA_ROOT) / SNAPSHOT_DIR / str(project.pk)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".partial-{uuid.uuid4().hex}"
@@ -45,6 +51,10 @@ def snapshot_create(
             os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)
+    return written, final
+
+
+def _snapshot_row(*, project, kind, options: ExportOptions, written, path, user) -> Snapshot:
     return Snapshot.objects.create(
         project=project,
         kind=kind,
@@ -55,8 +65,21 @@ def snapshot_create(
         size_bytes=written.size_bytes,
         row_count=written.stats.rows,
         row_counts=written.stats.as_dict(),
-        file_path=str(final.relative_to(settings.MEDIA_ROOT)),
+        file_path=str(path.relative_to(settings.MEDIA_ROOT)),
         created_by=user,
+    )
+
+
+def snapshot_create(
+    *, project: Project, kind: str, options: ExportOptions | dict | None, user: User | None
+) -> Snapshot:
+    """Exports `kind` of the project with `options` (see ExportOptions; `format` among them)
+    and freezes it: the file is stored under MEDIA_ROOT by the sha256 of its bytes, and never
+    rewritten. The same data and options always give the same bytes, hence the same hash."""
+    options = _options(project=project, kind=kind, options=options)
+    written, path = _snapshot_file_write(project=project, kind=kind, options=options)
+    return _snapshot_row(
+        project=project, kind=kind, options=options, written=written, path=path, user=user
     )
 
 
@@ -65,8 +88,6 @@ def export_job_create(
     *, project: Project, kind: str, options: ExportOptions | dict | None, user: User
 ) -> ExportJob:
     """Checks the options and queues the export; a worker writes it as a snapshot."""
-    from apps.exports.tasks import run_export
-
     options = _options(project=project, kind=kind, options=options)
     job = ExportJob.objects.create(
         project=project,
@@ -75,27 +96,41 @@ def export_job_create(
         options=options.normal(),
         created_by=user,
     )
-    transaction.on_commit(lambda: run_export.delay(job.pk))
+    job_enqueue(job)
     return job
 
 
-def export_job_run(*, job_id: int) -> ExportJob:
-    """Writes the job's snapshot. Safe to run twice: a finished job is left as it is; a job
-    interrupted midway starts over (snapshot files are content-addressed, so nothing doubles)."""
-    job = ExportJob.objects.select_related("project", "created_by").get(pk=job_id)
-    if job.is_finished:
-        return job
-    ExportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+def export_job_run(*, job_id: int, worker: str) -> ExportJob:
+    """Writes the job's snapshot, once. The file is content-addressed, so a run cut short and
+    run again writes the same bytes to the same place; the Snapshot row and `succeeded` commit
+    together, so a second delivery finds the job finished and adds nothing."""
+    claimed = job_claim(ExportJob, job_id, worker=worker)
+    if claimed is None:
+        return ExportJob.objects.get(pk=job_id)
+    job = ExportJob.objects.select_related("project", "created_by").get(pk=claimed.pk)
     try:
-        snapshot = snapshot_create(
-            project=job.project, kind=job.kind, options=job.options, user=job.created_by
-        )
-    except Exception as exc:
+        with Heartbeat(claimed):
+            options = _options(project=job.project, kind=job.kind, options=job.options)
+            written, path = _snapshot_file_write(
+                project=job.project, kind=job.kind, options=options
+            )
+        crash_point("export.file_written")
+        with job_finishing(claimed) as locked:
+            if locked is None:
+                pass
+            elif locked.cancel_requested_at:
+                job_end(locked, JobStatus.CANCELLED)
+            else:
+                snapshot = _snapshot_row(
+                    project=job.project,
+                    kind=job.kind,
+                    options=options,
+                    written=written,
+                    path=path,
+                    user=job.created_by,
+                )
+                job_succeed(locked, snapshot=snapshot, rows_written=snapshot.row_count)
+    except Exception as exc:  # any error ends the job with its reason, never "running"
         logger.exception("export job %s failed", job.pk)
-        job.status, job.error, job.finished_at = JobStatus.FAILED, str(exc), timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
-        return job
-    job.status, job.snapshot, job.rows_written = JobStatus.SUCCEEDED, snapshot, snapshot.row_count
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "snapshot", "rows_written", "finished_at"])
-    return job
+        job_fail_claim(claimed, f"{type(exc).__name__}: {exc}")
+    return ExportJob.objects.get(pk=job.pk)

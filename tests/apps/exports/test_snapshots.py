@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from apps.core.errors import ApplicationError
-from apps.exports.models import JobStatus, Snapshot
+from apps.core.jobs import JobStatus
+from apps.exports.models import Snapshot
 from apps.exports.selectors import snapshot_open, snapshot_path
 from apps.exports.services import export_job_create, export_job_run, snapshot_create
 from tests.apps.exports.helpers import judge, load_hf
@@ -80,10 +81,11 @@ def test_an_export_job_writes_a_snapshot_and_running_it_again_changes_nothing(
         )
     assert len(queued) == 1, "the worker is asked once the job is committed"
 
-    job = export_job_run(job_id=job.pk)
-    again = export_job_run(job_id=job.pk)
+    job = export_job_run(job_id=job.pk, worker="w1")
+    again = export_job_run(job_id=job.pk, worker="w2")
 
     assert job.status == JobStatus.SUCCEEDED and job.rows_written == 12
+    assert (again.status, again.attempts, again.worker) == (JobStatus.SUCCEEDED, 1, "w1")
     assert again.snapshot_id == job.snapshot_id
     assert Snapshot.objects.count() == 1
 
