@@ -174,6 +174,10 @@ ARBITER_LEASE_SECONDS = env.int("ARBITER_LEASE_SECONDS", default=15 * 60)
 # Webhook targets on loopback, private or link-local addresses are refused unless allowed here.
 ARBITER_WEBHOOKS_ALLOW_PRIVATE = env.bool("ARBITER_WEBHOOKS_ALLOW_PRIVATE", default=False)
 ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+# Chat: replies are written by a worker; each user may send this many messages a minute (0 = no
+# limit), and an unfinished reply older than the stale limit may be asked for again.
+ARBITER_CHAT_MESSAGES_PER_MINUTE = env.int("ARBITER_CHAT_MESSAGES_PER_MINUTE", default=10)
+ARBITER_CHAT_REPLY_STALE_SECONDS = env.int("ARBITER_CHAT_REPLY_STALE_SECONDS", default=300)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from apps.chat.models import Message, ReactionKind
 from apps.chat.selectors import conversation_get_for_user, conversation_view
-from apps.chat.services import message_send, reaction_set
+from apps.chat.services import message_retry, message_send, reaction_set
 
 
 class MessageOut(serializers.ModelSerializer):
@@ -15,7 +15,17 @@ class MessageOut(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "index", "role", "content", "model_name", "error", "created_at", "reaction"]
+        fields = [
+            "id",
+            "index",
+            "role",
+            "status",
+            "content",
+            "model_name",
+            "error",
+            "created_at",
+            "reaction",
+        ]
 
     def get_reaction(self, message) -> str | None:
         mine = getattr(message, "my_reaction", None)
@@ -50,13 +60,23 @@ def conversation_detail_api(request, conversation_id: int):
 @extend_schema(request=MessageIn, responses={201: MessageOut})
 @api_view(["POST"])
 def message_send_api(request, conversation_id: int):
-    """Sends a message and answers the model's reply; a failed reply comes back with `error`."""
+    """Sends a message and answers the model's reply, `pending` until a worker has written it:
+    read the conversation until its status is `done` (or `failed`, with `error`). 429 past the
+    caller's messages-per-minute limit (`retry_after` seconds)."""
     data = MessageIn(data=request.data)
     data.is_valid(raise_exception=True)
     reply = message_send(
         user=request.user, conversation_id=conversation_id, content=data.validated_data["content"]
     )
     return Response(MessageOut(reply).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=None, responses={202: MessageOut})
+@api_view(["POST"])
+def message_retry_api(request, conversation_id: int):
+    """Asks again for the conversation's failed, missing or abandoned last reply."""
+    reply = message_retry(user=request.user, conversation_id=conversation_id)
+    return Response(MessageOut(reply).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(request=ReactionIn, responses={200: ReactionIn, 204: None})

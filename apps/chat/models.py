@@ -29,6 +29,19 @@ class MessageRole(models.TextChoices):
     ASSISTANT = "assistant", "Assistant"
 
 
+class MessageStatus(models.TextChoices):
+    """A reply's life: queued for a worker, being written by one, then done or failed. User
+    turns are born done."""
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+UNFINISHED = (MessageStatus.PENDING, MessageStatus.RUNNING)
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -38,12 +51,27 @@ class Message(models.Model):
     content = models.TextField(blank=True)
     model_name = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True, help_text="Why the backend failed to answer, if it did.")
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.DONE
+    )
+    attempt = models.PositiveIntegerField(
+        default=0, help_text="Bumped by each worker claim; only the latest claim may store."
+    )
+    requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reply was last queued or claimed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["conversation", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["conversation", "index"], name="message_index_unique")
+            models.UniqueConstraint(fields=["conversation", "index"], name="message_index_unique"),
+            # One reply in the works per conversation, whatever races the web processes run.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="message_one_unfinished_reply",
+            ),
         ]
 
     def __str__(self) -> str:

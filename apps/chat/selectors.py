@@ -2,12 +2,23 @@
 indistinguishable from a missing one (404)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.chat.models import Conversation, Message, MessageRole, Reaction, ReactionKind
+from apps.chat.models import (
+    UNFINISHED,
+    Conversation,
+    Message,
+    MessageRole,
+    MessageStatus,
+    Reaction,
+    ReactionKind,
+)
 from apps.projects.models import FeedbackKind, Project
 from apps.projects.selectors import project_get_for_user, projects_for_user
 
@@ -93,12 +104,16 @@ def message_with_reaction(*, message: Message, user: User) -> Message:
 class ConversationView:
     conversation: Conversation
     messages: list[Message]  # each with `my_reaction`
-    awaiting_reply: bool  # the last message is the user's: a reply is running or was cut off
+    awaiting_reply: (
+        bool  # the last message is the user's: its reply was cut off before it was queued
+    )
+    answering: bool  # the last reply is queued or being written by a worker
+    stalled: bool  # ... for so long that its worker must be gone: it can be asked for again
     failed: bool  # the last reply failed: it can be retried
 
     @property
     def can_send(self) -> bool:
-        return not (self.awaiting_reply or self.failed)
+        return not (self.awaiting_reply or self.answering or self.failed)
 
 
 def conversation_view(*, conversation: Conversation, user: User) -> ConversationView:
@@ -111,11 +126,22 @@ def conversation_view(*, conversation: Conversation, user: User) -> Conversation
     for message in messages:
         message.my_reaction = message.mine[0] if message.mine else None
     last = messages[-1] if messages else None
+    answering = last is not None and last.status in UNFINISHED
     return ConversationView(
         conversation=conversation,
         messages=messages,
         awaiting_reply=last is not None and last.role == MessageRole.USER,
-        failed=last is not None and last.role == MessageRole.ASSISTANT and bool(last.error),
+        answering=answering,
+        stalled=answering and reply_is_stale(last),
+        failed=last is not None and last.status == MessageStatus.FAILED,
+    )
+
+
+def reply_is_stale(message: Message) -> bool:
+    """An unfinished reply queued or claimed so long ago that its worker must be gone."""
+    limit = timezone.now() - timedelta(seconds=settings.ARBITER_CHAT_REPLY_STALE_SECONDS)
+    return message.status in UNFINISHED and (
+        message.requested_at is None or message.requested_at < limit
     )
 
 

@@ -1,19 +1,32 @@
 """Chatting with the project's model and reacting to its replies.
 
-The user's message is committed before the model is asked, and the model is asked outside any
-transaction (a reply may take a minute; no row or SQLite write lock is held meanwhile). The reply
-— or the reason there is none — is then stored as the assistant turn. A failed turn is retried in
-place, so a finished transcript alternates user / assistant with no gaps.
+Sending stores the user's message and a pending assistant turn, and a Celery worker asks the
+model (`reply_generate`): a web request never waits for a model. The page follows the pending
+turn until it is done or failed. A failed turn is retried in place, so a finished transcript
+alternates user / assistant with no gaps. Each conversation has at most one unfinished reply
+(a partial unique constraint), and each user at most ARBITER_CHAT_MESSAGES_PER_MINUTE messages.
 """
 
 import logging
+import math
+from datetime import timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.chat.models import Conversation, Message, MessageRole, Reaction, ReactionKind
-from apps.chat.selectors import conversation_get_for_user, message_get_for_user
-from apps.core.errors import ApplicationError, Conflict, PermissionDenied
+from apps.chat.models import (
+    UNFINISHED,
+    Conversation,
+    Message,
+    MessageRole,
+    MessageStatus,
+    Reaction,
+    ReactionKind,
+)
+from apps.chat.selectors import conversation_get_for_user, message_get_for_user, reply_is_stale
+from apps.core.errors import ApplicationError, Conflict, PermissionDenied, RateLimited
 from apps.generation.backends import (
     BackendConfigError,
     GenerationError,
@@ -71,20 +84,26 @@ def conversation_start(*, user: User, project: Project) -> Conversation:
 
 
 def message_send(*, user: User, conversation_id: int, content: str) -> Message:
-    """Stores the user's message, asks the model, and returns the stored assistant turn (with
-    `error` set if the model could not answer). 404 for a conversation that is not the user's;
-    409 while the previous reply is missing or failed (retry that first)."""
+    """Stores the user's message and a pending reply, and queues the reply for a worker once
+    this commits; returns the pending reply at once. 404 for a conversation that is not the
+    user's; 409 while the previous reply is unfinished or failed (retry that first); 429 past
+    the user's messages-per-minute limit."""
     content = (content or "").strip()
     if not content:
         raise ApplicationError("Write a message first.")
     if len(content) > MAX_MESSAGE_CHARS:
         raise ApplicationError(f"A message may be at most {MAX_MESSAGE_CHARS:,} characters long.")
     with transaction.atomic():
+        # The user's row serialises their sends, so that the per-minute count is exact.
+        User.objects.select_for_update().filter(pk=user.pk).first()
         conversation = _conversation_locked(user=user, conversation_id=conversation_id)
+        _check_message_rate(user=user)
         last = conversation.messages.order_by("-index").first()
         if last is not None and last.role == MessageRole.USER:
             raise Conflict("The model has not answered your last message yet; wait, or retry.")
-        if last is not None and last.error:
+        if last is not None and last.status in UNFINISHED:
+            raise Conflict("The model is still answering your last message; wait for it.")
+        if last is not None and last.status == MessageStatus.FAILED:
             raise Conflict("The last reply failed; retry it before you write more.")
         mine = Message.objects.create(
             conversation=conversation,
@@ -92,18 +111,66 @@ def message_send(*, user: User, conversation_id: int, content: str) -> Message:
             role=MessageRole.USER,
             content=content,
         )
-    return _reply(conversation=conversation, index=mine.index + 1)
+        return _reply_request(conversation=conversation, index=mine.index + 1)
 
 
 def message_retry(*, user: User, conversation_id: int) -> Message:
-    """Asks the model again for the conversation's missing or failed last reply."""
+    """Queues again the conversation's failed or missing last reply, or one that no worker has
+    finished within ARBITER_CHAT_REPLY_STALE_SECONDS (its worker died or its task was lost)."""
     with transaction.atomic():
         conversation = _conversation_locked(user=user, conversation_id=conversation_id)
         last = conversation.messages.order_by("-index").first()
-        if last is None or (last.role == MessageRole.ASSISTANT and not last.error):
+        if last is None or (
+            last.role == MessageRole.ASSISTANT and last.status == MessageStatus.DONE
+        ):
             raise Conflict("There is no failed reply to retry.")
-    index = last.index if last.role == MessageRole.ASSISTANT else last.index + 1
-    return _reply(conversation=conversation, index=index)
+        if last.status in UNFINISHED and not reply_is_stale(last):
+            raise Conflict("The model is still answering; wait for its reply.")
+        index = last.index if last.role == MessageRole.ASSISTANT else last.index + 1
+        return _reply_request(conversation=conversation, index=index)
+
+
+def reply_generate(*, message_id: int) -> Message | None:
+    """Asks the model for a pending reply and stores the answer, or the reason there is none.
+
+    Safe to run twice: only the call that claims the pending reply asks the model; a reply that
+    another worker is writing, or that is finished, is left as it is. The model is asked outside
+    any transaction (a reply may take minutes; no row or SQLite write lock is held meanwhile).
+    """
+    message = _reply_claim(message_id=message_id)
+    if message is None:
+        return Message.objects.filter(pk=message_id).first()
+    conversation = message.conversation
+    history = [
+        {"role": m.role, "content": m.content}
+        for m in conversation.messages.filter(
+            index__lt=message.index, status=MessageStatus.DONE
+        ).order_by("index")
+    ]
+    # The project's backend now, not the one the conversation started with: an admin who fixes
+    # a broken backend makes every failed reply retryable.
+    config = Project.objects.values_list("generation_backend", flat=True).get(
+        pk=conversation.project_id
+    )
+    content, error, model_name = "", "", ""
+    try:
+        with backend_from_config(config) as backend:
+            model_name = backend.model_name
+            content = backend.generate(history)[0]
+    except BackendConfigError as exc:
+        error = f"The project's chat backend is misconfigured: {exc}"
+    except GenerationError as exc:
+        error = exc.reason
+    except Exception as exc:  # a bug in a backend must not lose the turn
+        logger.exception("Generation failed in conversation %s", conversation.pk)
+        error = f"The model failed unexpectedly ({type(exc).__name__})."
+    return _reply_store(
+        message_id=message.pk,
+        attempt=message.attempt,
+        content=content,
+        error=error,
+        model_name=model_name,
+    )
 
 
 def reaction_set(*, user: User, message_id: int, kind: str) -> Reaction | None:
@@ -118,7 +185,7 @@ def reaction_set(*, user: User, message_id: int, kind: str) -> Reaction | None:
         message = message_get_for_user(user=user, message_id=message_id)
         # Lock the message so that two quick clicks replace rather than race on the unique row.
         Message.objects.select_for_update().filter(pk=message.pk).first()
-        if message.role != MessageRole.ASSISTANT or message.error:
+        if message.role != MessageRole.ASSISTANT or message.status != MessageStatus.DONE:
             raise ApplicationError("Only the model's replies take reactions.")
         if not kind:
             Reaction.objects.filter(message=message, user=user).delete()
@@ -138,52 +205,84 @@ def _conversation_locked(*, user: User, conversation_id: int) -> Conversation:
     )
 
 
-def _reply(*, conversation: Conversation, index: int) -> Message:
-    """Generates the assistant turn at `index` from the turns before it, and stores it."""
-    history = [
-        {"role": m.role, "content": m.content}
-        for m in conversation.messages.filter(index__lt=index, error="").order_by("index")
-    ]
-    # The project's backend now, not the one the conversation started with: an admin who fixes
-    # a broken backend makes every failed reply retryable.
-    config = Project.objects.values_list("generation_backend", flat=True).get(
-        pk=conversation.project_id
+def _check_message_rate(*, user: User) -> None:
+    limit = settings.ARBITER_CHAT_MESSAGES_PER_MINUTE
+    if not limit:
+        return
+    window_start = timezone.now() - timedelta(minutes=1)
+    recent = list(
+        Message.objects.filter(
+            conversation__user=user, role=MessageRole.USER, created_at__gte=window_start
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
     )
-    content, error, model_name = "", "", ""
+    if len(recent) >= limit:
+        retry_after = max(1, math.ceil((recent[-1] - window_start).total_seconds()))
+        raise RateLimited(
+            f"You may send at most {limit} messages a minute; try again in {retry_after} s.",
+            extra={"retry_after": retry_after},
+        )
+
+
+def _reply_request(*, conversation: Conversation, index: int) -> Message:
+    """Marks the assistant turn at `index` pending (creating it if missing) and queues it for a
+    worker after commit. Runs inside the caller's transaction, with the conversation locked."""
+    from apps.chat.tasks import generate_reply
+
+    now = timezone.now()
+    reply = Message.objects.filter(conversation=conversation, index=index).first()
     try:
-        with backend_from_config(config) as backend:
-            model_name = backend.model_name
-            content = backend.generate(history)[0]
-    except BackendConfigError as exc:
-        error = f"The project's chat backend is misconfigured: {exc}"
-    except GenerationError as exc:
-        error = exc.reason
-    except Exception as exc:  # a bug in a backend must not lose the turn
-        logger.exception("Generation failed in conversation %s", conversation.pk)
-        error = f"The model failed unexpectedly ({type(exc).__name__})."
-    return _store_reply(
-        conversation=conversation, index=index, content=content, error=error, model_name=model_name
-    )
+        with transaction.atomic():  # a savepoint: a refused row leaves the transaction usable
+            if reply is None:
+                reply = Message.objects.create(
+                    conversation=conversation,
+                    index=index,
+                    role=MessageRole.ASSISTANT,
+                    status=MessageStatus.PENDING,
+                    requested_at=now,
+                )
+            else:
+                reply.content, reply.error, reply.model_name = "", "", ""
+                reply.status, reply.requested_at = MessageStatus.PENDING, now
+                reply.save(
+                    update_fields=["content", "error", "model_name", "status", "requested_at"]
+                )
+    except IntegrityError:
+        # Only reachable past the checks above by a writer that ignores the conversation lock.
+        raise Conflict("The model is already answering in this conversation.") from None
+    transaction.on_commit(lambda: generate_reply.delay(reply.pk))
+    return reply
+
+
+def _reply_claim(*, message_id: int) -> Message | None:
+    """Moves a pending reply to running under a new attempt number; None when it is not
+    pending (a second delivery, a finished reply, a deleted conversation)."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation")
+            .filter(pk=message_id, role=MessageRole.ASSISTANT)
+            .first()
+        )
+        if message is None or message.status != MessageStatus.PENDING:
+            return None
+        message.status = MessageStatus.RUNNING
+        message.attempt += 1
+        message.requested_at = timezone.now()
+        message.save(update_fields=["status", "attempt", "requested_at"])
+        return message
 
 
 @transaction.atomic
-def _store_reply(
-    *, conversation: Conversation, index: int, content: str, error: str, model_name: str
+def _reply_store(
+    *, message_id: int, attempt: int, content: str, error: str, model_name: str
 ) -> Message:
-    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
-    existing = Message.objects.filter(conversation=conversation, index=index).first()
-    if existing is not None and (existing.role != MessageRole.ASSISTANT or not existing.error):
-        # A concurrent attempt answered first: keep it (it may already carry a reaction).
-        return existing
-    if existing is None:
-        return Message.objects.create(
-            conversation=conversation,
-            index=index,
-            role=MessageRole.ASSISTANT,
-            content=content,
-            error=error,
-            model_name=model_name,
-        )
-    existing.content, existing.error, existing.model_name = content, error, model_name
-    existing.save(update_fields=["content", "error", "model_name"])
-    return existing
+    """Stores the answer of one claim, unless a later retry has taken the reply over since."""
+    message = Message.objects.select_for_update().get(pk=message_id)
+    if message.status != MessageStatus.RUNNING or message.attempt != attempt:
+        return message
+    message.content, message.error, message.model_name = content, error, model_name
+    message.status = MessageStatus.FAILED if error else MessageStatus.DONE
+    message.save(update_fields=["content", "error", "model_name", "status"])
+    return message

@@ -10,6 +10,7 @@ urlpatterns = [
     path("chat/<int:conversation_id>/", views.conversation_detail, name="conversation"),
     path("chat/<int:conversation_id>/send/", views.send, name="send"),
     path("chat/<int:conversation_id>/retry/", views.retry, name="retry"),
+    path("chat/messages/<int:message_id>/", views.reply_detail, name="reply"),
     path("chat/messages/<int:message_id>/reaction/", views.react, name="react"),
     path(
         "api/chat/conversations/<int:conversation_id>/",
@@ -20,6 +21,11 @@ urlpatterns = [
         "api/chat/conversations/<int:conversation_id>/messages/",
         apis.message_send_api,
         name="api-send",
+    ),
+    path(
+        "api/chat/conversations/<int:conversation_id>/retry/",
+        apis.message_retry_api,
+        name="api-retry",
     ),
     path("api/chat/messages/<int:message_id>/reaction/", apis.reaction_api, name="api-reaction"),
 ]

@@ -1,5 +1,6 @@
 """Chat pages: a project's conversations, one conversation (its transcript swapped by htmx after
-each message, retry or reaction), and the admins' backend settings."""
+each message, retry or reaction; a reply in the works polled until a worker finishes it), and the
+admins' backend settings."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,7 @@ from apps.chat.selectors import (
     message_get_for_user,
     message_with_reaction,
     reaction_counts,
+    reply_is_stale,
 )
 from apps.chat.services import (
     chat_backend_configure,
@@ -117,6 +119,20 @@ def retry(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if not request.htmx:
         return redirect("chat:conversation", conversation_id=conversation.pk)
     return _render_chat(request, conversation)
+
+
+@login_required
+def reply_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    """One reply, polled by the page while a worker writes it (htmx); the page otherwise."""
+    message = message_get_for_user(user=request.user, message_id=message_id)
+    if not request.htmx:
+        return redirect("chat:conversation", conversation_id=message.conversation_id)
+    context = {
+        "m": message_with_reaction(message=message, user=request.user),
+        "reactions": REACTION_CHOICES,
+        "stalled": reply_is_stale(message),
+    }
+    return render(request, "chat/_reply.html", context)
 
 
 @login_required

@@ -24,3 +24,9 @@ class Conflict(ApplicationError):
 
 class PermissionDenied(ApplicationError):
     status = 403
+
+
+class RateLimited(ApplicationError):
+    """Too many requests of one kind in a short time; `extra["retry_after"]` says when to retry."""
+
+    status = 429

@@ -1,6 +1,7 @@
-// The chat page: Enter sends, the user's message shows at once with a typing indicator while
-// the model answers, and number keys react to the focused reply. The transcript (#chat) is
-// swapped by htmx after each message or retry; reactions swap only their own button row.
+// The chat page: Enter sends, the user's message shows at once with a typing indicator, and
+// number keys react to the focused reply. The transcript (#chat) is swapped by htmx after each
+// message or retry; a reply that a worker is writing polls itself (hx-trigger="load delay:1s")
+// until it is done; reactions swap only their own button row.
 (function () {
   "use strict";
   // Show the server's 4xx answers (an empty message, a reply still missing) in place.
@@ -56,7 +57,9 @@
   });
 
   document.body.addEventListener("htmx:afterSwap", (event) => {
-    if (event.detail.target.id !== "chat") return;
+    // The whole transcript, or one polled reply that a worker has just finished.
+    const target = event.detail.target;
+    if (target.id !== "chat" && !(target.matches && target.matches("article.msg"))) return;
     scrollToEnd();
     const form = composer();
     if (form && !form.querySelector("button[type=submit]").disabled) form.querySelector("textarea").focus();

@@ -1,6 +1,7 @@
 import pytest
 
-from apps.chat.models import Conversation
+from apps.chat.models import Conversation, Message
+from apps.chat.services import reply_generate
 from apps.projects.models import FeedbackKind, Membership, Role
 from tests.apps.generation.openai_server import openai_server
 from tests.factories import ProjectFactory, UserFactory, add_member
@@ -17,6 +18,12 @@ def llm():
     """A scripted OpenAI-compatible server on 127.0.0.1 (echoes unless scripted)."""
     with openai_server() as server:
         yield server
+
+
+def answered(reply: Message) -> Message:
+    """Runs here what the worker runs for a queued reply (apps.chat.tasks.generate_reply)."""
+    assert reply.status == "pending", reply.status
+    return reply_generate(message_id=reply.pk)
 
 
 def backend_config(server, **extra) -> dict:

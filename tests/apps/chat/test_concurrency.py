@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 
 from apps.chat.models import Message, Reaction, ReactionKind
-from apps.chat.services import message_send, reaction_set
+from apps.chat.services import message_send, reaction_set, reply_generate
 from apps.core.errors import Conflict
+from tests.apps.chat.conftest import answered
 from tests.apps.generation.openai_server import Step
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -35,7 +36,7 @@ def _in_threads(target, args_list) -> tuple[list, list[BaseException]]:
 
 
 def test_parallel_reactions_by_one_user_leave_exactly_one_row(conversation, chatter):
-    reply = message_send(user=chatter, conversation_id=conversation.pk, content="Hi")
+    reply = answered(message_send(user=chatter, conversation_id=conversation.pk, content="Hi"))
     kinds = list(ReactionKind.values) * 2
 
     _, errors = _in_threads(
@@ -48,18 +49,29 @@ def test_parallel_reactions_by_one_user_leave_exactly_one_row(conversation, chat
     assert Reaction.objects.get().kind in kinds
 
 
-def test_a_double_send_stores_one_message_and_one_reply(conversation, chatter, llm):
-    llm.then(Step(reply="Only once.", delay=0.3))
-
+def test_a_double_send_stores_one_message_and_one_pending_reply(conversation, chatter, llm):
     results, errors = _in_threads(
         lambda: message_send(user=chatter, conversation_id=conversation.pk, content="Hello"),
         [()] * 4,
     )
 
-    assert [r.content for r in results] == ["Only once."]
+    assert [r.status for r in results] == ["pending"]
     assert len(errors) == 3 and all(isinstance(e, Conflict) for e in errors), errors
-    assert list(Message.objects.values_list("role", "content")) == [
-        ("user", "Hello"),
-        ("assistant", "Only once."),
+    assert list(Message.objects.values_list("role", "status")) == [
+        ("user", "done"),
+        ("assistant", "pending"),
     ]
+
+
+def test_two_deliveries_at_once_ask_the_model_once(conversation, chatter, llm):
+    llm.then(Step(reply="Only once.", delay=0.3))
+    reply = message_send(user=chatter, conversation_id=conversation.pk, content="Hello")
+
+    _, errors = _in_threads(lambda: reply_generate(message_id=reply.pk), [()] * 4)
+
+    assert not errors, errors
     assert len(llm.requests) == 1
+    assert list(Message.objects.values_list("role", "status", "content")) == [
+        ("user", "done", "Hello"),
+        ("assistant", "done", "Only once."),
+    ]

@@ -1,10 +1,14 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.chat.models import Conversation, Message, Reaction
 from apps.projects.models import FeedbackKind
+from tests.apps.chat.conftest import answered
 from tests.apps.generation.openai_server import Step
 from tests.factories import ProjectFactory, UserFactory, add_member
 
@@ -40,7 +44,7 @@ def test_chat_pages_of_a_project_of_another_kind_are_not_found(client, chatter):
     assert client.get(reverse("chat:home", args=[labeling.pk])).status_code == 404
 
 
-def test_sending_over_htmx_swaps_in_the_transcript_with_the_reply(
+def test_sending_over_htmx_shows_the_pending_reply_which_polls_until_a_worker_wrote_it(
     chatter_client, conversation, llm
 ):
     llm.then(Step(reply="**Paris**, of course."))
@@ -48,16 +52,56 @@ def test_sending_over_htmx_swaps_in_the_transcript_with_the_reply(
         reverse("chat:send", args=[conversation.pk]), {"content": "Capital of France?"}, **HTMX
     )
     body = answer.content.decode()
+    reply = conversation.messages.get(role="assistant")
+    poll = reverse("chat:reply", args=[reply.pk])
     assert answer.status_code == 200 and "<html" not in body
-    assert "Capital of France?" in body and "<strong>Paris</strong>, of course." in body
+    assert "Capital of France?" in body and 'data-status="pending"' in body
+    assert f'hx-get="{poll}"' in body and "Paris" not in body
+    assert 'id="send-button" disabled' in body
+    assert chatter_client.get(poll, **HTMX).content.decode().count(f'hx-get="{poll}"') == 1
+
+    answered(reply)
+    body = chatter_client.get(poll, **HTMX).content.decode()
+    assert "<strong>Paris</strong>, of course." in body and "hx-get" not in body
     assert 'aria-label="Love"' in body and 'aria-pressed="false"' in body
+    assert 'id="send-button" hx-swap-oob="true"' in body
+
+
+def test_a_reply_whose_worker_went_silent_offers_to_ask_again(
+    chatter_client, conversation, settings
+):
+    settings.ARBITER_CHAT_REPLY_STALE_SECONDS = 60
+    chatter_client.post(reverse("chat:send", args=[conversation.pk]), {"content": "Hi"})
+    reply = conversation.messages.get(role="assistant")
+    Message.objects.filter(pk=reply.pk).update(requested_at=timezone.now() - timedelta(minutes=5))
+
+    body = chatter_client.get(reverse("chat:reply", args=[reply.pk]), **HTMX).content.decode()
+
+    assert "never finished" in body and "data-retry" in body and "hx-get" not in body
+
+
+def test_the_message_past_the_per_minute_limit_is_answered_429_with_the_reason(
+    chatter_client, conversation, settings
+):
+    settings.ARBITER_CHAT_MESSAGES_PER_MINUTE = 1
+    chatter_client.post(reverse("chat:send", args=[conversation.pk]), {"content": "Hi"})
+    answered(conversation.messages.get(role="assistant"))
+
+    answer = chatter_client.post(
+        reverse("chat:send", args=[conversation.pk]), {"content": "Again"}, **HTMX
+    )
+
+    assert answer.status_code == 429
+    assert "at most 1 messages a minute" in answer.content.decode()
+    assert conversation.messages.count() == 2
 
 
 def test_a_backend_error_shows_a_message_and_a_retry_button(chatter_client, conversation, llm):
     llm.then(Step(status=500, body="overloaded"), Step(status=500, body="overloaded"))
-    body = chatter_client.post(
-        reverse("chat:send", args=[conversation.pk]), {"content": "Hello?"}, **HTMX
-    ).content.decode()
+    chatter_client.post(reverse("chat:send", args=[conversation.pk]), {"content": "Hello?"})
+    answered(conversation.messages.get(role="assistant"))
+    body = chatter_client.get(reverse("chat:conversation", args=[conversation.pk]), **HTMX)
+    body = body.content.decode()
     assert "The model could not answer" in body and "HTTP 500: overloaded" in body
     assert "data-retry" in body
     assert list(conversation.messages.values_list("role", flat=True)) == ["user", "assistant"]
@@ -65,14 +109,18 @@ def test_a_backend_error_shows_a_message_and_a_retry_button(chatter_client, conv
     body = chatter_client.post(
         reverse("chat:retry", args=[conversation.pk]), **HTMX
     ).content.decode()
-    assert "You said: Hello?" in body and "could not answer" not in body
+    assert 'data-status="pending"' in body and "could not answer" not in body
+    assert answered(conversation.messages.get(role="assistant")).content == "You said: Hello?"
 
 
 def test_model_and_user_text_render_inert(chatter_client, conversation, llm):
     llm.then(Step(reply="<img src=x onerror=alert(1)><script>alert(2)</script>"))
-    body = chatter_client.post(
-        reverse("chat:send", args=[conversation.pk]), {"content": "<b onclick=x>hi</b>"}, **HTMX
-    ).content.decode()
+    chatter_client.post(
+        reverse("chat:send", args=[conversation.pk]), {"content": "<b onclick=x>hi</b>"}
+    )
+    answered(conversation.messages.get(role="assistant"))
+    body = chatter_client.get(reverse("chat:conversation", args=[conversation.pk])).content
+    body = body.decode()
     assert "<script>alert" not in body and "<img" not in body and "<b onclick" not in body
     assert "&lt;b onclick=x&gt;hi&lt;/b&gt;" in body
 
@@ -86,7 +134,7 @@ def test_an_empty_message_is_answered_422_with_the_transcript(chatter_client, co
 
 def test_reacting_swaps_the_buttons_and_the_pressed_one_removes(chatter_client, conversation):
     chatter_client.post(reverse("chat:send", args=[conversation.pk]), {"content": "Hi"})
-    reply = conversation.messages.get(role="assistant")
+    reply = answered(conversation.messages.get(role="assistant"))
     url = reverse("chat:react", args=[reply.pk])
 
     body = chatter_client.post(url, {"kind": "love"}, **HTMX).content.decode()
@@ -103,12 +151,13 @@ def test_reacting_to_another_users_reply_is_404_and_stores_nothing(
 ):
     client.force_login(chatter)
     client.post(reverse("chat:send", args=[conversation.pk]), {"content": "Hi"})
-    reply = conversation.messages.get(role="assistant")
+    reply = answered(conversation.messages.get(role="assistant"))
     stranger = add_member(chat_project, UserFactory())
     client.force_login(stranger)
     answer = client.post(reverse("chat:react", args=[reply.pk]), {"kind": "angry"}, **HTMX)
     assert answer.status_code == 404
     assert client.get(reverse("chat:conversation", args=[conversation.pk])).status_code == 404
+    assert client.get(reverse("chat:reply", args=[reply.pk]), **HTMX).status_code == 404
     assert not Reaction.objects.exists()
 
 
@@ -182,13 +231,17 @@ def test_the_api_sends_reads_and_reacts(conversation, chatter, chat_project):
     sent = api.post(
         f"/api/chat/conversations/{conversation.pk}/messages/", {"content": "Hi"}, format="json"
     )
-    assert sent.status_code == 201 and sent.data["content"] == "You said: Hi"
+    assert sent.status_code == 201 and (sent.data["status"], sent.data["content"]) == (
+        "pending",
+        "",
+    )
+    answered(Message.objects.get(pk=sent.data["id"]))
     url = f"/api/chat/messages/{sent.data['id']}/reaction/"
     assert api.put(url, {"kind": "thumbs_up"}, format="json").data == {"kind": "thumbs_up"}
     read = api.get(f"/api/chat/conversations/{conversation.pk}/").data
-    assert [(m["role"], m["reaction"]) for m in read["messages"]] == [
-        ("user", None),
-        ("assistant", "thumbs_up"),
+    assert [(m["role"], m["status"], m["reaction"]) for m in read["messages"]] == [
+        ("user", "done", None),
+        ("assistant", "done", "thumbs_up"),
     ]
     assert api.delete(url).status_code == 204 and not Reaction.objects.exists()
 
