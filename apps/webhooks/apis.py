@@ -7,7 +7,7 @@ from rest_framework.decorators import api_view
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from apps.webhooks.models import DeliveryStatus
+from apps.core.jobs import JobStatus
 from apps.webhooks.selectors import (
     project_get_for_webhooks,
     webhook_deliveries,
@@ -59,7 +59,7 @@ def webhook_detail_api(request, endpoint_id: int):
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("status", str, enum=DeliveryStatus.values, required=False),
+        OpenApiParameter("status", str, enum=JobStatus.values, required=False),
         OpenApiParameter("event", str, required=False),
     ],
     responses=WebhookDeliveryOut(many=True),

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.core.events import EventName
+from apps.core.jobs import Job
 
 # An endpoint subscribes to any domain event; a new event needs no change here.
 WebhookEvent = EventName
@@ -38,14 +39,14 @@ class WebhookEndpoint(models.Model):
         return f"Webhook {self.pk} → {self.url}"
 
 
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Delivered"
-    FAILED = "failed", "Gave up"
+# Tries before a delivery fails for good (network errors, timeouts, 408, 429 and 5xx are retried).
+DELIVERY_MAX_ATTEMPTS = 6
 
 
-class WebhookDelivery(models.Model):
-    """One event sent (or being sent) to one endpoint, with the log of every attempt."""
+class WebhookDelivery(Job):
+    """One event sent (or being sent) to one endpoint, with the log of every attempt. A job:
+    each try is a claim; a try that may succeed later puts it back in the queue, due at
+    `next_attempt_at`; `error` holds the last try's failure."""
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
@@ -54,21 +55,22 @@ class WebhookDelivery(models.Model):
     event = models.CharField(max_length=40)
     event_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     payload = models.JSONField()
-    status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    max_attempts = models.PositiveSmallIntegerField(
+        default=DELIVERY_MAX_ATTEMPTS, help_text="Tries allowed before it fails for good."
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     log = models.JSONField(
         default=list, help_text='[{"at": ..., "status": 200, "error": "", "ms": 12}]'
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
+    # A delivery's end is not itself an event (it would be delivered, and so on without end).
+    announces_finish = False
+
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "queued_at"], name="delivery_status_queued_idx")]
 
     def __str__(self) -> str:
         return f"{self.event} → endpoint {self.endpoint_id} ({self.status})"

@@ -24,6 +24,9 @@ class WebhookCreatedOut(WebhookOut):
 
 
 class WebhookDeliveryOut(serializers.ModelSerializer):
+    # The name the API always had for the last try's failure (the job layer's `error`).
+    last_error = serializers.CharField(source="error", read_only=True)
+
     class Meta:
         model = WebhookDelivery
         fields = [
@@ -33,6 +36,7 @@ class WebhookDeliveryOut(serializers.ModelSerializer):
             "payload",
             "status",
             "attempts",
+            "max_attempts",
             "response_status",
             "last_error",
             "log",

@@ -7,6 +7,10 @@ refuse old timestamps. Network errors, timeouts, 408, 429 and 5xx answers are re
 growing delays (10 s, 40 s, 160 s, ... up to an hour, MAX_ATTEMPTS tries in all); any other
 answer outside 2xx, or a target that resolves to a non-public address, fails the delivery at
 once. Every attempt is logged on the delivery.
+
+A delivery is a job (apps.core.jobs): each try is a claim under the row lock, its outcome
+commits with the delivery's new state in one transaction, and a try whose worker died is sent
+again by the reaper (the receiver may then see the same delivery id twice).
 """
 
 import hashlib
@@ -14,6 +18,7 @@ import hmac
 import http.client
 import json
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -22,11 +27,26 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
 from apps.core.events import Event
+from apps.core.jobs import (
+    JobStatus,
+    crash_point,
+    job_claim,
+    job_enqueue,
+    job_fail,
+    job_finishing,
+    job_succeed,
+    job_transition,
+)
 from apps.exports.netguard import UnsafeTarget, post, resolve_target
 from apps.projects.models import Project
-from apps.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from apps.webhooks.models import (
+    DELIVERY_MAX_ATTEMPTS,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = DELIVERY_MAX_ATTEMPTS
 BACKOFF_BASE_S = 10
 BACKOFF_MAX_S = 3600
 TIMEOUT_S = 10.0
@@ -95,8 +115,6 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint
 def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookDelivery]:
     """Records one delivery per active endpoint of the project subscribed to `event`, and
     queues each once the surrounding transaction commits (nothing is sent for a rollback)."""
-    from apps.webhooks.tasks import deliver_webhook
-
     if event not in WebhookEvent.values:
         raise ApplicationError(f"Unknown webhook event {event!r}.")
     endpoints = [
@@ -108,7 +126,7 @@ def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookD
         [WebhookDelivery(endpoint=e, event=event, payload=payload) for e in endpoints]
     )
     for delivery in deliveries:
-        transaction.on_commit(lambda pk=delivery.pk: deliver_webhook.delay(pk))
+        job_enqueue(delivery)
     return deliveries
 
 
@@ -131,73 +149,88 @@ def webhook_body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _log(delivery: WebhookDelivery, *, status: int | None, error: str, started: float) -> None:
-    entry = {
-        "at": timezone.now().isoformat(),
-        "status": status,
-        "error": error,
-        "ms": int((time.monotonic() - started) * 1000),
-    }
-    delivery.log = [*delivery.log, entry][-MAX_LOG_ENTRIES:]
+@dataclass(frozen=True)
+class _Outcome:
+    status: int | None  # the receiver's HTTP status; None when no answer came
+    error: str
+    retry: bool  # the same request may succeed later
 
 
-def webhook_attempt(*, delivery_id: int) -> WebhookDelivery:
-    """Tries the delivery once, unless it is finished already. Leaves it `pending` (with
-    `next_attempt_at`) when a retry is due, `succeeded` on a 2xx, `failed` otherwise."""
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    if delivery.status != DeliveryStatus.PENDING:
-        return delivery
+def _post(delivery: WebhookDelivery) -> _Outcome:
+    """One signed POST of the delivery to its endpoint (outside any transaction)."""
     endpoint = delivery.endpoint
-    delivery.attempts += 1
-    started = time.monotonic()
-    status, error, retry = None, "", False
     if not endpoint.is_active:
-        error = "the endpoint was deactivated"
-    else:
-        body = webhook_body(delivery)
-        stamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Arbiter-Webhooks/1",
-            "X-Arbiter-Event": delivery.event,
-            "X-Arbiter-Delivery": str(delivery.event_id),
-            "X-Arbiter-Timestamp": str(stamp),
-            "X-Arbiter-Signature": webhook_signature(
-                secret=endpoint.secret, timestamp=stamp, body=body
-            ),
-        }
-        try:
-            status = post(resolve_target(endpoint.url), body, headers, timeout=TIMEOUT_S)
-        except UnsafeTarget as exc:
-            error = exc.message
-        except (OSError, http.client.HTTPException) as exc:
-            error, retry = f"{type(exc).__name__}: {exc}"[:500], True
-        else:
-            retry = status >= 500 or status in RETRY_STATUSES
-            if not 200 <= status < 300:
-                error = f"HTTP {status}"
-    _log(delivery, status=status, error=error, started=started)
-    delivery.response_status, delivery.last_error = status, error
+        return _Outcome(None, "the endpoint was deactivated", retry=False)
+    body = webhook_body(delivery)
+    stamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Arbiter-Webhooks/1",
+        "X-Arbiter-Event": delivery.event,
+        "X-Arbiter-Delivery": str(delivery.event_id),
+        "X-Arbiter-Timestamp": str(stamp),
+        "X-Arbiter-Signature": webhook_signature(
+            secret=endpoint.secret, timestamp=stamp, body=body
+        ),
+    }
+    try:
+        status = post(resolve_target(endpoint.url), body, headers, timeout=TIMEOUT_S)
+    except UnsafeTarget as exc:
+        return _Outcome(None, exc.message, retry=False)
+    except (OSError, http.client.HTTPException) as exc:
+        return _Outcome(None, f"{type(exc).__name__}: {exc}"[:500], retry=True)
+    if 200 <= status < 300:
+        return _Outcome(status, "", retry=False)
+    return _Outcome(status, f"HTTP {status}", retry=status >= 500 or status in RETRY_STATUSES)
+
+
+def webhook_attempt(*, delivery_id: int, worker: str = "inline") -> WebhookDelivery | None:
+    """Tries the delivery once if it is queued and due (None when it is gone). The try is a job
+    claim (one attempt; refused while another worker holds it); its outcome and the log entry
+    commit with the delivery's next state: `succeeded` on a 2xx, `queued` again (due after a
+    growing delay) when the answer may change and tries remain, `failed` with the reason
+    otherwise. A delivery found finished, not yet due, or held by a live worker is returned
+    unchanged."""
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id).first()
+    if delivery is None or delivery.is_finished:
+        return delivery
     now = timezone.now()
-    if status is not None and 200 <= status < 300:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
-            DeliveryStatus.SUCCEEDED,
-            now,
-            None,
-        )
-    elif retry and delivery.attempts < MAX_ATTEMPTS:
-        delivery.next_attempt_at = now + timedelta(seconds=backoff_seconds(delivery.attempts))
-    else:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-    delivery.save(
-        update_fields=[
-            "attempts",
-            "status",
-            "response_status",
-            "last_error",
-            "log",
-            "delivered_at",
-            "next_attempt_at",
-        ]
-    )
+    if delivery.status == JobStatus.QUEUED and (delivery.next_attempt_at or now) > now:
+        return delivery
+    claimed = job_claim(WebhookDelivery, delivery_id, worker=worker)
+    if claimed is None:
+        return WebhookDelivery.objects.filter(pk=delivery_id).first()
+    started = time.monotonic()
+    outcome = _post(WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id))
+    crash_point("webhook.posted")
+    with job_finishing(claimed) as delivery:
+        if delivery is None:  # another worker took it over meanwhile
+            return WebhookDelivery.objects.filter(pk=delivery_id).first()
+        now = timezone.now()
+        entry = {
+            "at": now.isoformat(),
+            "status": outcome.status,
+            "error": outcome.error,
+            "ms": int((time.monotonic() - started) * 1000),
+        }
+        fields = {
+            "response_status": outcome.status,
+            "log": [*delivery.log, entry][-MAX_LOG_ENTRIES:],
+            "next_attempt_at": None,
+        }
+        if outcome.status is not None and not outcome.error:
+            job_succeed(delivery, delivered_at=now, **fields)
+        elif outcome.retry and delivery.attempts < delivery.max_attempts:
+            due = now + timedelta(seconds=backoff_seconds(delivery.attempts))
+            # Back to the queue, due later: queued_at is the due time, so the reaper resends it
+            # only if it is still waiting well after then (its scheduled message was lost).
+            job_transition(
+                delivery,
+                JobStatus.QUEUED,
+                error=outcome.error,
+                **{**fields, "next_attempt_at": due},
+                queued_at=due,
+            )
+        else:
+            job_fail(delivery, outcome.error, **fields)
     return delivery

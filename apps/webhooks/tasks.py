@@ -1,22 +1,27 @@
 """Celery tasks: each takes an id, re-reads its row, and is safe to run twice."""
 
+import os
+
 from celery import shared_task
 
-from apps.webhooks.models import DeliveryStatus
-from apps.webhooks.services import MAX_ATTEMPTS, backoff_seconds, webhook_attempt
+from apps.core.jobs import JobStatus
+from apps.webhooks.services import webhook_attempt
 
 
 @shared_task(
-    bind=True,
-    name="webhooks.deliver",
-    queue="default",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=MAX_ATTEMPTS,
+    bind=True, name="webhooks.deliver", queue="default", acks_late=True, reject_on_worker_lost=True
 )
-def deliver_webhook(self, delivery_id: int) -> str:
-    """One try; when the delivery is left pending, the next try is scheduled with backoff."""
-    delivery = webhook_attempt(delivery_id=delivery_id)
-    if delivery.status == DeliveryStatus.PENDING and not self.request.is_eager:
-        raise self.retry(countdown=backoff_seconds(delivery.attempts))
+def deliver_webhook(self, delivery_id: int) -> str | None:
+    """One try; when the delivery goes back to the queue, its next try is sent for when it is
+    due (should that message be lost, the job reaper sends another)."""
+    worker = f"{self.request.hostname or 'inline'} pid {os.getpid()}"
+    delivery = webhook_attempt(delivery_id=delivery_id, worker=worker)
+    if delivery is None:
+        return None
+    if (
+        delivery.status == JobStatus.QUEUED
+        and delivery.next_attempt_at
+        and not self.request.is_eager
+    ):
+        self.apply_async((delivery_id,), eta=delivery.next_attempt_at)
     return delivery.status

@@ -3,15 +3,14 @@ targets on loopback, private or link-local addresses refused by default, before 
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from apps.core.errors import ApplicationError
+from apps.core.jobs import JobStatus
 from apps.exports.netguard import UnsafeTarget, resolve_target
-from apps.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import (
     MAX_ATTEMPTS,
     backoff_seconds,
@@ -21,58 +20,9 @@ from apps.webhooks.services import (
     webhook_signature,
     webhook_signature_valid,
 )
+from tests.apps.webhooks.receiver import due_now
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records requests and answers with queued statuses."""
-
-    def __init__(self, statuses=(200,)):
-        self.requests: list[dict] = []
-        self.statuses = list(statuses)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                status = (
-                    receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
-                )
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks?x=1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(statuses=(200,)):
-        made.append(Receiver(statuses))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
-
-
-@pytest.fixture
-def allow_private(settings):
-    settings.ARBITER_WEBHOOKS_ALLOW_PRIVATE = True
 
 
 def test_a_delivery_to_a_local_receiver_carries_a_valid_signature(
@@ -93,7 +43,7 @@ def test_a_delivery_to_a_local_receiver_carries_a_valid_signature(
 
     delivery = webhook_attempt(delivery_id=delivery.pk)
 
-    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.response_status == 200
+    assert delivery.status == JobStatus.SUCCEEDED and delivery.response_status == 200
     [request] = target.requests
     headers, body = request["headers"], request["body"]
     assert webhook_signature_valid(
@@ -125,17 +75,19 @@ def test_server_errors_are_retried_with_backoff_then_given_up(
     [delivery] = webhook_emit(project_id=project.pk, event="task.completed", payload={"task": 1})
 
     first = webhook_attempt(delivery_id=delivery.pk)
-    assert (first.status, first.attempts, first.last_error) == ("pending", 1, "HTTP 503")
+    assert (first.status, first.attempts, first.error) == ("queued", 1, "HTTP 503")
     assert first.next_attempt_at is not None
-    second = webhook_attempt(delivery_id=delivery.pk)
+    assert webhook_attempt(delivery_id=delivery.pk).attempts == 1, "not tried before it is due"
+    second = webhook_attempt(delivery_id=due_now(delivery).pk)
     assert (second.status, second.attempts, len(second.log)) == ("succeeded", 2, 2)
 
     always_failing = receiver(statuses=(500,))
     WebhookEndpoint.objects.update(url=always_failing.url)
     [failing] = webhook_emit(project_id=project.pk, event="task.completed", payload={"task": 2})
     for _ in range(MAX_ATTEMPTS):
-        failing = webhook_attempt(delivery_id=failing.pk)
-    assert (failing.status, failing.attempts) == ("failed", MAX_ATTEMPTS)
+        failing = webhook_attempt(delivery_id=due_now(failing).pk)
+    assert (failing.status, failing.attempts, failing.error) == ("failed", MAX_ATTEMPTS, "HTTP 500")
+    assert failing.finished_at is not None and len(failing.log) == MAX_ATTEMPTS
     assert [backoff_seconds(n) for n in (1, 2, 3, 6, 9)] == [10, 40, 160, 3600, 3600]
 
 
@@ -146,7 +98,7 @@ def test_a_client_error_fails_at_once(project, admin_user, receiver, allow_priva
     )
     [delivery] = webhook_emit(project_id=project.pk, event="run.finished", payload={"run": 1})
 
-    assert webhook_attempt(delivery_id=delivery.pk).status == DeliveryStatus.FAILED
+    assert webhook_attempt(delivery_id=delivery.pk).status == JobStatus.FAILED
 
 
 @pytest.mark.parametrize(
@@ -178,7 +130,7 @@ def test_loopback_private_and_link_local_targets_are_refused_before_connecting(
     endpoint = WebhookEndpoint.objects.create(project=project, url=url, events=["run.finished"])
     [delivery] = webhook_emit(project_id=project.pk, event="run.finished", payload={})
     delivery = webhook_attempt(delivery_id=delivery.pk)
-    assert delivery.status == DeliveryStatus.FAILED and "public addresses" in delivery.last_error
+    assert delivery.status == JobStatus.FAILED and "public addresses" in delivery.error
     endpoint.delete()
 
 
