@@ -85,13 +85,16 @@ def _refuse_constant(name: str):
     raise RowError(f"{name} is not a number the database can store")
 
 
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
+
+
 def load_object(raw: str) -> dict:
     """The line as a JSON object whose every string, key and number the database can store,
     or RowError saying where it is not."""
     if "\x00" in raw:
         raise RowError("the line holds a NUL byte, which the database cannot store")
     try:
-        row = json.loads(raw, parse_float=_finite_float, parse_constant=_refuse_constant)
+        row = _DECODER.decode(raw)
     except json.JSONDecodeError as exc:
         raise RowError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RowError:
