@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef
@@ -108,15 +109,19 @@ def labeling_view(*, assignment: Assignment) -> LabelingView:
     )
 
 
-def _suggested_scores(task: Task) -> dict[int, float] | None:
-    from apps.training.models import TaskScore
+# Where a task's model scores come from: the app that trains the models plugs its reader in at
+# start-up (`scores_source_set` in its AppConfig.ready), so labeling never imports it.
+ScoresSource = Callable[[Task], list[float] | None]
+_scores_source: ScoresSource | None = None
 
-    stored = (
-        TaskScore.objects.filter(task=task)
-        .order_by("-created_at")
-        .values_list("scores", flat=True)
-        .first()
-    )
+
+def scores_source_set(source: ScoresSource | None) -> None:
+    global _scores_source
+    _scores_source = source
+
+
+def _suggested_scores(task: Task) -> dict[int, float] | None:
+    stored = _scores_source(task) if _scores_source is not None else None
     return dict(enumerate(stored)) if stored else None
 
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from apps.labeling.models import Task
-from apps.training.models import RunStatus, TrainingRun
+from apps.training.models import RunStatus, TaskScore, TrainingRun
 from apps.training.services import run_model_dir
 
 SCORABLE = ("reward_pairwise", "reward_listwise", "reward_principle", "reward_reaction")
@@ -46,3 +46,14 @@ def task_suggestions(*, task: Task, run: TrainingRun) -> list[Suggestion]:
         Suggestion(response_id=item.response_id, position=item.position, score=float(score))
         for item, score in zip(items, scores, strict=True)
     ]
+
+
+def task_stored_scores(task: Task) -> list[float] | None:
+    """The latest stored scores of the task's responses (canonical order), or None: what the
+    labeling page shows as suggestions (plugged in by TrainingConfig.ready)."""
+    return (
+        TaskScore.objects.filter(task=task)
+        .order_by("-created_at")
+        .values_list("scores", flat=True)
+        .first()
+    )
