@@ -1,6 +1,7 @@
 """Settings: everything that varies between machines is read here, from the environment, once."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -34,7 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "drf_spectacular",
     "django_htmx",
     "apps.core",
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -100,11 +104,30 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The default cache counts API throttles: per process unless CACHE_URL names a shared one
+# (e.g. redis://redis:6379/1), which several web processes need for one count.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_USER_MODEL = "accounts.User"
+# Personal API tokens: django-rest-knox's hashed, expiring tokens, with a scope (apps/accounts).
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {"TOKEN_PREFIX": "arb_", "AUTH_HEADER_PREFIX": "Token", "TOKEN_TTL": None}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (429, the lockout page) for the cool-off; a success resets it.
+AXES_FAILURE_LIMIT = env.int("ARBITER_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("ARBITER_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -179,12 +202,34 @@ ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 102
 ARBITER_CHAT_MESSAGES_PER_MINUTE = env.int("ARBITER_CHAT_MESSAGES_PER_MINUTE", default=10)
 ARBITER_CHAT_REPLY_STALE_SECONDS = env.int("ARBITER_CHAT_REPLY_STALE_SECONDS", default=300)
 
+
+def _rate(name: str, default: str) -> str | None:
+    """A throttle rate such as "60/min" from the environment; "off" (or empty) = no limit."""
+    value = env.str(name, default=default).strip()
+    return None if value.lower() in ("", "off", "none") else value
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "apps.accounts.tokens.TokenScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.accounts.tokens.AnonThrottle",
+        "apps.accounts.tokens.UserThrottle",
+        "apps.accounts.tokens.ScopedThrottle",
+    ],
+    # Per client address (anon), per user (user), and for token management (auth). Counted in
+    # the default cache: set CACHE_URL to a shared cache when several processes serve the API.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _rate("ARBITER_API_RATE_ANON", "60/min"),
+        "user": _rate("ARBITER_API_RATE_USER", "1200/min"),
+        "auth": _rate("ARBITER_API_RATE_AUTH", "30/min"),
+    },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

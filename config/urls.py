@@ -39,6 +39,7 @@ urlpatterns = [
     path("", include("apps.projects.urls")),
     path("", include("apps.labeling.urls")),
     path("", include("apps.imports.urls")),
+    path("", include("apps.accounts.urls")),
     path("", include("apps.chat.urls")),
     path("", include("apps.exports.urls")),
     path("", include("apps.quality.urls")),

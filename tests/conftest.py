@@ -19,6 +19,15 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_api_throttles(settings):
+    """Tests make requests faster than any client should; throttle tests set their own rates."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "auth": None},
+    }
+
+
 @pytest.fixture
 def admin_user(db):
     return StaffFactory()

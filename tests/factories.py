@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from apps.accounts.services import api_token_create
 from apps.corpus.models import Prompt, Response
 from apps.labeling.models import Task, TaskItem
 from apps.projects.models import FeedbackKind, Membership, Project, Role
@@ -84,3 +85,8 @@ def make_task(
 
 def make_tasks(project: Project, count: int, **kwargs) -> list[Task]:
     return [make_task(project, **kwargs) for _ in range(count)]
+
+
+def api_token(user, scope: str = "admin", days: int = 30) -> str:
+    """A new API token of the user's (apps.accounts), as its user would make it: the token itself."""
+    return api_token_create(user=user, name="test token", scope=scope, days=days)[1]

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from apps.projects.models import Membership, Role
 from tests.apps.training.conftest import seed_pairwise_labels
-from tests.factories import ProjectFactory, StaffFactory
+from tests.factories import ProjectFactory, StaffFactory, api_token
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +20,7 @@ def test_no_api_operation_answers_with_a_server_error(live_server, tmp_path):
     project = ProjectFactory(created_by=admin)
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     seed_pairwise_labels(project, prompts=6)
-    token = Token.objects.create(user=admin).key
+    token = api_token(admin)
     schemathesis = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
         [

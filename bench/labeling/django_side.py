@@ -4,7 +4,7 @@
     python bench/labeling/django_side.py queries --project <id> --token <key> [--cycles 20]
 
 `seed` creates, through the app's own models and services, a staff admin, pairwise projects with
-overlap 3, their tasks (bulk), the annotators (members of every project) and one DRF token each;
+overlap 3, their tasks (bulk), the annotators (members of every project) and one API token each;
 it prints one JSON object on stdout. `queries` runs next + submit through Django's test client
 and prints the SQL statements each request issues (CaptureQueriesContext), as JSON.
 """
@@ -30,9 +30,9 @@ django.setup()
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
-from apps.accounts.models import User  # noqa: E402
+from apps.accounts.models import TokenScope, User  # noqa: E402
+from apps.accounts.services import api_token_create  # noqa: E402
 from apps.corpus.models import Prompt, Response  # noqa: E402
 from apps.labeling.services import tasks_bulk_create  # noqa: E402
 from apps.projects.models import FeedbackKind, Membership, Project, Role  # noqa: E402
@@ -92,8 +92,12 @@ def seed(args) -> dict:
                 for user in annotators
             ]
         )
-        tokens = [Token.objects.create(user=user).key for user in annotators]
-        admin_token = Token.objects.create(user=admin).key
+        # Each annotator labels with a label-scoped token, as a labeling script would.
+        tokens = [
+            api_token_create(user=user, name="bench", scope=TokenScope.LABEL)[1]
+            for user in annotators
+        ]
+        admin_token = api_token_create(user=admin, name="bench", scope=TokenScope.ADMIN)[1]
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {

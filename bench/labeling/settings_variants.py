@@ -32,7 +32,7 @@ if "api_middleware" in _variants:
 
 if "token_only" in _variants:
     REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-        "rest_framework.authentication.TokenAuthentication"
+        "knox.auth.TokenAuthentication"
     ]
 
 if "no_browsable" in _variants:

@@ -3,14 +3,13 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.chat.models import Conversation, Message, Reaction
 from apps.projects.models import FeedbackKind
 from tests.apps.chat.conftest import answered
 from tests.apps.generation.openai_server import Step
-from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.factories import ProjectFactory, UserFactory, add_member, api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -227,7 +226,8 @@ def test_a_local_model_is_configured_with_max_new_tokens(client, chat_project, c
 
 def test_the_api_sends_reads_and_reacts(conversation, chatter, chat_project):
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=chatter).key}")
+    label_token = api_token(chatter, scope="label")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {label_token}")
     sent = api.post(
         f"/api/chat/conversations/{conversation.pk}/messages/", {"content": "Hi"}, format="json"
     )
@@ -246,6 +246,6 @@ def test_the_api_sends_reads_and_reacts(conversation, chatter, chat_project):
     assert api.delete(url).status_code == 204 and not Reaction.objects.exists()
 
     stranger = add_member(chat_project, UserFactory())
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=stranger).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(stranger)}")
     assert api.put(url, {"kind": "sad"}, format="json").status_code == 404
     assert not Reaction.objects.exists()

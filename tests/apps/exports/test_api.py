@@ -3,21 +3,20 @@
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.exports.models import Snapshot
 from apps.exports.services import snapshot_create
 from apps.projects.models import Membership, Role
 from tests.apps.exports.helpers import judge
-from tests.factories import ProjectFactory, StaffFactory, add_member, make_task
+from tests.factories import ProjectFactory, StaffFactory, add_member, api_token, make_task
 
 pytestmark = pytest.mark.django_db
 
 
 def api_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

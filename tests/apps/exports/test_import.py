@@ -4,7 +4,6 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.core.jobs import JobStatus
@@ -16,7 +15,7 @@ from apps.feedback.models import Judgment
 from apps.labeling.models import Task
 from apps.projects.models import FeedbackKind
 from tests.apps.exports.helpers import export_rows, judge
-from tests.factories import ProjectFactory, UserFactory, add_member, make_task
+from tests.factories import ProjectFactory, UserFactory, add_member, api_token, make_task
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +145,7 @@ def test_other_project_kinds_refuse_trl_imports(admin_user):
 
 def test_the_import_api_queues_and_reports(project, admin_user, django_capture_on_commit_callbacks):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(admin_user)}")
     upload = SimpleUploadedFile("p.jsonl", jsonl({"prompt": "p", "chosen": "a", "rejected": "b"}))
 
     with django_capture_on_commit_callbacks() as queued:

@@ -5,11 +5,10 @@ import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.projects.models import Membership, Role
-from tests.factories import ProjectFactory, StaffFactory
+from tests.factories import ProjectFactory, StaffFactory, api_token
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -30,7 +29,7 @@ def test_an_imported_dataset_is_exported_by_a_real_worker(start_worker, settings
     project = ProjectFactory(created_by=admin)
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(admin)}")
     rows = [
         {"prompt": f"Q{i}?", "chosen": f"good {i}", "rejected": f"bad {i}", "margin": 2}
         for i in range(40)

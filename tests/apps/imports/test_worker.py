@@ -5,12 +5,11 @@ import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.labeling.models import Task
 from apps.projects.models import Membership, Role
-from tests.factories import ProjectFactory, StaffFactory
+from tests.factories import ProjectFactory, StaffFactory, api_token
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +19,7 @@ def test_uploaded_file_is_imported_by_a_real_worker(celery_worker_process):
     project = ProjectFactory(created_by=admin)
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(admin)}")
     rows = [
         {"prompt": f"Question {i}?", "responses": [f"yes {i}", f"no {i}", f"maybe {i}"]}
         for i in range(50)

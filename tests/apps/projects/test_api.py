@@ -1,18 +1,17 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.feedback.models import Judgment
 from apps.feedback.services import judgment_submit
 from apps.labeling.services import task_claim_next
-from tests.factories import ProjectFactory, add_member, make_task
+from tests.factories import ProjectFactory, add_member, api_token, make_task
 
 pytestmark = pytest.mark.django_db
 
 
 def api_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

@@ -1,15 +1,14 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import ProjectFactory, StaffFactory, add_member
+from tests.factories import ProjectFactory, StaffFactory, add_member, api_token
 
 pytestmark = pytest.mark.django_db
 
 
 def api_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

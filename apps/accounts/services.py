@@ -1,0 +1,49 @@
+"""Writes about accounts: a user's personal API tokens."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.http import Http404
+
+from apps.accounts.models import ApiToken, TokenScope, User
+from apps.core.errors import ApplicationError
+
+# How long a new token may live, in days: the choices offered, and the default.
+TOKEN_LIFETIMES = (7, 30, 90, 365)
+DEFAULT_TOKEN_LIFETIME = 30
+MAX_TOKENS_PER_USER = 50
+
+
+@transaction.atomic
+def api_token_create(
+    *, user: User, name: str, scope: str, days: int = DEFAULT_TOKEN_LIFETIME
+) -> tuple[ApiToken, str]:
+    """A new token of the user's, expiring in `days`. Returns the row and the token itself,
+    which is stored only as a digest: the caller shows it once."""
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError("Name the token (what is it for?).")
+    if len(name) > 100:
+        raise ApplicationError("A token's name may be at most 100 characters long.")
+    if scope not in TokenScope.values:
+        raise ApplicationError(f"Unknown scope {scope!r}: choose one of {', '.join(TokenScope)}.")
+    if days not in TOKEN_LIFETIMES:
+        raise ApplicationError(
+            f"A token lives {', '.join(map(str, TOKEN_LIFETIMES))} days; not {days}."
+        )
+    # The user's row serialises their token changes, so the cap below is exact.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    if ApiToken.objects.filter(user=user).count() >= MAX_TOKENS_PER_USER:
+        raise ApplicationError(
+            f"You have {MAX_TOKENS_PER_USER} tokens already; revoke one you no longer use."
+        )
+    return ApiToken.objects.create(user, expiry=timedelta(days=days), name=name, scope=scope)
+
+
+def api_token_revoke(*, user: User, token_key: str) -> int:
+    """Revokes the user's token(s) whose shown prefix is `token_key`: they stop working at once.
+    404 when the user has none such (another user's token included)."""
+    deleted, _ = ApiToken.objects.filter(user=user, token_key=token_key).delete()
+    if not deleted:
+        raise Http404("No such token.")
+    return deleted

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.accounts import apis, views
+
+app_name = "accounts"
+urlpatterns = [
+    path("account/tokens/", views.token_list, name="tokens"),
+    path("account/tokens/revoke/", views.token_revoke, name="token-revoke"),
+    path("api/tokens/", apis.TokenListApi.as_view(), name="api-tokens"),
+    path("api/tokens/<str:token_key>/", apis.TokenDetailApi.as_view(), name="api-token"),
+]
