@@ -197,6 +197,12 @@ ARBITER_LEASE_SECONDS = env.int("ARBITER_LEASE_SECONDS", default=15 * 60)
 # Webhook targets on loopback, private or link-local addresses are refused unless allowed here.
 ARBITER_WEBHOOKS_ALLOW_PRIVATE = env.bool("ARBITER_WEBHOOKS_ALLOW_PRIVATE", default=False)
 ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+# Base models the operator makes available: folders whose sub-folders holding a config.json are
+# offered to every project (apps/training/model_choices.py). Models are chosen, never typed as paths.
+ARBITER_MODEL_ROOTS = env.list("ARBITER_MODEL_ROOTS", default=[])
+# The Hugging Face cache whose models are offered too: empty = huggingface_hub's own default
+# (HF_HOME / HF_HUB_CACHE), "off" = offer none.
+ARBITER_MODEL_HUB_CACHE = env.str("ARBITER_MODEL_HUB_CACHE", default="")
 # Chat: replies are written by a worker; each user may send this many messages a minute (0 = no
 # limit), and an unfinished reply older than the stale limit may be asked for again.
 ARBITER_CHAT_MESSAGES_PER_MINUTE = env.int("ARBITER_CHAT_MESSAGES_PER_MINUTE", default=10)

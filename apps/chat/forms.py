@@ -1,6 +1,7 @@
 from django import forms
 
 from apps.generation.backends import BackendConfigError, validate_config
+from apps.training.model_choices import grouped, model_choices
 
 # Keys the form does not show, kept as they are when the type stays the same.
 _KEPT_KEYS = {"openai": ("max_retries", "backoff"), "transformers": ()}
@@ -16,9 +17,17 @@ class BackendForm(forms.Form):
         ]
     )
     model = forms.CharField(
+        label="Server model",
+        required=False,
         max_length=500,
-        help_text="Server: the model name it serves. Local: a directory, or a model id that is "
-        "already in this machine's Hugging Face cache (nothing is downloaded).",
+        help_text="Server only: the model name it serves.",
+    )
+    local_model = forms.ChoiceField(
+        label="Local model",
+        required=False,
+        help_text="Local only: a policy run of this project, a base model the operator made "
+        "available, or a model already in this machine's Hugging Face cache (nothing is "
+        "downloaded).",
     )
     base_url = forms.CharField(
         label="Base URL",
@@ -52,18 +61,32 @@ class BackendForm(forms.Form):
         help_text="Local only.",
     )
 
-    def __init__(self, *args, current: dict, **kwargs):
+    def __init__(self, *args, current: dict, project, **kwargs):
         self.current = current or {}
         initial = {k: v for k, v in self.current.items() if k != "api_key"}
         initial["max_tokens"] = self.current.get("max_new_tokens", self.current.get("max_tokens"))
+        if self.current.get("type") == "transformers":
+            initial["local_model"] = initial.pop("model", "")
         super().__init__(*args, initial=initial, **kwargs)
+        # Chosen, never typed: a path on the server is not a choice (model_choices.py).
+        self.fields["local_model"].choices = grouped(
+            model_choices(project=project, family="policy", adapters=True), empty="—"
+        )
 
     def clean(self):
         data = super().clean()
         kind = data.get("type")
         if not kind or self.errors:
             return data
-        config = {"type": kind, "model": data.get("model", "")}
+        model = data.get("local_model" if kind == "transformers" else "model", "")
+        if not model:
+            field = "local_model" if kind == "transformers" else "model"
+            self.add_error(
+                field,
+                "Choose the local model." if kind == "transformers" else "Name the server's model.",
+            )
+            return data
+        config = {"type": kind, "model": model}
         if self.current.get("type") == kind:
             config.update({k: self.current[k] for k in _KEPT_KEYS[kind] if k in self.current})
         if kind == "openai":

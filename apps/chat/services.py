@@ -36,6 +36,7 @@ from apps.generation.backends import (
 )
 from apps.projects.models import FeedbackKind, Project
 from apps.projects.selectors import user_is_project_admin
+from apps.training.model_choices import backend_config_resolve, model_reference_check
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,19 @@ def chat_backend_configure(*, project: Project, actor: User, config: dict) -> Pr
     if not user_is_project_admin(user=actor, project=project):
         raise PermissionDenied("Only the project's admins may change its backend.")
     try:
-        project.generation_backend = validate_config(config)
+        config = validate_config(config)
     except BackendConfigError as exc:
         raise ApplicationError(str(exc)) from None
+    if config["type"] == "transformers":
+        # A local model is chosen, never typed as a path: a run of this project or an offered one.
+        config["model"] = model_reference_check(
+            reference=config["model"],
+            project=project,
+            family="policy",
+            what="the local model",
+            adapters=True,
+        )
+    project.generation_backend = config
     project.save(update_fields=["generation_backend"])
     return project
 
@@ -154,11 +165,14 @@ def reply_generate(*, message_id: int) -> Message | None:
     )
     content, error, model_name = "", "", ""
     try:
-        with backend_from_config(config) as backend:
-            model_name = backend.model_name
+        local = backend_config_resolve(config=config, project=conversation.project)
+        with backend_from_config(local) as backend:
+            model_name = config["model"]  # a local model's reference, not the folder it names
             content = backend.generate(history)[0]
     except BackendConfigError as exc:
         error = f"The project's chat backend is misconfigured: {exc}"
+    except ApplicationError as exc:
+        error = f"The project's chat backend is misconfigured: {exc.message}"
     except GenerationError as exc:
         error = exc.reason
     except Exception as exc:  # a bug in a backend must not lose the turn

@@ -162,7 +162,7 @@ def react(request: HttpRequest, message_id: int) -> HttpResponse:
 def chat_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     project = chat_project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
     current = project.generation_backend or {}
-    form = BackendForm(request.POST or None, current=current)
+    form = BackendForm(request.POST or None, current=current, project=project)
     if request.method == "POST" and form.is_valid():
         try:
             chat_backend_configure(project=project, actor=request.user, config=form.config)

@@ -5,6 +5,7 @@ from django import forms
 from apps.generation.consequences import DEFAULT_TEMPLATE
 from apps.generation.models import ConsequenceTarget, Pairing, Selection
 from apps.projects.models import PairStrategy
+from apps.training.model_choices import available_models, grouped
 
 
 class _ModelsForm(forms.Form):
@@ -18,12 +19,12 @@ class _ModelsForm(forms.Form):
         label="Trained policies",
         help_text="Succeeded policy runs of the projects you administer.",
     )
-    local_models = forms.CharField(
+    local_models = forms.MultipleChoiceField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        label="Local models",
-        help_text="One per line: a model or LoRA adapter directory, or a model id already in "
-        "this machine's Hugging Face cache (nothing is downloaded). Runs on the worker.",
+        widget=forms.CheckboxSelectMultiple,
+        label="Base models",
+        help_text="Models the operator made available (ARBITER_MODEL_ROOTS) or already in this "
+        "machine's Hugging Face cache; nothing is downloaded. Runs on the worker.",
     )
     openai_base_url = forms.CharField(
         required=False,
@@ -59,6 +60,8 @@ class _ModelsForm(forms.Form):
     def __init__(self, *args, policy_runs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["policy_runs"].queryset = policy_runs
+        # Chosen, never typed: a path on the server is not a choice (model_choices.py).
+        self.fields["local_models"].choices = grouped(available_models(adapters=True))
         self.fields["policy_runs"].label_from_instance = lambda run: (
             f"Run {run.pk}: {run.name} ({run.objective}, {run.project.name})"
         )
@@ -75,9 +78,8 @@ class _ModelsForm(forms.Form):
         data = self.cleaned_data
         specs = [{"training_run": run.pk} for run in data.get("policy_runs") or []]
         specs += [
-            {"type": "transformers", "model": line.strip()}
-            for line in (data.get("local_models") or "").splitlines()
-            if line.strip()
+            {"type": "transformers", "model": reference}
+            for reference in data.get("local_models") or []
         ]
         for model in (data.get("openai_models") or "").split(","):
             if model.strip():

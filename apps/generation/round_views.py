@@ -16,6 +16,7 @@ from apps.generation.rounds import (
 )
 from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_user
+from apps.training.model_choices import available_models, grouped
 from apps.training.models import RunStatus, TrainingRun
 
 
@@ -25,8 +26,9 @@ class RoundForm(forms.Form):
         required=False,
         help_text="Empty: the last round's policy.",
     )
-    base_model = forms.CharField(
-        required=False, help_text="Round 1 (or a restart): a local model directory."
+    base_model = forms.ChoiceField(
+        required=False,
+        help_text="Round 1 (or a restart): a base model the operator made available.",
     )
     prompts = forms.IntegerField(
         min_value=1, max_value=10_000, initial=50, help_text="Fresh prompts in this round."
@@ -38,6 +40,7 @@ class RoundForm(forms.Form):
         self.fields["generating_run"].queryset = TrainingRun.objects.filter(
             project=project, family="policy", status=RunStatus.SUCCEEDED
         )
+        self.fields["base_model"].choices = grouped(available_models(), empty="—")
 
 
 @login_required

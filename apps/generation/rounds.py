@@ -13,7 +13,7 @@ from apps.generation.services import generation_job_create
 from apps.labeling.models import Task
 from apps.projects.models import FeedbackKind, Project
 from apps.training.models import RunStatus, TrainingRun
-from apps.training.services import run_model_dir, training_run_launch
+from apps.training.services import training_run_launch
 
 
 def _fresh_prompt_ids(project: Project, limit: int) -> list[int]:
@@ -78,9 +78,10 @@ def round_start(
 
 
 def round_policy_base(round_: Round) -> str:
-    """The model a round's new policy starts from: the policy that generated the round."""
+    """The model a round's new policy starts from: the policy that generated the round (a model
+    reference, see apps/training/model_choices.py)."""
     if round_.generating_run_id:
-        return str(run_model_dir(round_.generating_run))
+        return f"run:{round_.generating_run_id}"
     return round_.base_model
 
 

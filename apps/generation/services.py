@@ -25,7 +25,7 @@ from apps.generation.consequences import (
     consequence_units,
     run_consequences,
 )
-from apps.generation.job_backends import resolve_backends
+from apps.generation.job_backends import entry_backend_config, resolve_backends
 from apps.generation.models import (
     ConsequenceTarget,
     GenerationJob,
@@ -120,7 +120,7 @@ def generation_job_create(
     for each of them; tasks of the project's kind are made from each prompt's new responses."""
     if project.kind == FeedbackKind.CHAT:
         raise ApplicationError("Chat projects get their replies live, in the chat.")
-    entries = resolve_backends(user=user, specs=backends)
+    entries = resolve_backends(project=project, user=user, specs=backends)
     _check_sampling(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, batch_size=batch_size
     )
@@ -200,7 +200,7 @@ def consequence_job_create(
     each response (or each task) of a hindsight project's chosen tasks."""
     if project.kind != FeedbackKind.HINDSIGHT:
         raise ApplicationError("Consequences are simulated for hindsight projects only.")
-    (entry,) = resolve_backends(user=user, specs=[backend])
+    (entry,) = resolve_backends(project=project, user=user, specs=[backend])
     _check_sampling(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, batch_size=batch_size
     )
@@ -317,7 +317,12 @@ def generation_job_run(*, job_id: int) -> GenerationJob:
                 )
             )
             backends = [
-                (entry, stack.enter_context(backend_from_config(entry["config"])))
+                (
+                    entry,
+                    stack.enter_context(
+                        backend_from_config(entry_backend_config(job=job, entry=entry))
+                    ),
+                )
                 for entry in job.backends
             ]
 

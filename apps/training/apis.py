@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_user
+from apps.training.model_choices import model_choices
 from apps.training.models import TrainingRun
 from apps.training.selectors import run_curves, run_get_for_admin
 from apps.training.services import training_run_cancel, training_run_launch
@@ -55,6 +56,31 @@ def run_list_api(request, project_id: int):
         TrainingRun.objects.filter(project=project).select_related("snapshot"), request
     )
     return paginator.get_paginated_response(RunOut(page, many=True).data)
+
+
+class ModelChoiceOut(serializers.Serializer):
+    reference = serializers.CharField(help_text="What to pass wherever a model is wanted.")
+    label = serializers.CharField()
+    group = serializers.CharField()
+
+
+class ModelQuery(serializers.Serializer):
+    family = serializers.ChoiceField(choices=["policy", "reward"], default="policy")
+    adapters = serializers.BooleanField(default=False)
+
+
+@extend_schema(parameters=[ModelQuery], responses=ModelChoiceOut(many=True))
+@api_view(["GET"])
+def model_list_api(request, project_id: int):
+    """The models this project may use, as references to pass wherever a model is wanted
+    (`config.model`, `config.reward_model`, a local model for chat or generation): its succeeded
+    runs of `family`, the operator's base models and the locally cached ones. Paths are refused.
+    `adapters=true` adds LoRA adapter folders (generation and chat load them)."""
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    query = ModelQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    choices = model_choices(project=project, **query.validated_data)
+    return Response(ModelChoiceOut(choices, many=True).data)
 
 
 @extend_schema(responses=RunOut)

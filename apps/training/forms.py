@@ -1,5 +1,6 @@
 from django import forms
 
+from apps.training.model_choices import available_models, grouped, run_choices
 from apps.training.models import RunStatus, TrainingRun
 
 
@@ -8,9 +9,11 @@ class LaunchForm(forms.Form):
 
     objective = forms.ChoiceField()
     name = forms.CharField(max_length=200, required=False)
-    model = forms.CharField(
+    model = forms.ChoiceField(
         required=False,
-        help_text="Policy base model (local directory or cached id). For reward models, empty = the bundled MiniLM.",
+        label="Start from",
+        help_text="A policy starts from a base model or a policy run of this project; a reward "
+        "model from a backbone or a reward-model run (empty: the bundled MiniLM).",
     )
     num_epochs = forms.IntegerField(min_value=1, max_value=100, initial=1)
     learning_rate = forms.FloatField(
@@ -33,6 +36,12 @@ class LaunchForm(forms.Form):
     def __init__(self, *args, project, objectives: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["objective"].choices = [(o, o) for o in objectives]
+        self.fields["model"].choices = grouped(
+            run_choices(projects=[project], family="policy", group="Policy runs")
+            + run_choices(projects=[project], family="reward", group="Reward-model runs")
+            + available_models(),
+            empty="Default (reward models: the bundled MiniLM)",
+        )
         self.fields["reward_run"].queryset = TrainingRun.objects.filter(
             project=project, family="reward", status=RunStatus.SUCCEEDED
         )

@@ -5,7 +5,6 @@ import logging
 import time
 import traceback
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -17,25 +16,18 @@ from apps.core.heartbeat import Heartbeat
 from apps.exports.services import snapshot_create
 from apps.projects.models import Project
 from apps.training.datasets import export_kind_for, split_snapshot
+from apps.training.model_choices import (
+    model_reference_check,
+    trainer_config_check,
+    trainer_config_resolve,
+)
 from apps.training.models import RunLogLine, RunMetric, RunStatus, TrainingRun
+from apps.training.storage import run_dir, run_model_dir, storage_root  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 8
 MIN_EVAL_ROWS = 2
-
-
-def storage_root() -> Path:
-    return Path(settings.MEDIA_ROOT)
-
-
-def run_dir(run: TrainingRun) -> Path:
-    return storage_root() / run.output_dir
-
-
-def run_model_dir(run: TrainingRun) -> Path:
-    """Where the trained model of a run lies (the trainer's `model` folder)."""
-    return run_dir(run) / "output" / "model"
 
 
 def objectives_for_project(*, project: Project) -> list[str]:
@@ -61,38 +53,13 @@ def _check_config(objective: str, config: dict) -> dict:
     return config
 
 
-def _check_model_offline(name: str | None, *, what: str) -> None:
-    """A base model must load from local files: a directory with a config.json, or a model id
-    already in the local Hugging Face cache. Nothing is downloaded."""
-    if not name:
-        raise ApplicationError(f"Choose a {what}: a local model directory or a cached model id.")
-    path = Path(name)
-    if path.is_dir():
-        if not (path / "config.json").exists():
-            raise ApplicationError(f"{name} has no config.json; it is not a model directory.")
-        return
-    from transformers import AutoConfig
-
-    try:
-        AutoConfig.from_pretrained(name, local_files_only=True)
-    except OSError:
-        raise ApplicationError(
-            f"Unknown base model {name!r}: it is neither a local directory nor in the local model cache, "
-            "and runs never download models."
-        ) from None
-
-
-def _resolve_reward_model(project: Project, run_id: int | None) -> str | None:
+def _reward_model_reference(project: Project, run_id: int | None) -> str | None:
+    """The reward run chosen to rank or judge a policy's samples, as a reference."""
     if not run_id:
         return None
-    run = TrainingRun.objects.filter(
-        project=project, pk=run_id, family="reward", status=RunStatus.SUCCEEDED
-    ).first()
-    if run is None:
-        raise ApplicationError(
-            "The reward model must be a succeeded reward-model run of this project."
-        )
-    return str(run_model_dir(run))
+    return model_reference_check(
+        reference=f"run:{run_id}", project=project, family="reward", what="the reward model"
+    )
 
 
 @transaction.atomic
@@ -123,13 +90,17 @@ def training_run_launch(
     if not 0.05 <= eval_share <= 0.5:
         raise ApplicationError("The held-out share must be between 0.05 and 0.5.")
     config = dict(config or {})
-    reward_model = _resolve_reward_model(project, reward_run_id)
-    if spec.family == "policy":
-        _check_model_offline(config.get("model"), what="base model")
-        if reward_model:
-            config["reward_model" if objective == "raft" else "judge_reward_model"] = reward_model
-    elif config.get("model"):
-        _check_model_offline(config["model"], what="backbone")
+    if spec.family == "policy" and not config.get("model"):
+        raise ApplicationError(
+            "Choose the base model: a policy run of this project, or one of the offered base models."
+        )
+    reward_model = _reward_model_reference(project, reward_run_id)
+    if reward_model:
+        if spec.family != "policy":
+            raise ApplicationError("Only policy runs use a trained reward model.")
+        config["reward_model" if objective == "raft" else "judge_reward_model"] = reward_model
+    # Models are stored as references and turned into folders on the worker (model_choices.py).
+    config = trainer_config_check(project=project, family=spec.family, config=config)
     _check_config(objective, config)
 
     snapshot = snapshot_create(
@@ -299,7 +270,7 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
         )
         result = train(
             objective=run.objective,
-            config=run.config,
+            config=trainer_config_resolve(run=run),
             train_path=train_path,
             eval_path=eval_path,
             output_dir=out / "output",
@@ -389,5 +360,5 @@ def policy_run_use_as_chat_backend(*, run: TrainingRun, user: User) -> Project:
     return chat_backend_configure(
         project=run.project,
         actor=user,
-        config={"type": "transformers", "model": str(run_model_dir(run))},
+        config={"type": "transformers", "model": f"run:{run.pk}"},
     )

@@ -19,6 +19,7 @@ from apps.core.errors import ApplicationError, Conflict, PermissionDenied, RateL
 from tests.apps.chat.conftest import answered, backend_config
 from tests.apps.generation.openai_server import Step
 from tests.factories import ProjectFactory, UserFactory, add_member
+from tests.models_offered import offer, unloaded_model
 
 pytestmark = pytest.mark.django_db
 
@@ -183,7 +184,10 @@ def test_only_the_models_successful_replies_take_reactions(conversation, chatter
     assert not Reaction.objects.exists()
 
 
-def test_admins_set_the_backend_and_bad_configs_are_refused(chat_project, chat_admin, chatter):
+def test_admins_set_the_backend_and_bad_configs_are_refused(
+    chat_project, chat_admin, chatter, settings, tmp_path
+):
+    tiny = offer(settings, unloaded_model(tmp_path / "models" / "tiny"))
     with pytest.raises(PermissionDenied):
         chat_backend_configure(
             project=chat_project, actor=chatter, config={"type": "transformers", "model": "/m"}
@@ -193,12 +197,12 @@ def test_admins_set_the_backend_and_bad_configs_are_refused(chat_project, chat_a
     chat_backend_configure(
         project=chat_project,
         actor=chat_admin,
-        config={"type": "transformers", "model": " /models/tiny ", "max_new_tokens": 64},
+        config={"type": "transformers", "model": f" {tiny} ", "max_new_tokens": 64},
     )
     chat_project.refresh_from_db()
     assert chat_project.generation_backend == {
         "type": "transformers",
-        "model": "/models/tiny",
+        "model": tiny,
         "max_new_tokens": 64,
     }
 

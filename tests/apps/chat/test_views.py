@@ -10,6 +10,7 @@ from apps.projects.models import FeedbackKind
 from tests.apps.chat.conftest import answered
 from tests.apps.generation.openai_server import Step
 from tests.factories import ProjectFactory, UserFactory, add_member, api_token
+from tests.models_offered import offer, unloaded_model
 
 pytestmark = pytest.mark.django_db
 
@@ -209,16 +210,19 @@ def test_a_bad_backend_is_refused_with_its_reason(client, chat_project, chat_adm
     assert chat_project.generation_backend == before
 
 
-def test_a_local_model_is_configured_with_max_new_tokens(client, chat_project, chat_admin):
+def test_a_local_model_is_configured_with_max_new_tokens(
+    client, chat_project, chat_admin, settings, tmp_path
+):
+    tiny = offer(settings, unloaded_model(tmp_path / "models" / "tiny"))
     client.force_login(chat_admin)
     client.post(
         reverse("chat:settings", args=[chat_project.pk]),
-        {"type": "transformers", "model": "/models/tiny", "max_tokens": "64", "device": "cpu"},
+        {"type": "transformers", "local_model": tiny, "max_tokens": "64", "device": "cpu"},
     )
     chat_project.refresh_from_db()
     assert chat_project.generation_backend == {
         "type": "transformers",
-        "model": "/models/tiny",
+        "model": tiny,
         "device": "cpu",
         "max_new_tokens": 64,
     }

@@ -23,6 +23,7 @@ from apps.training.models import RunStatus, TrainingRun
 from apps.training.services import run_model_dir
 from tests.apps.generation.openai_server import Step, completion, openai_server
 from tests.factories import ProjectFactory, PromptFactory, ResponseFactory
+from tests.models_offered import offer
 from tests.trainer.tiny import build_tiny_gpt2
 
 pytestmark = pytest.mark.django_db
@@ -30,8 +31,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory):
-    yield str(build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2")))
+    yield build_tiny_gpt2(tmp_path_factory.mktemp("models") / "tiny-gpt2")
     backends.clear_model_cache()
+
+
+@pytest.fixture
+def tiny_gpt2_ref(tiny_gpt2, settings) -> str:
+    """The tiny policy as jobs name it: a base model the operator made available."""
+    return offer(settings, tiny_gpt2)
 
 
 def server_model(server, model: str = "fake-model", **config) -> dict:
@@ -58,13 +65,15 @@ def run(job: GenerationJob) -> GenerationJob:
     return generation_job_run(job_id=job.pk)
 
 
-def test_a_local_model_job_samples_each_prompt_and_pairs_its_responses(project, tiny_gpt2):
+def test_a_local_model_job_samples_each_prompt_and_pairs_its_responses(project, tiny_gpt2_ref):
     prompts = prompts_of(project, 3)
 
     job = generation_job_create(
         project=project,
         user=project.created_by,
-        backends=[{"type": "transformers", "model": tiny_gpt2, "device": "cpu", "name": "tiny"}],
+        backends=[
+            {"type": "transformers", "model": tiny_gpt2_ref, "device": "cpu", "name": "tiny"}
+        ],
         n_per_prompt=2,
         temperature=1.0,
         top_p=0.95,
@@ -87,7 +96,7 @@ def test_a_local_model_job_samples_each_prompt_and_pairs_its_responses(project, 
                 "top_p": 0.95,
                 "max_tokens": 8,
                 "backend": "transformers",
-                "model": tiny_gpt2,
+                "model": tiny_gpt2_ref,  # the reference, never the folder it names
                 "sample": sample,
             }
     for task in Task.objects.filter(project=project):
@@ -380,7 +389,7 @@ def test_a_trained_policy_run_samples_from_its_model_directory(
     response = Response.objects.first()
     assert response.source == f"policy run {run_row.pk} (dpo)"
     assert response.metadata["training_run"] == run_row.pk
-    assert response.metadata["model"] == str(run_model_dir(run_row))
+    assert response.metadata["model"] == f"run:{run_row.pk}"
 
 
 def test_the_job_is_queued_once_its_transaction_commits(
@@ -407,7 +416,7 @@ def test_the_job_is_queued_once_its_transaction_commits(
         ({"backends": []}, "at least one model"),
         (
             {"backends": [{"type": "transformers", "model": "/no/such/model"}]},
-            "Unknown local model",
+            "is not one of the models this project may use",
         ),
         ({"backends": [{"training_run": 999_999}]}, "not a succeeded policy run"),
         ({"n_per_prompt": 3, "temperature": 0.0}, "temperature 0"),

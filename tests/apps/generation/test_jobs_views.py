@@ -84,7 +84,7 @@ def test_the_form_shows_why_a_job_cannot_start(admin_client, project):
         },
     )
     assert answer.status_code == 200
-    assert b"Unknown local model" in answer.content
+    assert b"/no/such/model is not one of the available choices" in answer.content
     assert not GenerationJob.objects.exists()
 
 

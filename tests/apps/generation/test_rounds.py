@@ -17,6 +17,7 @@ from apps.projects.models import Membership, Role
 from apps.training.models import RunStatus
 from apps.training.services import training_run_execute
 from tests.factories import ProjectFactory, StaffFactory, add_member
+from tests.models_offered import offer
 from tests.trainer.tiny import build_tiny_bert, build_tiny_gpt2
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -41,7 +42,9 @@ def execute(run):
     return run
 
 
-def test_two_rounds_of_generate_label_train_generate(tmp_path, django_capture_on_commit_callbacks):
+def test_two_rounds_of_generate_label_train_generate(
+    tmp_path, settings, django_capture_on_commit_callbacks
+):
     admin = StaffFactory()
     project = ProjectFactory(created_by=admin, kind="pairwise")
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
@@ -49,11 +52,12 @@ def test_two_rounds_of_generate_label_train_generate(tmp_path, django_capture_on
         Prompt.objects.create(
             project=project, messages=[{"role": "user", "content": f"tell me about topic {i}"}]
         )
-    policy, backbone = build_tiny_gpt2(tmp_path / "gpt2"), build_tiny_bert(tmp_path / "bert")
+    policy = offer(settings, build_tiny_gpt2(tmp_path / "models" / "gpt2"))
+    backbone = offer(settings, build_tiny_bert(tmp_path / "models" / "bert"))
 
     with django_capture_on_commit_callbacks(execute=False):
         first = round_start(
-            project=project, user=admin, base_model=str(policy), prompts=24, max_tokens=12
+            project=project, user=admin, base_model=policy, prompts=24, max_tokens=12
         )
     assert generation_job_run(job_id=first.generation_job_id).status == "succeeded"
     label_preferring_the_shorter(project)
@@ -62,7 +66,7 @@ def test_two_rounds_of_generate_label_train_generate(tmp_path, django_capture_on
         reward = round_train_reward_model(
             round_=first,
             user=admin,
-            config={"model": str(backbone), "num_epochs": 3, "batch_size": 4},
+            config={"model": backbone, "num_epochs": 3, "batch_size": 4},
         )
     execute(reward)
     first.refresh_from_db()
@@ -78,7 +82,7 @@ def test_two_rounds_of_generate_label_train_generate(tmp_path, django_capture_on
             },
         )
     new_policy = execute(new_policy)
-    assert new_policy.config["model"] == str(policy)
+    assert new_policy.config["model"] == policy  # the base model's reference, not its folder
     assert "win_rate_vs_base" in new_policy.metrics and "kl_to_reference" in new_policy.metrics
 
     with django_capture_on_commit_callbacks(execute=False):
@@ -96,7 +100,9 @@ def test_two_rounds_of_generate_label_train_generate(tmp_path, django_capture_on
 
 
 @pytest.mark.django_db
-def test_the_rounds_page_starts_a_round_and_refuses_without_fresh_prompts(client, tmp_path):
+def test_the_rounds_page_starts_a_round_and_refuses_without_fresh_prompts(
+    client, tmp_path, settings
+):
     from django.urls import reverse
 
     admin = StaffFactory()
@@ -104,11 +110,11 @@ def test_the_rounds_page_starts_a_round_and_refuses_without_fresh_prompts(client
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     client.force_login(admin)
     url = reverse("generation:rounds", args=[project.pk])
-    policy = build_tiny_gpt2(tmp_path / "gpt2")
-    refused = client.post(url, {"base_model": str(policy), "prompts": 5, "n_per_prompt": 2})
+    policy = offer(settings, build_tiny_gpt2(tmp_path / "models" / "gpt2"))
+    refused = client.post(url, {"base_model": policy, "prompts": 5, "n_per_prompt": 2})
     assert "No fresh prompts left" in refused.content.decode()
     Prompt.objects.create(project=project, messages=[{"role": "user", "content": "hello"}])
-    started = client.post(url, {"base_model": str(policy), "prompts": 5, "n_per_prompt": 2})
+    started = client.post(url, {"base_model": policy, "prompts": 5, "n_per_prompt": 2})
     assert started.status_code == 302 and project.rounds.get().number == 1
     assert 'data-round="1"' in client.get(url).content.decode()
 

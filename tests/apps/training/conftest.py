@@ -6,6 +6,7 @@ from apps.feedback.services import judgment_submit
 from apps.labeling.services import task_claim_next
 from apps.projects.models import Membership, Role
 from tests.factories import ProjectFactory, StaffFactory, add_member, make_task
+from tests.models_offered import offer
 from tests.trainer.tiny import BAD, GOOD, NEUTRAL, TOPICS, build_tiny_bert
 
 
@@ -38,7 +39,14 @@ def seed_pairwise_labels(project, *, prompts: int, seed: int = 0):
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory):
-    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+    # In a folder of its own, which tests make a model root (tests/models_offered.py).
+    return build_tiny_bert(tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture
+def tiny_bert_ref(tiny_bert, settings) -> str:
+    """The tiny backbone as a run config names it: a base model the operator made available."""
+    return offer(settings, tiny_bert)
 
 
 @pytest.fixture

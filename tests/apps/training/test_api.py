@@ -13,13 +13,13 @@ def api_for(user) -> APIClient:
 
 
 def test_admin_launches_and_reads_a_run_over_the_api(
-    labeled_project, tiny_bert, django_capture_on_commit_callbacks
+    labeled_project, tiny_bert_ref, django_capture_on_commit_callbacks
 ):
     client = api_for(labeled_project.created_by)
     with django_capture_on_commit_callbacks(execute=False):
         created = client.post(
             f"/api/projects/{labeled_project.pk}/runs/",
-            {"objective": "reward_pairwise", "config": {"model": str(tiny_bert)}},
+            {"objective": "reward_pairwise", "config": {"model": tiny_bert_ref}},
             format="json",
         )
     assert created.status_code == 201, created.data

@@ -11,14 +11,14 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def trained_run(labeled_project, tiny_bert, django_capture_on_commit_callbacks):
+def trained_run(labeled_project, tiny_bert_ref, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         run = training_run_launch(
             project=labeled_project,
             user=labeled_project.created_by,
             objective="reward_pairwise",
             config={
-                "model": str(tiny_bert),
+                "model": tiny_bert_ref,
                 "num_epochs": 8,
                 "batch_size": 4,
                 "learning_rate": 2e-3,
