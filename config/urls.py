@@ -48,5 +48,6 @@ urlpatterns = [
     path("", include("apps.generation.urls")),
     path("api/", include("apps.exports.api_urls")),
     path("api/", include("apps.webhooks.api_urls")),
+    path("api/", include("apps.dashboard.api_urls")),
     path("api/", include("apps.training.api_urls")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.dashboard import views
+from apps.dashboard import job_views, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -12,5 +12,16 @@ urlpatterns = [
         "projects/<int:project_id>/dashboard/disagreements/",
         views.disagreements,
         name="disagreements",
+    ),
+    path("projects/<int:project_id>/jobs/", job_views.jobs, name="jobs"),
+    path(
+        "projects/<int:project_id>/jobs/<str:kind>/<int:job_id>/retry/",
+        job_views.job_retry_view,
+        name="job-retry",
+    ),
+    path(
+        "projects/<int:project_id>/jobs/<str:kind>/<int:job_id>/cancel/",
+        job_views.job_cancel_view,
+        name="job-cancel",
     ),
 ]
