@@ -5,7 +5,7 @@ from apps.chat.models import Conversation, Message, Reaction
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["index", "role", "content", "model_name", "error"]
+    fields = ["index", "role", "status", "content", "model_name", "error"]
     readonly_fields = fields
     extra = 0
     can_delete = False

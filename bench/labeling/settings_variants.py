@@ -32,7 +32,7 @@ if "api_middleware" in _variants:
 
 if "token_only" in _variants:
     REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-        "knox.auth.TokenAuthentication"
+        "apps.accounts.tokens.ApiTokenAuthentication"
     ]
 
 if "no_browsable" in _variants:

@@ -4,6 +4,8 @@ revocable; their scope limits every API view."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -85,6 +87,18 @@ def test_an_expired_token_is_refused_401():
     ApiToken.objects.filter(pk=token.pk).update(expiry=timezone.now() - timedelta(seconds=1))
     answer = api_with(secret).get("/api/projects/")
     assert answer.status_code == 401 and answer["WWW-Authenticate"] == "Token"
+    assert not ApiToken.objects.exists()
+
+
+def test_a_token_request_reads_only_its_own_token_row():
+    user = UserFactory()
+    for _ in range(3):
+        api_token_create(user=user, name="other", scope="read", days=7)
+    api = api_with(api_token(user))
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/projects/").status_code == 200
+    token_reads = [q for q in queries.captured_queries if "accounts_apitoken" in q["sql"]]
+    assert len(token_reads) == 1
 
 
 def test_an_unknown_token_is_refused_401():
