@@ -5,7 +5,9 @@ from apps.accounts.services import DEFAULT_TOKEN_LIFETIME, TOKEN_LIFETIMES
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. “nightly export”.")
+    name = forms.CharField(
+        max_length=100, help_text="What the token is for, e.g. “nightly export”."
+    )
     scope = forms.ChoiceField(
         choices=TokenScope.choices, initial=TokenScope.READ, widget=forms.RadioSelect
     )

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.http import Http404
+from django.utils import timezone
 
 from apps.accounts.models import ApiToken, TokenScope, User
 from apps.core.errors import ApplicationError
@@ -33,6 +34,8 @@ def api_token_create(
         )
     # The user's row serialises their token changes, so the cap below is exact.
     User.objects.select_for_update().filter(pk=user.pk).first()
+    # Expired tokens no longer work; they are cleared here rather than on every request.
+    ApiToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
     if ApiToken.objects.filter(user=user).count() >= MAX_TOKENS_PER_USER:
         raise ApplicationError(
             f"You have {MAX_TOKENS_PER_USER} tokens already; revoke one you no longer use."

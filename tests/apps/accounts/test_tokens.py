@@ -211,3 +211,7 @@ def test_a_user_has_at_most_fifty_tokens(settings):
         api_token_create(user=user, name="one more", scope="read", days=7)
     api_token_revoke(user=user, token_key=ApiToken.objects.first().token_key)
     assert api_token_create(user=user, name="one more", scope="read", days=7)
+    # Expired tokens do not count, and are cleared.
+    ApiToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    assert api_token_create(user=user, name="after expiry", scope="read", days=7)
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["after expiry"]
