@@ -1,5 +1,7 @@
 """Settings: everything that varies between machines is read here, from the environment, once."""
 
+import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -194,8 +196,27 @@ ARBITER_RUN_MAX_ATTEMPTS = ARBITER_JOB_MAX_ATTEMPTS
 
 # Assignment: how long a claimed task stays reserved for its annotator.
 ARBITER_LEASE_SECONDS = env.int("ARBITER_LEASE_SECONDS", default=15 * 60)
-# Webhook targets on loopback, private or link-local addresses are refused unless allowed here.
+# Outbound calls (webhooks, model servers) go to public addresses only, except the hosts the
+# operator lists here: names, addresses or networks, each with an optional port (see
+# apps/core/outbound.py), e.g. "vllm.lan:8000,10.0.0.0/24".
+ARBITER_OUTBOUND_ALLOW_HOSTS = env.list("ARBITER_OUTBOUND_ALLOW_HOSTS", default=[])
+# Deprecated: true lets webhooks (only) reach any address; list the hosts above instead.
 ARBITER_WEBHOOKS_ALLOW_PRIVATE = env.bool("ARBITER_WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Secrets at rest (model servers' API keys) are encrypted with the first of these Fernet keys; all
+# decrypt. Rotate: put a new key first, run `manage.py reencrypt_secrets`, drop the old one.
+ARBITER_SECRET_KEYS = env.list("ARBITER_SECRET_KEYS", default=[])
+if not ARBITER_SECRET_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "ARBITER_SECRET_KEYS must be set when ARBITER_PRODUCTION is true (make a key with: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())").'
+        )
+    # Development and tests: a key derived from SECRET_KEY, so `make demo` needs no setup.
+    ARBITER_SECRET_KEYS = [
+        base64.urlsafe_b64encode(
+            hashlib.sha256(b"arbiter-secret-keys:" + SECRET_KEY.encode()).digest()
+        ).decode()
+    ]
 ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 # Base models the operator makes available: folders whose sub-folders holding a config.json are
 # offered to every project (apps/training/model_choices.py). Models are chosen, never typed as paths.

@@ -50,4 +50,5 @@ urlpatterns = [
     path("api/", include("apps.webhooks.api_urls")),
     path("api/", include("apps.dashboard.api_urls")),
     path("api/", include("apps.training.api_urls")),
+    path("api/", include("apps.generation.api_urls")),
 ]

@@ -64,6 +64,8 @@ def subprocess_env(**extra) -> dict:
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
         "PYTHONUNBUFFERED": "1",
+        # The operator's outbound allow-list as the test has it now (a fake model server's).
+        "ARBITER_OUTBOUND_ALLOW_HOSTS": ",".join(settings.ARBITER_OUTBOUND_ALLOW_HOSTS),
         **extra,
     }
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)

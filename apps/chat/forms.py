@@ -40,7 +40,7 @@ class BackendForm(forms.Form):
         required=False,
         max_length=500,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Server only. Leave empty to keep the stored key.",
+        help_text="Server only. Leave empty to keep the stored key; a new URL starts without one.",
     )
     clear_api_key = forms.BooleanField(label="Remove the stored API key", required=False)
     max_tokens = forms.IntegerField(
@@ -91,11 +91,11 @@ class BackendForm(forms.Form):
             config.update({k: self.current[k] for k in _KEPT_KEYS[kind] if k in self.current})
         if kind == "openai":
             config["base_url"] = data.get("base_url", "")
-            key = data.get("api_key") or (
-                "" if data.get("clear_api_key") else self.current.get("api_key", "")
-            )
-            if key:
-                config["api_key"] = key
+            # No key typed: the server's endpoint keeps its key (a new URL has none); "" removes.
+            if data.get("api_key"):
+                config["api_key"] = data["api_key"]
+            elif data.get("clear_api_key"):
+                config["api_key"] = ""
             length_key = "max_tokens"
         else:
             config["device"] = data.get("device") or "auto"
@@ -109,4 +109,6 @@ class BackendForm(forms.Form):
             self.config = validate_config(config)
         except BackendConfigError as exc:
             raise forms.ValidationError(str(exc)) from None
+        if "api_key" in config:  # "" (remove the key) must reach the service too
+            self.config["api_key"] = config["api_key"]
         return data

@@ -34,6 +34,7 @@ from apps.generation.backends import (
     redact_config,
     validate_config,
 )
+from apps.generation.endpoints import callable_config, stored_backend_config
 from apps.projects.models import FeedbackKind, Project
 from apps.projects.selectors import user_is_project_admin
 from apps.training.model_choices import backend_config_resolve, model_reference_check
@@ -53,10 +54,8 @@ def chat_backend_configure(*, project: Project, actor: User, config: dict) -> Pr
         raise ApplicationError("Only chat projects have a generation backend.")
     if not user_is_project_admin(user=actor, project=project):
         raise PermissionDenied("Only the project's admins may change its backend.")
-    try:
-        config = validate_config(config)
-    except BackendConfigError as exc:
-        raise ApplicationError(str(exc)) from None
+    # A server's URL and key go into the project's endpoint row; the backend names the row.
+    config = stored_backend_config(config=config, project=project, actor=actor)
     if config["type"] == "transformers":
         # A local model is chosen, never typed as a path: a run of this project or an offered one.
         config["model"] = model_reference_check(
@@ -165,7 +164,10 @@ def reply_generate(*, message_id: int) -> Message | None:
     )
     content, error, model_name = "", "", ""
     try:
-        local = backend_config_resolve(config=config, project=conversation.project)
+        local = callable_config(
+            backend_config_resolve(config=config, project=conversation.project),
+            project_id=conversation.project_id,
+        )
         with backend_from_config(local) as backend:
             model_name = config["model"]  # a local model's reference, not the folder it names
             content = backend.generate(history)[0]

@@ -29,6 +29,7 @@ from apps.chat.services import (
 )
 from apps.core.errors import ApplicationError
 from apps.generation.backends import BackendConfigError, redact_config, validate_config
+from apps.generation.endpoints import display_backend_config
 from apps.projects.models import Role
 from apps.projects.selectors import user_is_project_admin
 
@@ -161,7 +162,8 @@ def react(request: HttpRequest, message_id: int) -> HttpResponse:
 @login_required
 def chat_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     project = chat_project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
-    current = project.generation_backend or {}
+    # The endpoint's URL and whether it has a key, never the key itself.
+    current = display_backend_config(project.generation_backend, project_id=project.pk)
     form = BackendForm(request.POST or None, current=current, project=project)
     if request.method == "POST" and form.is_valid():
         try:
@@ -175,7 +177,7 @@ def chat_settings(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "form": form,
         "current": redact_config(current),
-        "has_api_key": bool(current.get("api_key")),
+        "has_api_key": bool(current.get("has_api_key")),
         "counts": [
             (choice, n)
             for choice, n in zip(
@@ -183,4 +185,5 @@ def chat_settings(request: HttpRequest, project_id: int) -> HttpResponse:
             )
         ],
     }
-    return render(request, "chat/settings.html", context)
+    status = 422 if request.method == "POST" else 200  # refused: the form and its reasons
+    return render(request, "chat/settings.html", context, status=status)

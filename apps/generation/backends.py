@@ -1,12 +1,18 @@
 """Generation backends: where a model's replies come from.
 
-Plain Python (no Django), so that the chat app, generation jobs and the trainer share one
-implementation. A backend is built from a small JSON-able config dict:
+Shared by the chat app and generation jobs; nothing here touches the database. A backend is
+built from a small JSON-able config dict:
 
     {"type": "transformers", "model": "/path/or/model-id", "max_new_tokens": 128}
-    {"type": "openai", "base_url": "http://127.0.0.1:8001/v1", "model": "m", "api_key": "..."}
+    {"type": "openai", "base_url": "https://host/v1", "model": "m", "api_key": "..."}
 
-Config keys, all but `type` and `model` (and `base_url` for "openai") optional:
+What is stored (a project's chat backend, a job's models) names a ModelEndpoint row instead of a
+URL and key: {"type": "openai", "endpoint": 3, "model": "m"}; apps/generation/endpoints.py turns it
+into the form above, key decrypted, just before the call. Every request of the openai backend
+goes through the outbound guard (apps/core/outbound.py): the URL is resolved once, refused unless
+public or allowed by the operator, and the connection pinned to the checked address.
+
+Config keys, all but `type` and `model` (and `base_url` or `endpoint` for "openai") optional:
 
     type          "transformers" (a local model, loaded offline) or "openai" (any server that
                   speaks OpenAI's chat completions: vLLM, Ollama, llama.cpp, OpenAI itself).
@@ -18,8 +24,9 @@ Config keys, all but `type` and `model` (and `base_url` for "openai") optional:
     top_p         default nucleus mass, in (0, 1] (default 1.0).
     timeout       seconds: per HTTP attempt (openai, default 60), or the longest a local
                   generation may run (transformers, default: no limit).
-    base_url      openai: the server's API root, e.g. http://127.0.0.1:8000/v1.
-    api_key       openai: sent as `Authorization: Bearer <key>` when set.
+    base_url      openai: the server's API root, e.g. https://host:8000/v1.
+    api_key       openai, with base_url: sent as `Authorization: Bearer <key>` when set.
+    endpoint      openai, stored form: the id of the project's ModelEndpoint (URL and key).
     max_retries   openai: extra attempts after a timeout, a 5xx/429 or a malformed answer
                   (default 2, so 3 attempts in all).
     backoff       openai: seconds before the first retry, doubled before each next (default 0.5).
@@ -33,8 +40,11 @@ import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
+
+from apps.core.outbound import UnsafeTarget, pinned_httpx_client, resolve_target
 
 try:
     import httpx
@@ -51,7 +61,7 @@ SECRET_KEYS = frozenset({"api_key"})
 
 _COMMON_KEYS = {"type", "model", "max_new_tokens", "max_tokens", "temperature", "top_p", "timeout"}
 _KEYS = {
-    "openai": _COMMON_KEYS | {"base_url", "api_key", "max_retries", "backoff"},
+    "openai": _COMMON_KEYS | {"base_url", "api_key", "endpoint", "max_retries", "backoff"},
     "transformers": _COMMON_KEYS | {"device"},
 }
 _ROLES = ("system", "user", "assistant")
@@ -186,19 +196,26 @@ def validate_config(config: Any) -> dict[str, Any]:
     if "timeout" in clean:
         _check_number(clean, "timeout", minimum=0, exclusive=True)
     if kind == "openai":
-        base_url = clean.get("base_url")
-        if not isinstance(base_url, str) or not base_url:
-            raise BackendConfigError(
-                "An openai backend needs a `base_url`, e.g. http://host:8000/v1."
-            )
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise BackendConfigError(f"`base_url` must be an http(s) URL, not {base_url!r}.")
-        clean["base_url"] = base_url.rstrip("/")
-        if "api_key" in clean and not isinstance(clean["api_key"], str):
-            raise BackendConfigError("`api_key` must be a string.")
-        if not clean.get("api_key"):
-            clean.pop("api_key", None)
+        if "endpoint" in clean:
+            if "base_url" in clean or "api_key" in clean:
+                raise BackendConfigError(
+                    "Give an `endpoint` or a `base_url` (with its `api_key`), not both."
+                )
+            _check_int(clean, "endpoint", minimum=1)
+        else:
+            base_url = clean.get("base_url")
+            if not isinstance(base_url, str) or not base_url:
+                raise BackendConfigError(
+                    "An openai backend needs a `base_url`, e.g. https://host:8000/v1."
+                )
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise BackendConfigError(f"`base_url` must be an http(s) URL, not {base_url!r}.")
+            clean["base_url"] = base_url.rstrip("/")
+            if "api_key" in clean and not isinstance(clean["api_key"], str):
+                raise BackendConfigError("`api_key` must be a string.")
+            if not clean.get("api_key"):
+                clean.pop("api_key", None)
         if "max_retries" in clean:
             _check_int(clean, "max_retries", minimum=0)
         if "backoff" in clean:
@@ -279,22 +296,35 @@ class OpenAICompatibleBackend(GenerationBackend):
     """POST {base_url}/chat/completions, as vLLM, Ollama, llama.cpp's server and OpenAI answer it.
 
     Timeouts, connection errors, 429, 5xx and malformed answers are retried with exponential
-    backoff; any other 4xx is final. After the last attempt, GenerationError says why.
+    backoff; any other 4xx, and any redirect (never followed), is final. After the last attempt,
+    GenerationError says why, by status and reason: the server's own words are never repeated.
+    The server's address is checked and pinned when the backend is made (apps/core/outbound.py);
+    a refused address raises BackendConfigError.
     """
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
         if httpx is None:
             raise BackendConfigError("The openai backend needs the httpx package installed.")
+        if "base_url" not in config:
+            raise BackendConfigError(
+                "This openai backend names a model endpoint; the app looks it up before the call."
+            )
         self.url = f"{config['base_url']}/chat/completions"
+        try:
+            target = resolve_target(self.url, purpose="The model server URL")
+        except UnsafeTarget as exc:
+            raise BackendConfigError(exc.message) from None
         self.timeout = float(config.get("timeout", 60.0))
         self.max_retries = int(config.get("max_retries", 2))
         self.backoff = float(config.get("backoff", 0.5))
         headers = {"Content-Type": "application/json"}
         if config.get("api_key"):
             headers["Authorization"] = f"Bearer {config['api_key']}"
-        self._client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+        self._client = pinned_httpx_client(
+            target,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
         )
 
     def close(self) -> None:
@@ -346,26 +376,34 @@ class OpenAICompatibleBackend(GenerationBackend):
             raise _Retryable(f"no answer within {self.timeout:g} s (timeout)") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"could not reach the server ({type(exc).__name__}: {exc})") from None
-        if answer.status_code == 429 or answer.status_code >= 500:
-            raise _Retryable(f"HTTP {answer.status_code}: {_snippet(answer.text)}")
-        if answer.status_code >= 400:
+        status = answer.status_code
+        if status == 429 or status >= 500:
+            raise _Retryable(_status_line(status))
+        if 300 <= status < 400:
             raise GenerationError(
-                f"The generation server refused the request: HTTP {answer.status_code}: "
-                f"{_snippet(answer.text)}"
+                f"The generation server answered {_status_line(status)}; redirects are not "
+                "followed: give the URL it redirects to, if that is where the server is."
+            )
+        if status >= 400:
+            raise GenerationError(
+                f"The generation server refused the request: {_status_line(status)}."
             )
         try:
             data = answer.json()
             replies = [choice["message"]["content"] for choice in data["choices"]]
         except (ValueError, KeyError, TypeError, IndexError):
-            raise _Retryable(f"malformed JSON answer: {_snippet(answer.text)}") from None
+            raise _Retryable(f"{_status_line(status)} with a malformed JSON answer") from None
         if not replies or not all(isinstance(reply, str) for reply in replies):
-            raise _Retryable(f"malformed JSON answer (no text choices): {_snippet(answer.text)}")
+            raise _Retryable(f"{_status_line(status)} with no text choices in its JSON answer")
         return replies
 
 
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[:limit] + "…"
+def _status_line(status: int) -> str:
+    """ "HTTP 503 Service Unavailable": the standard phrase, not the one the server sent."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
 
 
 # --- local transformers models ------------------------------------------------------------------

@@ -44,7 +44,8 @@ class _ModelsForm(forms.Form):
         max_length=500,
         label="API key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Sent as a bearer token; stored with the job, never shown.",
+        help_text="Sent as a bearer token. Stored encrypted with the project's server, never "
+        "shown; leave empty to keep the stored key (a new URL starts without one).",
     )
 
     MODEL_FIELDS = (

@@ -8,6 +8,7 @@ from typing import Any
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
 from apps.generation.backends import BackendConfigError, validate_config
+from apps.generation.endpoints import callable_config, stored_backend_config
 from apps.projects.models import Project
 from apps.training.model_choices import (
     backend_config_resolve,
@@ -83,6 +84,9 @@ def resolve_backends(*, project: Project, user: User, specs: list[dict]) -> list
                     what="the local model",
                     adapters=True,
                 )
+            elif config["type"] == "openai":
+                # The URL and key go into the project's endpoint row; the job names the row.
+                config = stored_backend_config(config=spec, project=project, actor=user)
             entry = {"name": config["model"], "config": config, "training_run": None}
         entry["name"] = _short(name or entry["name"])
         entries.append(entry)
@@ -98,9 +102,10 @@ def resolve_backends(*, project: Project, user: User, specs: list[dict]) -> list
 def entry_backend_config(*, job, entry: dict) -> dict:
     """The backend config a worker builds the entry's backend from: a local model's reference
     turned into its folder, checked again now (a policy run must still belong to a project the
-    job's creator administers)."""
-    return backend_config_resolve(
+    job's creator administers), and a model server's URL and key read from its endpoint row."""
+    config = backend_config_resolve(
         config=entry["config"],
         project=job.project,
         run_projects=projects_administered_by(user=job.created_by),
     )
+    return callable_config(config, project_id=job.project_id)

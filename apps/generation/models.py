@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from apps.core.crypto import EncryptedSecretField
+
 
 class JobKind(models.TextChoices):
     GENERATE = "generate", "Generate responses"
@@ -155,3 +157,36 @@ class Round(models.Model):
 
     def __str__(self) -> str:
         return f"Round {self.number} of {self.project}"
+
+
+class ModelEndpoint(models.Model):
+    """An OpenAI-compatible server a project calls (vLLM, Ollama, llama.cpp, OpenAI), with its
+    API key encrypted at rest. Chat backends and generation jobs refer to it by id, and the key
+    is decrypted only when a request is sent; it is never shown again. A key belongs to its URL:
+    changing the URL drops the key."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="model_endpoints"
+    )
+    name = models.CharField(max_length=200)
+    base_url = models.CharField(max_length=500, help_text="The API root, e.g. https://host/v1.")
+    api_key_encrypted = EncryptedSecretField(help_text="Fernet token of the API key; empty: none.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "base_url"], name="endpoint_url_unique"),
+            models.UniqueConstraint(fields=["project", "name"], name="endpoint_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.base_url})"
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_encrypted)

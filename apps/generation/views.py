@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ApplicationError
-from apps.generation.backends import redact_config
+from apps.generation.endpoints import display_backend_config
 from apps.generation.forms import ConsequenceJobForm, GenerationJobForm
 from apps.generation.selectors import (
     any_active,
@@ -63,7 +63,9 @@ def job_new(request: HttpRequest, project_id: int) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             return redirect("generation:detail", job_id=job.pk)
-    return render(request, "generation/new.html", {"project": project, "form": form})
+    # A refused POST answers 422 with the form and its reasons; nothing was stored.
+    status = 422 if request.method == "POST" else 200
+    return render(request, "generation/new.html", {"project": project, "form": form}, status=status)
 
 
 @login_required
@@ -97,7 +99,8 @@ def consequence_new(request: HttpRequest, project_id: int) -> HttpResponse:
         "form": form,
         "is_hindsight": project.kind == FeedbackKind.HINDSIGHT,
     }
-    return render(request, "generation/consequences_new.html", context)
+    status = 422 if request.method == "POST" else 200  # refused: the form and its reasons
+    return render(request, "generation/consequences_new.html", context, status=status)
 
 
 @login_required
@@ -108,7 +111,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         return render(request, "generation/_status.html", context)
     context["model_counts"] = job_model_counts(job=job)
     context["backends_json"] = json.dumps(
-        [{**entry, "config": redact_config(entry["config"])} for entry in job.backends],
+        [
+            {**entry, "config": display_backend_config(entry["config"], project_id=job.project_id)}
+            for entry in job.backends
+        ],
         indent=2,
     )
     return render(request, "generation/detail.html", context)

@@ -7,7 +7,10 @@ from apps.generation.models import GenerationJob
 from apps.projects.models import Membership, Role
 from config import urls as site_urls
 from tests.apps.generation.openai_server import Step, completion, openai_server
-from tests.apps.generation.test_jobs_worker import broker_env  # noqa: F401 (a fixture)
+from tests.apps.generation.test_jobs_worker import (  # noqa: F401 (fixtures)
+    broker_env,
+    loopback_model_servers,
+)
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import PASSWORD, ProjectFactory, PromptFactory, StaffFactory
 
@@ -24,6 +27,7 @@ def test_a_job_started_from_the_page_shows_its_progress_and_stops_on_cancel(
     live_server,
     start_worker,
     broker_env,  # noqa: F811
+    loopback_model_servers,  # noqa: F811
 ):
     admin = StaffFactory(username="generation-admin")
     project = ProjectFactory(created_by=admin, name="Sampling")

@@ -6,6 +6,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.chat.models import Conversation, Message, Reaction
+from apps.core.crypto import decrypt_secret
+from apps.generation.models import ModelEndpoint
 from apps.projects.models import FeedbackKind
 from tests.apps.chat.conftest import answered
 from tests.apps.generation.openai_server import Step
@@ -102,7 +104,8 @@ def test_a_backend_error_shows_a_message_and_a_retry_button(chatter_client, conv
     answered(conversation.messages.get(role="assistant"))
     body = chatter_client.get(reverse("chat:conversation", args=[conversation.pk]), **HTMX)
     body = body.content.decode()
-    assert "The model could not answer" in body and "HTTP 500: overloaded" in body
+    assert "The model could not answer" in body and "HTTP 500 Internal Server Error" in body
+    assert "overloaded" not in body  # the server's own words are never shown
     assert "data-retry" in body
     assert list(conversation.messages.values_list("role", flat=True)) == ["user", "assistant"]
 
@@ -166,9 +169,10 @@ def test_only_admins_open_the_backend_settings(client, chat_project, chatter):
     assert client.get(reverse("chat:settings", args=[chat_project.pk])).status_code == 404
 
 
-def test_admins_save_a_backend_and_the_api_key_is_kept_but_never_shown(
-    client, chat_project, chat_admin
+def test_admins_save_a_backend_and_the_api_key_is_kept_encrypted_but_never_shown(
+    client, chat_project, chat_admin, settings
 ):
+    settings.ARBITER_OUTBOUND_ALLOW_HOSTS = ["127.0.0.1:8001", "127.0.0.1:8002"]
     client.force_login(chat_admin)
     url = reverse("chat:settings", args=[chat_project.pk])
     form = {
@@ -181,22 +185,34 @@ def test_admins_save_a_backend_and_the_api_key_is_kept_but_never_shown(
     }
     assert client.post(url, form).status_code == 302
     chat_project.refresh_from_db()
+    endpoint = ModelEndpoint.objects.get(project=chat_project, base_url=form["base_url"])
     assert chat_project.generation_backend == {
         "type": "openai",
         "model": "llama-3-8b",
-        "base_url": "http://127.0.0.1:8001/v1",
-        "api_key": "sk-secret",
+        "endpoint": endpoint.pk,  # the URL and the key live in the endpoint row
         "max_tokens": 200,
         "temperature": 0.5,
         "max_retries": 1,  # kept from before: the form does not show it
         "backoff": 0.01,
     }
-    assert "sk-secret" not in client.get(url).content.decode()
+    assert "sk-secret" not in endpoint.api_key_encrypted
+    assert decrypt_secret(endpoint.api_key_encrypted) == "sk-secret"
+    page = client.get(url).content.decode()
+    assert "sk-secret" not in page and "A key is stored." in page
 
     client.post(url, {**form, "api_key": "", "model": "llama-3-70b"})
     chat_project.refresh_from_db()
-    assert chat_project.generation_backend["api_key"] == "sk-secret"
     assert chat_project.generation_backend["model"] == "llama-3-70b"
+    assert chat_project.generation_backend["endpoint"] == endpoint.pk
+    endpoint.refresh_from_db()
+    assert endpoint.has_api_key, "the same URL keeps its key"
+
+    # Another URL never gets the key: a co-admin cannot send it to a server of their own.
+    client.post(url, {**form, "api_key": "", "base_url": "http://127.0.0.1:8002/v1"})
+    chat_project.refresh_from_db()
+    moved = ModelEndpoint.objects.get(pk=chat_project.generation_backend["endpoint"])
+    assert moved.base_url == "http://127.0.0.1:8002/v1" and not moved.has_api_key
+    assert "A key is stored." not in client.get(url).content.decode()
 
 
 def test_a_bad_backend_is_refused_with_its_reason(client, chat_project, chat_admin):
@@ -205,7 +221,7 @@ def test_a_bad_backend_is_refused_with_its_reason(client, chat_project, chat_adm
     answer = client.post(
         reverse("chat:settings", args=[chat_project.pk]), {"type": "openai", "model": "m"}
     )
-    assert answer.status_code == 200 and "needs a `base_url`" in answer.content.decode()
+    assert answer.status_code == 422 and "needs a `base_url`" in answer.content.decode()
     chat_project.refresh_from_db()
     assert chat_project.generation_backend == before
 

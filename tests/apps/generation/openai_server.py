@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.conf import settings
+from django.test import override_settings
+
 
 @dataclass
 class Step:
@@ -97,15 +100,21 @@ def _handler(server: FakeOpenAIServer):
 
 @contextmanager
 def openai_server(*steps: Step) -> Iterator[FakeOpenAIServer]:
-    """A running server; `server.base_url` is its API root (…/v1)."""
+    """A running server; `server.base_url` is its API root (…/v1).
+
+    While it runs, the operator's outbound allow-list holds its address and port, as an operator
+    allows a vLLM server on the LAN; a worker started meanwhile inherits the setting."""
     state = FakeOpenAIServer(script=list(steps))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.handle_error = lambda request, address: None  # a client that hung up is expected
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    address = f"127.0.0.1:{httpd.server_address[1]}"
+    state.base_url = f"http://{address}/v1"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
+    allowed = [*getattr(settings, "ARBITER_OUTBOUND_ALLOW_HOSTS", []), address]
     try:
-        yield state
+        with override_settings(ARBITER_OUTBOUND_ALLOW_HOSTS=allowed):
+            yield state
     finally:
         state.stopping.set()
         httpd.shutdown()

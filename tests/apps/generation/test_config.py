@@ -19,6 +19,9 @@ from apps.generation.backends import (
         ({"type": "openai", "model": "m"}, "needs a `base_url`"),
         ({"type": "openai", "model": "m", "base_url": "h:80/v1"}, "must be an http(s) URL"),
         ({"type": "transformers", "model": "/m", "base_url": "x"}, "Unknown key(s)"),
+        ({"type": "openai", "model": "m", "endpoint": 1, "base_url": "http://h"}, "not both"),
+        ({"type": "openai", "model": "m", "endpoint": 1, "api_key": "k"}, "not both"),
+        ({"type": "openai", "model": "m", "endpoint": "1"}, "`endpoint` must be a whole number"),
         ({"type": "transformers", "model": "/m", "temperature": -1}, "`temperature` must be"),
         ({"type": "transformers", "model": "/m", "top_p": 0}, "`top_p` must be"),
         ({"type": "transformers", "model": "/m", "max_new_tokens": 0}, "`max_tokens` must be"),
@@ -34,7 +37,8 @@ def test_unusable_configs_are_refused_with_a_clear_reason(config, message):
         backend_from_config(config)
 
 
-def test_the_factory_builds_the_backend_the_type_names():
+def test_the_factory_builds_the_backend_the_type_names(settings):
+    settings.ARBITER_OUTBOUND_ALLOW_HOSTS = ["127.0.0.1:8001"]
     openai = backend_from_config(
         {"type": "openai", "base_url": " http://127.0.0.1:8001/v1/ ", "model": "m", "api_key": ""}
     )

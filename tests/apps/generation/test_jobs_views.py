@@ -4,7 +4,7 @@ import pytest
 from django.urls import include, path
 
 from apps.generation.consequences import DEFAULT_TEMPLATE
-from apps.generation.models import GenerationJob, JobKind, JobStatus
+from apps.generation.models import GenerationJob, JobKind, ModelEndpoint, JobStatus
 from apps.generation.services import generation_job_run
 from apps.projects.models import FeedbackKind, Membership, Role
 from config import urls as site_urls
@@ -52,13 +52,24 @@ def test_an_admin_starts_a_job_from_the_form_and_follows_it_to_the_end(admin_cli
         job = GenerationJob.objects.get()
         assert answer.status_code == 302 and answer["Location"] == f"/generation/{job.pk}/"
         assert (job.n_per_prompt, job.temperature, job.top_p, job.max_tokens) == (2, 0.9, 0.95, 32)
-        assert job.backends[0]["config"]["api_key"] == "sk-secret"
+        # The job names the project's endpoint; the key lives there, encrypted.
+        endpoint = ModelEndpoint.objects.get(project=project)
+        assert job.backends[0]["config"] == {
+            "type": "openai",
+            "endpoint": endpoint.pk,
+            "model": "alpha",
+        }
+        assert "sk-secret" not in str(job.backends) and "sk-secret" not in str(
+            ModelEndpoint.objects.values_list("api_key_encrypted", flat=True).get()
+        )
 
         running = admin_client.get(f"/generation/{job.pk}/", **HTMX)
         assert b'hx-trigger="every 1s"' in running.content
         assert b"Cancel job" in running.content
         generation_job_run(job_id=job.pk)
 
+    # The worker decrypted the key when it called.
+    assert server.requests[0]["headers"]["Authorization"] == "Bearer sk-secret"
     finished = admin_client.get(f"/generation/{job.pk}/", **HTMX)
     assert b"hx-trigger" not in finished.content
     assert b'data-status="succeeded"' in finished.content
@@ -83,7 +94,7 @@ def test_the_form_shows_why_a_job_cannot_start(admin_client, project):
             "pairing": "all",
         },
     )
-    assert answer.status_code == 200
+    assert answer.status_code == 422
     assert b"/no/such/model is not one of the available choices" in answer.content
     assert not GenerationJob.objects.exists()
 

@@ -14,7 +14,18 @@ from tests.apps.generation.openai_server import Step, completion, openai_server
 from tests.factories import ProjectFactory, PromptFactory, StaffFactory
 from tests.trainer.tiny import build_tiny_gpt2
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("loopback_model_servers"),
+]
+
+
+@pytest.fixture
+def loopback_model_servers(settings):
+    """The operator allows model servers on this machine: the worker, started before the fake
+    server, inherits the allow-list (tests/conftest.py passes it on)."""
+    settings.ARBITER_OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
 
 
 @pytest.fixture

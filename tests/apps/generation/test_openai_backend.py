@@ -2,7 +2,14 @@ import time
 
 import pytest
 
-from apps.generation.backends import GenerationError, OpenAICompatibleBackend, backend_from_config
+from django.test import override_settings
+
+from apps.generation.backends import (
+    BackendConfigError,
+    GenerationError,
+    OpenAICompatibleBackend,
+    backend_from_config,
+)
 from tests.apps.generation.openai_server import Step, completion, openai_server
 
 HELLO = [{"role": "user", "content": "Hello?"}]
@@ -52,15 +59,16 @@ def test_server_errors_are_retried_with_backoff_then_the_answer_is_returned():
     assert waited >= 0.05 + 0.1, "waits backoff, then twice the backoff"
 
 
-def test_a_server_that_keeps_failing_raises_a_generation_error_with_the_reason():
-    with openai_server(*[Step(status=502, body="bad gateway")] * 3) as server:
+def test_a_server_that_keeps_failing_raises_a_generation_error_with_the_status_not_the_body():
+    with openai_server(*[Step(status=502, body="secret internal page")] * 3) as server:
         backend = backend_for(server, max_retries=2)
         with pytest.raises(GenerationError) as error:
             backend.generate(HELLO)
     assert len(server.requests) == 3
     assert error.value.attempts == 3
     assert "failed after 3 attempts" in error.value.reason
-    assert "HTTP 502: bad gateway" in error.value.reason
+    assert "HTTP 502 Bad Gateway" in error.value.reason
+    assert "secret" not in error.value.reason
 
 
 def test_a_timeout_is_retried_then_reported():
@@ -94,12 +102,23 @@ def test_malformed_json_is_retried_then_a_clear_generation_error():
 def test_a_client_error_is_final_and_not_retried():
     with openai_server(Step(status=401, body='{"error": "bad key"}')) as server:
         backend = backend_for(server, max_retries=3)
-        with pytest.raises(GenerationError, match="refused the request: HTTP 401"):
+        with pytest.raises(GenerationError, match="refused the request: HTTP 401") as error:
             backend.generate(HELLO)
     assert len(server.requests) == 1
+    assert "bad key" not in error.value.reason
 
 
-def test_an_unreachable_server_is_a_generation_error():
+def test_a_server_the_operator_has_not_allowed_is_refused_before_any_request(settings):
+    with openai_server() as server:
+        base_url = server.base_url
+        with override_settings(ARBITER_OUTBOUND_ALLOW_HOSTS=[]):
+            with pytest.raises(BackendConfigError, match="loopback address"):
+                backend_from_config({"type": "openai", "base_url": base_url, "model": "m"})
+    assert server.requests == []
+
+
+def test_an_unreachable_server_is_a_generation_error(settings):
+    settings.ARBITER_OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     with openai_server() as server:
         base_url = server.base_url
     backend = backend_from_config(
