@@ -100,6 +100,10 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "dashboard:leaderboard": {"GET": ADMINS, "POST": ADMINS},
     "dashboard:compare": {"GET": ADMINS, "POST": ADMINS},
     "dashboard:disagreements": {"GET": ADMINS, "POST": ADMINS},
+    "dashboard:jobs": {"GET": ADMINS, "POST": ADMINS},
+    "dashboard:job-retry": {"POST": ADMINS},
+    "dashboard:job-cancel": {"POST": ADMINS},
+    "dashboard-api:job-list": {"GET": ADMINS},
     "generation:list": {"GET": ADMINS, "POST": ADMINS},
     "generation:new": {"GET": ADMINS, "POST": ADMINS},
     "generation:consequences-new": {"GET": ADMINS, "POST": ADMINS},
@@ -126,6 +130,13 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "run-cancel": {"POST": ADMINS},
     "run-curves": {"GET": ADMINS},
     "model-list": {"GET": ADMINS},
+    "model-endpoint-list": {"GET": ADMINS, "POST": ADMINS},
+    "model-endpoint-detail": {"GET": ADMINS, "PATCH": ADMINS, "DELETE": ADMINS},
+    # Everyone's own API tokens; the seeded token is the annotator's.
+    "accounts:tokens": {"GET": SIGNED_IN, "POST": SIGNED_IN},
+    "accounts:token-revoke": {"POST": OWNER},
+    "accounts:api-tokens": {"GET": SIGNED_IN},
+    "accounts:api-token": {"DELETE": OWNER},
 }
 
 
@@ -138,7 +149,7 @@ def _jsonl_upload(name: str, line: bytes) -> SimpleUploadedFile:
 BODIES = {
     ("project-list", "POST"): {"name": "Matrix project"},
     ("project-detail", "PATCH"): {"name": "Renamed by the matrix"},
-    ("import-create", "POST"): lambda: {
+    ("import-create", "POST"): lambda world: {
         "file": _jsonl_upload("m.jsonl", b'{"prompt": "p", "responses": ["a", "b"]}\n')
     },
     ("judgment-submit", "POST"): {"payload": {"choice": "A", "strength": "clearly"}},
@@ -150,9 +161,15 @@ BODIES = {
     ("chat:api-send", "POST"): {"content": "Hello"},
     ("chat:api-reaction", "PUT"): {"kind": "thumbs_up"},
     ("run-list", "POST"): {"objective": "bradley_terry"},
+    ("model-endpoint-list", "POST"): {"base_url": "https://93.184.215.14/v2", "name": "m2"},
+    ("model-endpoint-detail", "PATCH"): {"name": "renamed"},
+    ("accounts:tokens", "POST"): {"name": "matrix", "scope": "read", "days": "30"},
+    ("accounts:token-revoke", "POST"): lambda world: {
+        "token_key": world.objects["api_token"].token_key
+    },
     ("exports-api:export-list", "POST"): {"kind": "pairs"},
     ("exports-api:snapshot-list", "POST"): {"kind": "pairs"},
-    ("exports-api:dataset-import-list", "POST"): lambda: {
+    ("exports-api:dataset-import-list", "POST"): lambda world: {
         "file": _jsonl_upload("d.jsonl", b'{"prompt": "p", "chosen": "a", "rejected": "b"}\n')
     },
     ("webhooks-api:webhook-list", "POST"): {
@@ -185,9 +202,9 @@ def _is_refusal(response) -> bool:
     )
 
 
-def _send(client: Client, route, method: str, url: str):
+def _send(client: Client, route, method: str, url: str, world):
     body = BODIES.get((route.name, method))
-    body = body() if callable(body) else body
+    body = body(world) if callable(body) else body
     if route.is_api and method != "GET" and not (body and "file" in body):
         return client.generic(method, url, data=_json(body or {}), content_type="application/json")
     if method == "GET":
@@ -249,7 +266,7 @@ def test_every_url_and_operation_answers_only_the_roles_the_matrix_allows(world,
                 client = clients[role]
                 with transaction.atomic():
                     before = _row_counts()
-                    response = _send(client, route, method, url)
+                    response = _send(client, route, method, url, world)
                     after = _row_counts()
                     transaction.set_rollback(True)  # every request starts from the same world
                 requests += 1

@@ -256,6 +256,14 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
         payload={"judgment": o["judgment"].pk},
     )
 
+    o["model_endpoint"] = _create(
+        "ModelEndpoint",
+        project=project,
+        name=write("ModelEndpoint", "name", 100),
+        base_url="https://93.184.215.14/v1",
+    )
+    o["api_token"] = _api_token(annotator, name=write("ApiToken", "name", 100))
+
     o["conversation"] = _create(
         "Conversation", project=chat_project, user=annotator, title=write("Conversation", "title")
     )
@@ -281,12 +289,25 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
     return world
 
 
+def _api_token(user, *, name: str):
+    """One of the user's API tokens, made as its owner makes it (its page's service)."""
+    from apps.accounts.services import api_token_create
+
+    token, _ = api_token_create(user=user, name=name, scope="read")
+    return token
+
+
 # What each URL kwarg names. `job_id` depends on the app whose view takes it.
-_JOBS_BY_MODULE = {
-    "apps.imports": "import_job",
-    "apps.generation": "generation_job",
-    "apps.exports": "export_job",
-}
+# `job_id` and `endpoint_id` depend on the app whose view takes them.
+_BY_MODULE = {
+    "job_id": {
+        "apps.imports": "import_job",
+        "apps.generation": "generation_job",
+        "apps.exports": "export_job",
+    },
+    "endpoint_id": {"apps.webhooks": "webhook", "apps.exports": "webhook",
+                    "apps.generation": "model_endpoint"},
+}  # fmt: skip
 
 
 def kwargs_for(route, world: World) -> dict:
@@ -304,7 +325,7 @@ def kwargs_for(route, world: World) -> dict:
         "judgment_id": o["judgment"].pk,
         "run_id": o["run"].pk,
         "snapshot_id": o["snapshot"].pk,
-        "endpoint_id": o["webhook"].pk,
+        "token_key": o["api_token"].token_key,
         "number": o["round"].number,
         "what": "reward",
         "path": "model/config.json",
@@ -313,9 +334,12 @@ def kwargs_for(route, world: World) -> dict:
     }
     kwargs = {}
     for name in route.kwarg_names:
-        if name == "job_id":
-            key = next((v for k, v in _JOBS_BY_MODULE.items() if route.module.startswith(k)), None)
-            assert key, f"{route.name}: which kind of job is `job_id` in {route.module}?"
+        if route.module.startswith("apps.dashboard") and name in ("kind", "job_id"):
+            # The jobs page names a job by its kind (model label) and id: the seeded run.
+            kwargs[name] = "training.trainingrun" if name == "kind" else o["run"].pk
+        elif name in _BY_MODULE:
+            key = next((v for k, v in _BY_MODULE[name].items() if route.module.startswith(k)), None)
+            assert key, f"{route.name}: what does `{name}` name in {route.module}?"
             kwargs[name] = o[key].pk
         else:
             assert name in fixed, (
