@@ -17,13 +17,19 @@ from apps.core.jobs import FINISHED, Job, JobKind, JobStatus, job_kinds
 # here is listed too, reached through its `project` field, without the line.
 PROJECT_PATH = {"webhooks.WebhookDelivery": "endpoint__project"}
 SUMMARY = {
-    "training.TrainingRun": lambda: Concat(F("objective"), Value(" "), F("name")),
+    "training.TrainingRun": lambda: _join(F("objective"), Value(" "), F("name")),
     "generation.GenerationJob": lambda: F("kind"),
-    "exports.ExportJob": lambda: Concat(F("kind"), Value(" · "), F("format")),
+    "exports.ExportJob": lambda: _join(F("kind"), Value(" · "), F("format")),
     "exports.DatasetImport": lambda: F("original_name"),
     "imports.ImportJob": lambda: F("original_name"),
-    "webhooks.WebhookDelivery": lambda: Concat(F("event"), Value(" → "), F("endpoint__url")),
+    "webhooks.WebhookDelivery": lambda: _join(F("event"), Value(" → "), F("endpoint__url")),
 }
+
+
+def _join(*parts) -> Concat:
+    return Concat(*parts, output_field=CharField())
+
+
 COLUMNS = (
     "j_kind",
     "j_id",
