@@ -75,12 +75,13 @@ def subprocess_env(**extra) -> dict:
 class WorkerProcess:
     """A real Celery worker process on the configured broker, reading the test database."""
 
-    def __init__(self, *, queues: str, log_path: Path, name: str, **env):
+    def __init__(self, *, queues: str, log_path: Path, name: str, app="config", pool="solo", **env):
+        # pool="prefork" runs each task in a child process, which a test may kill mid-job.
         self.log_path = log_path
         self._out = log_path.open("w")
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
-            "--pool=solo", "--concurrency=1", "--without-heartbeat", "--without-mingle",
+            sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queues,
+            f"--pool={pool}", "--concurrency=1", "--without-heartbeat", "--without-mingle",
             "--without-gossip", "-l", "INFO", "-n", f"{name}-{os.getpid()}@%h",
         ]  # fmt: skip
         self.proc = subprocess.Popen(
@@ -116,9 +117,9 @@ def start_worker(transactional_db, tmp_path):
     """Starts real worker processes, stopped after the test: start_worker("training", name=...)."""
     workers: list[WorkerProcess] = []
 
-    def start(queues: str = "default", name: str = "test", **env) -> WorkerProcess:
+    def start(queues: str = "default", name: str = "test", **options) -> WorkerProcess:
         log_path = tmp_path / f"{name}-{len(workers)}.log"
-        worker = WorkerProcess(queues=queues, log_path=log_path, name=name, **env)
+        worker = WorkerProcess(queues=queues, log_path=log_path, name=name, **options)
         workers.append(worker)
         return worker.wait_ready()
 

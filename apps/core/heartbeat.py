@@ -1,22 +1,22 @@
 """A thread that marks a long job alive at a fixed pace, however long one step of it takes."""
 
+import logging
 import threading
 
-from django.db import connection
-from django.utils import timezone
+from django.db import DatabaseError, connection
+
+log = logging.getLogger(__name__)
 
 
 class Heartbeat(threading.Thread):
     """Beats for a claimed job (see apps.core.jobs.job_heartbeat) every `seconds` — by default
     ARBITER_JOB_HEARTBEAT_SECONDS — until stopped, or until the claim is no longer this one's."""
 
-    def __init__(self, job=None, *, seconds: float | None = None, model=None, pk=None, status=None):
+    def __init__(self, job, *, seconds: float | None = None):
         from apps.core.jobs import heartbeat_seconds
 
-        # model/pk/status: the form used before the job layer, until every kind is on it.
-        self.job, self.model, self.pk, self.status = job, model, pk, status
-        name = type(job).__name__ if job is not None else model.__name__
-        super().__init__(daemon=True, name=f"heartbeat-{name}-{job.pk if job else pk}")
+        super().__init__(daemon=True, name=f"heartbeat-{type(job).__name__}-{job.pk}")
+        self.job = job
         self.seconds = heartbeat_seconds() if seconds is None else seconds
         self.stopped = threading.Event()
         self.lost = threading.Event()
@@ -26,13 +26,13 @@ class Heartbeat(threading.Thread):
 
         try:
             while not self.stopped.wait(self.seconds):
-                if self.job is None:
-                    self.model.objects.filter(pk=self.pk, status=self.status).update(
-                        heartbeat_at=timezone.now()
-                    )
-                elif not job_heartbeat(self.job):
-                    self.lost.set()
-                    return
+                try:
+                    if not job_heartbeat(self.job):
+                        self.lost.set()
+                        return
+                except DatabaseError:
+                    # A missed beat is not a dead worker; the next one may get through.
+                    log.warning("Heartbeat of %s missed", self.name, exc_info=True)
         finally:
             connection.close()
 

@@ -20,6 +20,7 @@ dead process:
 
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -138,6 +139,9 @@ class JobKind:
     model: type[Job]
     task: object  # a Celery task, or its dotted import path (resolved when first sent)
     note: Callable[[int, str], None] | None = None  # writes a line to the job's own log
+    # Called after any final status of a job of this kind commits, whichever function set it
+    # (its own run, a cancel, the reaper): what the kind does when one of its jobs ends.
+    on_finished: Callable[[Job], None] | None = None
 
     @property
     def label(self) -> str:
@@ -152,10 +156,14 @@ _kinds: dict[type[Job], JobKind] = {}
 
 
 def register_job_kind(
-    model: type[Job], *, task, note: Callable[[int, str], None] | None = None
+    model: type[Job],
+    *,
+    task,
+    note: Callable[[int, str], None] | None = None,
+    on_finished: Callable[[Job], None] | None = None,
 ) -> JobKind:
     """Makes a kind known to the reaper and to retry (call it from the app's `ready()`)."""
-    kind = JobKind(model=model, task=task, note=note)
+    kind = JobKind(model=model, task=task, note=note, on_finished=on_finished)
     _kinds[model] = kind
     return kind
 
@@ -171,10 +179,30 @@ def job_kind(model: type[Job]) -> JobKind:
         raise LookupError(f"{model.__name__} is not a registered job kind") from None
 
 
+_PROCESS = re.compile(r" pid (?P<pid>\d+) on (?P<machine>\S+)$")
+
+
 def worker_name(request=None) -> str:
-    """Who claims: the Celery worker's name (from the task's request) and this process."""
-    host = getattr(request, "hostname", None) or socket.gethostname()
-    return f"{host} pid {os.getpid()}"
+    """Who claims: the Celery worker's name (from the task's request), this process and this
+    machine — so that a claim whose process is gone from this machine is known dead at once."""
+    name = getattr(request, "hostname", None) or "worker"
+    return f"{name} pid {os.getpid()} on {socket.gethostname()}"
+
+
+def _process_gone(worker: str) -> bool:
+    """The claim's process was on this machine and no longer runs (killed, out of memory).
+    Claims from elsewhere, or whose process may still run, wait for their heartbeat to go
+    stale instead."""
+    match = _PROCESS.search(worker)
+    if match is None or match["machine"] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(match["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it runs, as another user
+        return False
+    return False
 
 
 def job_enqueue(job: Job) -> None:
@@ -261,13 +289,16 @@ def job_transition(job: Job, to: str, **fields) -> Job:
         setattr(job, name, value)
     job.save(update_fields=list(fields))
     if to in FINISHED:
-        transaction.on_commit(lambda: _job_finished(job))
+        transaction.on_commit(lambda: _job_finished(job), robust=True)
     return job
 
 
 def _job_finished(job: Job) -> None:
     """After a job's final status commits: the `job.finished` domain event, for the job's
-    project (a kind may opt out: see `Job.announces_finish`)."""
+    project (a kind may opt out: see `Job.announces_finish`), and the kind's own `on_finished`."""
+    kind = _kinds.get(type(job))
+    if kind is not None and kind.on_finished is not None:
+        kind.on_finished(job)
     if not job.announces_finish:
         return
     events.emit(
@@ -297,6 +328,7 @@ def _is_live(job: Job, now: datetime) -> bool:
         job.status == JobStatus.RUNNING
         and job.heartbeat_at
         and job.heartbeat_at > now - stale_after()
+        and not _process_gone(job.worker)
     )
 
 
@@ -388,7 +420,7 @@ def job_cancel(model: type[Job], pk: int) -> Job:
         if job is None:
             raise model.DoesNotExist(f"No {model.__name__} {pk}")
         if job.is_finished:
-            raise Conflict(f"The job has already {job.status}.")
+            raise Conflict(f"The {model._meta.verbose_name} has already {job.status}.")
         job.cancel_requested_at = job.cancel_requested_at or timezone.now()
         job.save(update_fields=["cancel_requested_at"])
         if job.status == JobStatus.QUEUED:

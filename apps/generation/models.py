@@ -2,22 +2,12 @@ from django.conf import settings
 from django.db import models
 
 from apps.core.crypto import EncryptedSecretField
+from apps.core.jobs import Job, JobStatus
 
 
 class JobKind(models.TextChoices):
     GENERATE = "generate", "Generate responses"
     CONSEQUENCES = "consequences", "Simulate consequences"
-
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class Selection(models.TextChoices):
@@ -39,7 +29,7 @@ class ConsequenceTarget(models.TextChoices):
     TASKS = "tasks", "Each task (one consequence for the task)"
 
 
-class GenerationJob(models.Model):
+class GenerationJob(Job):
     """Sampling from one or more models for a project's prompts (kind "generate"), or writing
     simulated consequences for a hindsight project's tasks (kind "consequences"), on a worker.
 
@@ -80,7 +70,6 @@ class GenerationJob(models.Model):
     )
     template = models.TextField(blank=True)
 
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     responses_created = models.PositiveIntegerField(default=0)
@@ -92,12 +81,6 @@ class GenerationJob(models.Model):
     tasks_updated = models.PositiveIntegerField(
         default=0, help_text="Consequence jobs: tasks whose consequence this job set."
     )
-    error = models.TextField(blank=True)
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -105,10 +88,6 @@ class GenerationJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} job {self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
 
     @property
     def percent(self) -> int:

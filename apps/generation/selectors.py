@@ -2,8 +2,9 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from apps.accounts.models import User
+from apps.core.jobs import FINISHED
 from apps.corpus.models import Response
-from apps.generation.models import FINISHED, GenerationJob, JobKind
+from apps.generation.models import GenerationJob, JobKind
 from apps.projects.models import Role
 from apps.projects.selectors import projects_for_user
 

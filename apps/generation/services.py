@@ -8,15 +8,24 @@ what they finally refuse fails the job with the reason, and every batch written 
 
 import logging
 from contextlib import ExitStack
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.core.errors import ApplicationError, Conflict
+from apps.core.errors import ApplicationError
 from apps.core.heartbeat import Heartbeat
+from apps.core.jobs import (
+    JobStatus,
+    crash_point,
+    job_cancel,
+    job_claim,
+    job_end,
+    job_enqueue,
+    job_fail_claim,
+    job_finishing,
+    job_retry,
+    job_should_stop,
+)
 from apps.corpus.models import Prompt
 from apps.generation.backends import BackendConfigError, GenerationError, backend_from_config
 from apps.generation.consequences import (
@@ -30,7 +39,6 @@ from apps.generation.models import (
     ConsequenceTarget,
     GenerationJob,
     JobKind,
-    JobStatus,
     Pairing,
     Selection,
 )
@@ -94,9 +102,7 @@ def _selected_prompt_ids(project: Project, selection: str, prompt_ids: list[int]
 
 
 def _enqueue(job: GenerationJob) -> None:
-    from apps.generation.tasks import run_job
-
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    job_enqueue(job)
 
 
 @transaction.atomic
@@ -235,87 +241,31 @@ def consequence_job_create(
     return job
 
 
-@transaction.atomic
 def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
     """A queued job ends at once; a running one stops after the batch in hand, which is kept."""
-    job = GenerationJob.objects.select_for_update().get(pk=job.pk)
-    if job.is_finished:
-        raise Conflict(f"The job has already {job.status}.")
-    now = timezone.now()
-    job.cancel_requested_at = now
-    if job.status == JobStatus.QUEUED:
-        job.status, job.finished_at = JobStatus.CANCELLED, now
-    job.save(update_fields=["cancel_requested_at", "status", "finished_at"])
-    return job
+    return job_cancel(GenerationJob, job.pk)
 
 
-@transaction.atomic
 def generation_job_resume(*, job: GenerationJob) -> GenerationJob:
-    """Queues a failed or cancelled job again; it skips what it already wrote."""
-    job = GenerationJob.objects.select_for_update().get(pk=job.pk)
-    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-        raise Conflict("Only a failed or cancelled job can be resumed.")
-    job.status, job.error = JobStatus.QUEUED, ""
-    job.cancel_requested_at = job.finished_at = None
-    job.save(update_fields=["status", "error", "cancel_requested_at", "finished_at"])
-    _enqueue(job)
-    return job
+    """Queues a failed or cancelled job again, with a new attempt budget; it skips what it
+    already wrote."""
+    return job_retry(GenerationJob, job.pk)
 
 
 # --- running ------------------------------------------------------------------------------------
 
 
-def _claim(job_id: int) -> GenerationJob | None:
-    """Marks the job running, or returns None when it must not run: it is finished, or its
-    cancel came while it waited. A job left "running" by a worker that died runs again; a
-    duplicate delivery that overlaps a live run only costs work (writes skip what exists)."""
-    now = timezone.now()
-    with transaction.atomic():
-        job = (
-            GenerationJob.objects.select_for_update(of=("self",))
-            .select_related("project")
-            .filter(pk=job_id)
-            .first()
-        )
-        if job is None or job.is_finished:
-            return None
-        if job.cancel_requested_at:
-            job.status, job.finished_at = JobStatus.CANCELLED, now
-            job.save(update_fields=["status", "finished_at"])
-            return None
-        job.status, job.heartbeat_at = JobStatus.RUNNING, now
-        job.started_at = job.started_at or now
-        job.save(update_fields=["status", "started_at", "heartbeat_at"])
-    return job
-
-
-def _cancel_requested(job_id: int) -> bool:
-    return GenerationJob.objects.filter(pk=job_id, cancel_requested_at__isnull=False).exists()
-
-
-def _finish(job_id: int, status: str, error: str = "") -> None:
-    GenerationJob.objects.filter(pk=job_id).update(
-        status=status, error=error[:10_000], finished_at=timezone.now()
-    )
-
-
-def generation_job_run(*, job_id: int) -> GenerationJob:
+def generation_job_run(*, job_id: int, worker: str) -> GenerationJob:
     """Runs the job to its end: succeeded, cancelled (between batches) or failed with the
-    reason. Safe to run twice: a finished job is left as is, and a rerun skips what the job
-    already wrote."""
-    job = _claim(job_id)
-    if job is None:
+    reason. Safe to run twice: a finished job, or one another live worker holds, is left as is;
+    a run after a worker died skips what the job already wrote (each batch commits whole)."""
+    claimed = job_claim(GenerationJob, job_id, worker=worker)
+    if claimed is None:
         return GenerationJob.objects.get(pk=job_id)
+    job = GenerationJob.objects.select_related("project").get(pk=claimed.pk)
     try:
         with ExitStack() as stack:
-            stack.enter_context(
-                Heartbeat(
-                    model=GenerationJob,
-                    pk=job.pk,
-                    status=JobStatus.RUNNING,
-                    seconds=settings.ARBITER_RUN_HEARTBEAT_SECONDS,
-                )
-            )
+            stack.enter_context(Heartbeat(claimed))
             backends = [
                 (
                     entry,
@@ -327,36 +277,23 @@ def generation_job_run(*, job_id: int) -> GenerationJob:
             ]
 
             def should_stop() -> bool:
-                return _cancel_requested(job.pk)
+                crash_point("generation.between_batches")  # each batch commits whole
+                return job_should_stop(claimed)
 
             if job.kind == JobKind.CONSEQUENCES:
                 finished = run_consequences(job, backends[0], should_stop=should_stop)
             else:
                 finished = run_generation(job, backends, should_stop=should_stop)
+        crash_point("generation.written")
     except GenerationError as exc:
-        _finish(job.pk, JobStatus.FAILED, exc.reason)
+        job_fail_claim(claimed, exc.reason)
     except (BackendConfigError, ApplicationError, ValueError) as exc:
-        _finish(job.pk, JobStatus.FAILED, str(exc))
+        job_fail_claim(claimed, str(exc) or type(exc).__name__)
     except Exception as exc:  # a bug must still end the job with a reason, never "running"
         log.exception("Generation job %s failed", job.pk)
-        _finish(job.pk, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        job_fail_claim(claimed, f"{type(exc).__name__}: {exc}")
     else:
-        _finish(job.pk, JobStatus.SUCCEEDED if finished else JobStatus.CANCELLED)
+        with job_finishing(claimed) as locked:
+            if locked is not None:
+                job_end(locked, JobStatus.SUCCEEDED if finished else JobStatus.CANCELLED)
     return GenerationJob.objects.get(pk=job.pk)
-
-
-def generation_jobs_reap(*, now=None) -> list[int]:
-    """Jobs marked running whose worker stopped beating: queued again, to go on where they
-    stopped (a run skips what the job already wrote)."""
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.ARBITER_RUN_STALE_SECONDS)
-    with transaction.atomic():
-        ids = list(
-            GenerationJob.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
-            .values_list("pk", flat=True)
-        )
-        GenerationJob.objects.filter(pk__in=ids).update(status=JobStatus.QUEUED)
-        for job in GenerationJob.objects.filter(pk__in=ids):
-            _enqueue(job)
-    return ids

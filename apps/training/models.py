@@ -1,19 +1,14 @@
 from django.conf import settings
 from django.db import models
 
+from apps.core.jobs import FINISHED as FINISHED
+from apps.core.jobs import Job, JobStatus
 
-class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+# A run's life is a job's (apps/core/jobs.py); the name stays for the code that reads runs.
+RunStatus = JobStatus
 
 
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-
-
-class TrainingRun(models.Model):
+class TrainingRun(Job):
     """One reward-model or policy training run on a frozen snapshot of a project's labels."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="runs")
@@ -21,7 +16,6 @@ class TrainingRun(models.Model):
     objective = models.CharField(max_length=40)
     family = models.CharField(max_length=10, help_text="reward or policy")
     config = models.JSONField(help_text="The trainer config, as launched.")
-    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     snapshot = models.ForeignKey(
         "exports.Snapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
     )
@@ -35,22 +29,12 @@ class TrainingRun(models.Model):
     metrics = models.JSONField(
         default=dict, blank=True, help_text="Held-out evaluation at the end."
     )
-    error = models.TextField(blank=True)
     output_dir = models.CharField(
         max_length=500, blank=True, help_text="Relative to the storage root."
     )
-    attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="How many times a worker started it."
-    )
-    worker = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -58,10 +42,6 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.objective}, {self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
 
     @property
     def percent(self) -> int:

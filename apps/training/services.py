@@ -4,15 +4,21 @@ from a worker that died. The trainer itself (trainer/) knows nothing of this."""
 import logging
 import time
 import traceback
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.core.errors import ApplicationError, Conflict
+from apps.core.errors import ApplicationError
 from apps.core.heartbeat import Heartbeat
+from apps.core.jobs import (
+    crash_point,
+    job_cancel,
+    job_claim,
+    job_end,
+    job_enqueue,
+    job_fail,
+    job_finishing,
+)
 from apps.exports.services import snapshot_create
 from apps.projects.models import Project
 from apps.training.datasets import export_kind_for, split_snapshot
@@ -75,7 +81,6 @@ def training_run_launch(
 ) -> TrainingRun:
     """Freezes the project's labels as a snapshot, checks that they suit the objective, and
     queues the run on the training queue (once this transaction commits)."""
-    from apps.training.tasks import run_training
     from trainer.registry import objectives
 
     if objective not in objectives:
@@ -125,21 +130,13 @@ def training_run_launch(
     )
     run.output_dir = f"runs/{run.pk}"
     run.save(update_fields=["output_dir"])
-    transaction.on_commit(lambda: run_training.delay(run.pk))
+    job_enqueue(run)
     return run
 
 
-@transaction.atomic
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     """A queued run ends at once; a running one stops at its next step (cooperative)."""
-    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-    if run.is_finished:
-        raise Conflict(f"The run has already {run.status}.")
-    TrainingRun.objects.filter(pk=run.pk).update(cancel_requested_at=timezone.now())
-    if run.status == RunStatus.QUEUED:
-        _finish(run.pk, status=RunStatus.CANCELLED)
-    run.refresh_from_db()
-    return run
+    return job_cancel(TrainingRun, run.pk)
 
 
 def run_log(run_id: int, line: str) -> None:
@@ -156,6 +153,10 @@ class _Recorder:
         self._points: list[RunMetric] = []
 
     def on_progress(self, event) -> None:
+        if self._last_event is None:
+            # A resumed attempt goes on from its checkpoint: the points an earlier attempt
+            # recorded past it are recorded again now, so they go (no step twice on a curve).
+            RunMetric.objects.filter(run_id=self.run_id, step__gte=event.step).delete()
         self._last_event = event
         if event.loss is not None:
             self._points.append(
@@ -178,9 +179,9 @@ class _Recorder:
             epoch=event.epoch,
             loss=event.loss,
             eta_seconds=event.eta_seconds,
-            heartbeat_at=timezone.now(),
         )
         self._last_write = time.monotonic()
+        crash_point("training.progress_saved")
 
     def should_stop(self) -> bool:
         """Asked after every step: one primary-key lookup, small beside any real step, so a
@@ -201,36 +202,13 @@ class _Recorder:
         self._points = []
 
 
-def _claim(run_id: int, worker: str) -> TrainingRun | None:
-    """Marks the run as running on this worker, or returns None when it must not run here: it
-    is finished, or another worker is alive on it (a duplicate delivery)."""
-    now = timezone.now()
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.is_finished:
-            return None
-        if (
-            run.status == RunStatus.RUNNING
-            and run.heartbeat_at
-            and run.heartbeat_at > now - stale_after()
-        ):
-            return None
-        if run.cancel_requested_at:
-            run.status, run.finished_at = RunStatus.CANCELLED, now
-            run.save(update_fields=["status", "finished_at"])
-            return None
-        run.status, run.worker, run.heartbeat_at = RunStatus.RUNNING, worker, now
-        run.attempts += 1
-        run.started_at = run.started_at or now
-        run.save(update_fields=["status", "worker", "heartbeat_at", "attempts", "started_at"])
-    return run
-
-
-def _finish(run_id: int, **fields) -> None:
+def training_run_finished(run: TrainingRun) -> None:
+    """After a run's final status commits, however it ended (its worker, a cancel, the reaper):
+    tell whoever listens; a new reward model scores the project's tasks (suggestions,
+    disagreement, the queue)."""
     from apps.core import events
+    from apps.training.tasks import score_tasks
 
-    TrainingRun.objects.filter(pk=run_id).update(finished_at=timezone.now(), **fields)
-    run = TrainingRun.objects.select_related("project").get(pk=run_id)
     events.emit(
         events.EventName.RUN_FINISHED,
         project_id=run.project_id,
@@ -241,114 +219,77 @@ def _finish(run_id: int, **fields) -> None:
             "snapshot": run.snapshot_id,
         },
     )
+    if run.status == RunStatus.SUCCEEDED and run.family == "reward":
+        score_tasks.delay(run.pk)
+
+
+def _fail(claimed: TrainingRun, reason: str, *, log_line: str) -> None:
+    with job_finishing(claimed) as run:
+        if run is not None:
+            run_log(run.pk, log_line)
+            job_fail(run, reason)
 
 
 def training_run_execute(*, run_id: int, worker: str) -> None:
-    """Trains the run (resuming from its last checkpoint when an earlier worker started it)."""
+    """Trains the run (resuming from its last checkpoint when an earlier worker started it).
+    Safe to deliver twice: a finished run, or one a live worker holds, is left alone."""
     from trainer import TrainingCallbacks, train
     from trainer.errors import TrainerError
 
-    run = _claim(run_id, worker)
-    if run is None:
+    claimed = job_claim(TrainingRun, run_id, worker=worker)
+    if claimed is None:
         return
+    run = TrainingRun.objects.select_related("snapshot").get(pk=claimed.pk)
     resume = run.attempts > 1
     run_log(run.pk, f"{'Resuming' if resume else 'Starting'} on {worker} (attempt {run.attempts}).")
-    heartbeat = Heartbeat(
-        model=TrainingRun,
-        pk=run.pk,
-        status=RunStatus.RUNNING,
-        seconds=settings.ARBITER_RUN_HEARTBEAT_SECONDS,
-    )
-    heartbeat.start()
     recorder = _Recorder(run.pk)
     try:
-        out = run_dir(run)
-        train_path, eval_path, _, _ = split_snapshot(
-            snapshot=run.snapshot,
-            snapshot_path=storage_root() / run.snapshot.file_path,
-            out_dir=out / "data",
-        )
-        result = train(
-            objective=run.objective,
-            config=trainer_config_resolve(run=run),
-            train_path=train_path,
-            eval_path=eval_path,
-            output_dir=out / "output",
-            callbacks=TrainingCallbacks(
-                on_progress=recorder.on_progress,
-                should_stop=recorder.should_stop,
-                on_log=recorder.on_log,
-            ),
-            resume=resume,
-        )
+        with Heartbeat(claimed):
+            out = run_dir(run)
+            train_path, eval_path, _, _ = split_snapshot(
+                snapshot=run.snapshot,
+                snapshot_path=storage_root() / run.snapshot.file_path,
+                out_dir=out / "data",
+            )
+            result = train(
+                objective=run.objective,
+                config=trainer_config_resolve(run=run),
+                train_path=train_path,
+                eval_path=eval_path,
+                output_dir=out / "output",
+                callbacks=TrainingCallbacks(
+                    on_progress=recorder.on_progress,
+                    should_stop=recorder.should_stop,
+                    on_log=recorder.on_log,
+                ),
+                resume=resume,
+            )
+            recorder.close()
+        crash_point("training.trained")
+        _record_result(claimed, result)
     except TrainerError as exc:
         recorder.close()
-        run_log(run.pk, f"Failed: {exc}")
-        _finish(run.pk, status=RunStatus.FAILED, error=str(exc))
-    except Exception as exc:
+        _fail(claimed, str(exc), log_line=f"Failed: {exc}")
+    except Exception as exc:  # a bug, or a database error: the run still ends, with the reason
         recorder.close()
-        run_log(run.pk, traceback.format_exc())
-        _finish(run.pk, status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
         log.exception("Training run %s failed", run.pk)
-    else:
-        recorder.close()
-        _record_result(run, result)
-    finally:
-        heartbeat.stopped.set()
-        heartbeat.join(timeout=5)
+        _fail(claimed, f"{type(exc).__name__}: {exc}", log_line=traceback.format_exc())
 
 
-def _record_result(run: TrainingRun, result) -> None:
-    final_step = run.__class__.objects.values_list("step", flat=True).get(pk=run.pk)
-    points = [
-        RunMetric(run_id=run.pk, step=final_step, name=f"eval/{name}", value=float(value))
-        for name, value in result.metrics.items()
-        if isinstance(value, int | float)
-    ]
-    RunMetric.objects.bulk_create(points)
-    status = RunStatus.SUCCEEDED if result.status == "succeeded" else RunStatus.CANCELLED
-    run_log(run.pk, f"{status.label}. Held-out metrics: {result.metrics}")
-    _finish(run.pk, status=status, metrics=result.metrics, eta_seconds=0)
-    if status == RunStatus.SUCCEEDED and run.family == "reward":
-        from apps.training.tasks import score_tasks
-
-        # A new reward model scores the project's tasks: suggestions, disagreement, the queue.
-        transaction.on_commit(lambda: score_tasks.delay(run.pk))
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=settings.ARBITER_RUN_STALE_SECONDS)
-
-
-def training_runs_reap(*, now=None) -> list[int]:
-    """Runs marked running whose worker stopped beating: queued again to resume from their last
-    checkpoint, or failed with the reason after too many attempts. Never "running" forever."""
-    from apps.training.tasks import run_training
-
-    now = now or timezone.now()
-    requeued = []
-    with transaction.atomic():
-        stale = TrainingRun.objects.select_for_update(skip_locked=True).filter(
-            status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after()
-        )
-        for run in stale:
-            silent = f"worker {run.worker or '?'} stopped answering (last heartbeat {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)"
-            if run.cancel_requested_at:
-                _finish(run.pk, status=RunStatus.CANCELLED)
-            elif run.attempts >= settings.ARBITER_RUN_MAX_ATTEMPTS:
-                _finish(
-                    run.pk,
-                    status=RunStatus.FAILED,
-                    error=f"The {silent}, after {run.attempts} attempts.",
-                )
-                run_log(run.pk, f"Failed: the {silent}.")
-            else:
-                TrainingRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED)
-                run_log(run.pk, f"The {silent}; queued again to resume from the last checkpoint.")
-                requeued.append(run.pk)
-        for run_id in requeued:
-            transaction.on_commit(lambda run_id=run_id: run_training.delay(run_id))
-    return requeued
+def _record_result(claimed: TrainingRun, result) -> None:
+    """The held-out metrics and the final status commit together, or neither does."""
+    with job_finishing(claimed) as run:
+        if run is None:  # finished meanwhile, or taken over by another worker
+            return
+        points = [
+            RunMetric(run_id=run.pk, step=run.step, name=f"eval/{name}", value=float(value))
+            for name, value in result.metrics.items()
+            if isinstance(value, int | float)
+        ]
+        RunMetric.objects.bulk_create(points)
+        status = RunStatus.SUCCEEDED if result.status == "succeeded" else RunStatus.CANCELLED
+        run_log(run.pk, f"{status.label}. Held-out metrics: {result.metrics}")
+        job_end(run, status, metrics=result.metrics, eta_seconds=0)
 
 
 def policy_run_use_as_chat_backend(*, run: TrainingRun, user: User) -> Project:

@@ -1,35 +1,22 @@
 from celery import shared_task
-from celery.signals import worker_ready
 
-from apps.training.services import training_run_execute, training_runs_reap
+from apps.core.jobs import worker_name
+from apps.training.services import training_run_execute
 
 
 @shared_task(
     name="training.run", queue="training", acks_late=True, reject_on_worker_lost=True, bind=True
 )
 def run_training(self, run_id: int) -> None:
-    training_run_execute(run_id=run_id, worker=self.request.hostname or "worker")
+    training_run_execute(run_id=run_id, worker=worker_name(self.request))
 
 
-@shared_task(name="training.reap", queue="training")
-def reap_stale_runs() -> list[int]:
-    from apps.generation.services import generation_jobs_reap
-
-    return training_runs_reap() + generation_jobs_reap()
-
-
-@worker_ready.connect
-def _reap_when_a_worker_starts(sender, **kwargs) -> None:
-    """A worker that starts (say, after another one died) first queues again the runs whose
-    worker stopped answering; the training queue's workers pick them up."""
-    from apps.generation.services import generation_jobs_reap
-
-    training_runs_reap()
-    generation_jobs_reap()
-
-
-@shared_task(name="training.score_tasks", queue="training", acks_late=True)
+@shared_task(
+    name="training.score_tasks", queue="training", acks_late=True, reject_on_worker_lost=True
+)
 def score_tasks(run_id: int) -> int:
+    """Scores the project's tasks with a succeeded reward run; scoring again overwrites the
+    scores (one row per task and run), so a second delivery changes nothing."""
     from apps.training.models import TrainingRun
     from apps.training.scoring import tasks_score
 

@@ -323,3 +323,28 @@ def test_a_job_whose_enqueue_failed_stays_queued_and_the_reaper_sends_it(
         jobs._kinds.pop(SampleJob, None)
 
     assert SampleJob.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
+
+
+def test_a_claim_whose_process_is_gone_from_this_machine_is_taken_over_at_once():
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    job = SampleJob.objects.create()
+    dead = job_claim(SampleJob, job.pk, worker=f"w1 pid {gone.pid} on {socket.gethostname()}")
+    assert dead is not None  # its heartbeat is fresh, but its process is gone
+
+    taken = job_claim(SampleJob, job.pk, worker="w2")
+
+    assert taken is not None and taken.attempts == 2
+
+
+def test_a_fresh_claim_of_a_live_process_or_another_machine_is_refused():
+    import os
+
+    job = SampleJob.objects.create()
+    job_claim(SampleJob, job.pk, worker=f"w1 pid {os.getpid()} on elsewhere.example")
+
+    assert job_claim(SampleJob, job.pk, worker="w2") is None

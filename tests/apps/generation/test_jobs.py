@@ -3,14 +3,17 @@
 import re
 import shutil
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.core.errors import ApplicationError, Conflict
+from apps.core.jobs import JobStatus, SimulatedCrash, crash_at
 from apps.corpus.models import Response
 from apps.generation import backends
 from apps.generation.backends import OpenAICompatibleBackend
-from apps.generation.models import GenerationJob, JobStatus, Pairing, Selection
+from apps.generation.models import GenerationJob, Pairing, Selection
 from apps.generation.services import (
     generation_job_cancel,
     generation_job_create,
@@ -62,7 +65,7 @@ def prompts_of(project, count: int):
 
 
 def run(job: GenerationJob) -> GenerationJob:
-    return generation_job_run(job_id=job.pk)
+    return generation_job_run(job_id=job.pk, worker="inline")
 
 
 def test_a_local_model_job_samples_each_prompt_and_pairs_its_responses(project, tiny_gpt2_ref):
@@ -301,9 +304,12 @@ def test_a_rerun_of_a_job_whose_worker_died_writes_nothing_twice(project):
         job = generation_job_create(
             project=project, user=project.created_by, backends=[server_model(server)]
         )
-        run(job)
-        # The worker wrote every batch, then died before marking the job finished.
-        GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+        with crash_at("generation.written"), pytest.raises(SimulatedCrash):
+            run(job)
+        # The worker wrote every batch, then died before marking the job finished; once its
+        # heartbeat is stale, the next delivery takes the job over.
+        stale = timezone.now() - timedelta(hours=1)
+        GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=stale)
         job = run(job)
         assert run(job).status == JobStatus.SUCCEEDED  # and a finished job is left as is
 

@@ -3,9 +3,10 @@
 import pytest
 
 from apps.core.errors import ApplicationError
+from apps.core.jobs import JobStatus
 from apps.corpus.models import Response
 from apps.generation.consequences import DEFAULT_TEMPLATE, render_template
-from apps.generation.models import ConsequenceTarget, JobStatus, Selection
+from apps.generation.models import ConsequenceTarget, Selection
 from apps.generation.services import (
     consequence_job_create,
     generation_job_create,
@@ -48,7 +49,7 @@ def test_each_response_gets_a_consequence_and_each_pair_task_its_outcomes(hindsi
             project=hindsight, user=admin_user, backend=server_model(server), batch_size=3
         )
         assert job.total == 4
-        job = generation_job_run(job_id=job.pk)
+        job = generation_job_run(job_id=job.pk, worker="inline")
 
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert (job.done, job.consequences_written, job.tasks_updated) == (4, 4, 2)
@@ -77,7 +78,7 @@ def test_hindsight_tasks_are_served_once_their_consequence_is_simulated(hindsigh
         job = consequence_job_create(
             project=hindsight, user=admin_user, backend=server_model(server)
         )
-        generation_job_run(job_id=job.pk)
+        generation_job_run(job_id=job.pk, worker="inline")
     task.refresh_from_db()
     assert task.consequence == "Outcome 0: the user lost a day."
     assert task_claim_next(project=hindsight, annotator=annotator).task_id == task.pk
@@ -97,7 +98,7 @@ def test_per_task_consequences_follow_the_admins_template(hindsight, admin_user)
             max_tokens=50,
             temperature=0.2,
         )
-        job = generation_job_run(job_id=job.pk)
+        job = generation_job_run(job_id=job.pk, worker="inline")
 
     assert job.status == JobStatus.SUCCEEDED
     asked = sorted(user_turn(r) for r in server.requests)
@@ -141,7 +142,7 @@ def test_imported_response_consequences_are_kept_and_fill_their_task(hindsight, 
         job = consequence_job_create(
             project=hindsight, user=admin_user, backend=server_model(server)
         )
-        job = generation_job_run(job_id=job.pk)
+        job = generation_job_run(job_id=job.pk, worker="inline")
     assert (job.status, job.total, job.tasks_updated) == (JobStatus.SUCCEEDED, 0, 1)
     assert server.requests == []
     task.refresh_from_db()
@@ -158,7 +159,7 @@ def test_a_failing_simulator_fails_the_job_keeping_the_consequences_written(hind
             target=ConsequenceTarget.TASKS,
             batch_size=1,
         )
-        job = generation_job_run(job_id=job.pk)
+        job = generation_job_run(job_id=job.pk, worker="inline")
     assert job.status == JobStatus.FAILED and "HTTP 500" in job.error
     first.refresh_from_db(), second.refresh_from_db()
     assert (first.consequence, second.consequence) == ("It went fine.", "")
@@ -171,11 +172,13 @@ def test_consequences_follow_a_generation_job_end_to_end(hindsight, admin_user):
         generated = generation_job_create(
             project=hindsight, user=admin_user, backends=[server_model(server, "policy")]
         )
-        assert generation_job_run(job_id=generated.pk).tasks_created == 1
+        assert generation_job_run(job_id=generated.pk, worker="inline").tasks_created == 1
         simulated = consequence_job_create(
             project=hindsight, user=admin_user, backend=server_model(server)
         )
-        assert generation_job_run(job_id=simulated.pk).status == JobStatus.SUCCEEDED
+        assert (
+            generation_job_run(job_id=simulated.pk, worker="inline").status == JobStatus.SUCCEEDED
+        )
     task = Task.objects.get(project=hindsight)
     assert task.context == {"generation_job": generated.pk, "consequence_job": simulated.pk}
     assert task.consequence.count("Outcome ") == 2

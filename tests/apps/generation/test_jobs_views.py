@@ -3,8 +3,9 @@
 import pytest
 from django.urls import include, path
 
+from apps.core.jobs import JobStatus
 from apps.generation.consequences import DEFAULT_TEMPLATE
-from apps.generation.models import GenerationJob, JobKind, ModelEndpoint, JobStatus
+from apps.generation.models import GenerationJob, JobKind, ModelEndpoint
 from apps.generation.services import generation_job_run
 from apps.projects.models import FeedbackKind, Membership, Role
 from config import urls as site_urls
@@ -66,10 +67,10 @@ def test_an_admin_starts_a_job_from_the_form_and_follows_it_to_the_end(admin_cli
         running = admin_client.get(f"/generation/{job.pk}/", **HTMX)
         assert b'hx-trigger="every 1s"' in running.content
         assert b"Cancel job" in running.content
-        generation_job_run(job_id=job.pk)
-
+        generation_job_run(job_id=job.pk, worker="inline")
     # The worker decrypted the key when it called.
     assert server.requests[0]["headers"]["Authorization"] == "Bearer sk-secret"
+
     finished = admin_client.get(f"/generation/{job.pk}/", **HTMX)
     assert b"hx-trigger" not in finished.content
     assert b'data-status="succeeded"' in finished.content

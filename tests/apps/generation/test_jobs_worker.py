@@ -5,8 +5,9 @@ import time
 import pytest
 from django.conf import settings
 
+from apps.core.jobs import JobStatus
 from apps.corpus.models import Response
-from apps.generation.models import GenerationJob, JobStatus
+from apps.generation.models import GenerationJob
 from apps.generation.services import generation_job_cancel, generation_job_create
 from apps.labeling.models import Task
 from apps.projects.models import Membership, Role

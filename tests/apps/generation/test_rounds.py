@@ -59,7 +59,7 @@ def test_two_rounds_of_generate_label_train_generate(
         first = round_start(
             project=project, user=admin, base_model=policy, prompts=24, max_tokens=12
         )
-    assert generation_job_run(job_id=first.generation_job_id).status == "succeeded"
+    assert generation_job_run(job_id=first.generation_job_id, worker="inline").status == "succeeded"
     label_preferring_the_shorter(project)
 
     with django_capture_on_commit_callbacks(execute=False):
@@ -88,7 +88,9 @@ def test_two_rounds_of_generate_label_train_generate(
     with django_capture_on_commit_callbacks(execute=False):
         second = round_start(project=project, user=admin, prompts=4, max_tokens=8)
     assert second.number == 2 and second.generating_run_id == new_policy.pk
-    assert generation_job_run(job_id=second.generation_job_id).status == "succeeded"
+    assert (
+        generation_job_run(job_id=second.generation_job_id, worker="inline").status == "succeeded"
+    )
     written = Response.objects.filter(metadata__generation_job=second.generation_job_id)
     assert written.count() == 8
     assert {r.metadata.get("training_run") for r in written} == {new_policy.pk}
@@ -125,8 +127,8 @@ def test_a_generation_job_whose_worker_died_is_queued_again(django_capture_on_co
 
     from django.utils import timezone
 
+    from apps.core.jobs import jobs_reap
     from apps.generation.models import GenerationJob
-    from apps.generation.services import generation_jobs_reap
 
     admin = StaffFactory()
     project = ProjectFactory(created_by=admin)
@@ -142,7 +144,7 @@ def test_a_generation_job_whose_worker_died_is_queued_again(django_capture_on_co
         heartbeat_at=timezone.now(),
     )
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        assert generation_jobs_reap() == [job.pk]
+        assert jobs_reap()["generation.GenerationJob"]["requeued"] == [job.pk]
     assert len(queued) == 1
     job.refresh_from_db()
     alive.refresh_from_db()

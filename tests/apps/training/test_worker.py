@@ -98,7 +98,7 @@ def test_cancel_stops_a_running_run_within_a_few_steps(
 def test_a_run_whose_worker_is_killed_is_resumed_by_a_new_worker(
     start_worker, project_with_labels, tiny_bert
 ):
-    fast_beats = {"ARBITER_RUN_HEARTBEAT_SECONDS": "0.5", "ARBITER_RUN_STALE_SECONDS": "3"}
+    fast_beats = {"ARBITER_JOB_HEARTBEAT_SECONDS": "0.5", "ARBITER_JOB_STALE_SECONDS": "3"}
     first = start_worker("training", name="doomed", **fast_beats)
     run = launch(project_with_labels, tiny_bert, num_epochs=30, batch_size=2, save_steps=5)
     wait_for(
