@@ -204,8 +204,9 @@ def resolve_target(
     port = port_given or (443 if parts.scheme == "https" else 80)
     if _odd_ipv4_spelling(host):
         raise UnsafeTarget(
-            f"{purpose} writes its IPv4 address in an unusual form ({parts.hostname}); "
-            "write it as four decimal numbers, e.g. 203.0.113.7."
+            f"{purpose} writes its IPv4 address in an unusual form ({parts.hostname}): write "
+            "it as four decimal numbers, e.g. 203.0.113.7; outbound requests go to public "
+            "addresses only."
         )
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)

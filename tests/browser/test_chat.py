@@ -21,8 +21,9 @@ def llm():
 
 
 @pytest.fixture(autouse=True)
-def chat_worker(start_worker):
-    """Replies are written by a worker, as in production."""
+def chat_worker(start_worker, llm):
+    """Replies are written by a worker, as in production. It starts once the model server runs,
+    so that it inherits the operator's allow-list naming that server."""
     return start_worker("default", name="browser-chat")
 
 
