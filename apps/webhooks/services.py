@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ from apps.core.jobs import (
     job_succeed,
     job_transition,
 )
-from apps.exports.netguard import UnsafeTarget, post, resolve_target
+from apps.core.outbound import Target, UnsafeTarget, post, resolve_target
 from apps.projects.models import Project
 from apps.webhooks.models import (
     DELIVERY_MAX_ATTEMPTS,
@@ -96,13 +97,24 @@ def _check_events(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
+def receiver_target(url: str) -> Target:
+    """The receiver's checked address, pinned for the request (apps/core/outbound.py), or
+    UnsafeTarget saying why not. The deprecated ARBITER_WEBHOOKS_ALLOW_PRIVATE still lets
+    webhooks reach any address; ARBITER_OUTBOUND_ALLOW_HOSTS allows chosen ones."""
+    return resolve_target(
+        url,
+        purpose="A webhook URL",
+        allow_any_address=settings.ARBITER_WEBHOOKS_ALLOW_PRIVATE,
+    )
+
+
 def webhook_endpoint_create(
     *, project: Project, url: str, events: list[str], user: User | None
 ) -> WebhookEndpoint:
-    """Registers a receiver. Its URL must resolve to public addresses (unless the site sets
-    ARBITER_WEBHOOKS_ALLOW_PRIVATE); that is checked now and again before every delivery."""
+    """Registers a receiver. Its URL must resolve to public addresses (or ones the operator
+    allows); that is checked now and again before every delivery."""
     events = _check_events(events)
-    resolve_target(url)
+    receiver_target(url)
     return WebhookEndpoint.objects.create(project=project, url=url, events=events, created_by=user)
 
 
@@ -174,7 +186,7 @@ def _post(delivery: WebhookDelivery) -> _Outcome:
         ),
     }
     try:
-        status = post(resolve_target(endpoint.url), body, headers, timeout=TIMEOUT_S)
+        status = post(receiver_target(endpoint.url), body, headers, timeout=TIMEOUT_S)
     except UnsafeTarget as exc:
         return _Outcome(None, exc.message, retry=False)
     except (OSError, http.client.HTTPException) as exc:
