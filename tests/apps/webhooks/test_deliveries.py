@@ -9,7 +9,7 @@ import pytest
 
 from apps.core.errors import ApplicationError
 from apps.core.jobs import JobStatus
-from apps.exports.netguard import UnsafeTarget, resolve_target
+from apps.core.outbound import UnsafeTarget
 from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apps.webhooks.services import (
     MAX_ATTEMPTS,
@@ -20,6 +20,7 @@ from apps.webhooks.services import (
     webhook_signature,
     webhook_signature_valid,
 )
+from apps.webhooks.services import receiver_target as resolve_target
 from tests.apps.webhooks.receiver import due_now
 
 pytestmark = pytest.mark.django_db
