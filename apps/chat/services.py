@@ -101,6 +101,8 @@ def message_send(*, user: User, conversation_id: int, content: str) -> Message:
     content = (content or "").strip()
     if not content:
         raise ApplicationError("Write a message first.")
+    if "\x00" in content:  # PostgreSQL cannot store it: refuse it here rather than fail there
+        raise ApplicationError("A message cannot contain NUL (\\x00) characters.")
     if len(content) > MAX_MESSAGE_CHARS:
         raise ApplicationError(f"A message may be at most {MAX_MESSAGE_CHARS:,} characters long.")
     with transaction.atomic():

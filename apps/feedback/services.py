@@ -10,13 +10,19 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core import events
-from apps.core.errors import ApplicationError, Conflict
+from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.core.events import EventName
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import TaskShape, validate_payload
 from apps.labeling.models import Assignment, AssignmentStatus, Task
-from apps.labeling.services import _own_assignment_locked, lease_duration, task_has_free_slot
+from apps.labeling.services import (
+    EXCLUDED_MESSAGE,
+    _own_assignment_locked,
+    annotator_is_excluded,
+    lease_duration,
+    task_has_free_slot,
+)
 from apps.projects.models import CritiquePolicy, FeedbackKind, Project
 from apps.quality.cycles import cycles_after_new_judgment
 
@@ -148,6 +154,9 @@ def _judgment_submit(
             .first()
         )
         return Submission(judgment=stored, created=False)
+    if annotator_is_excluded(project=project, annotator=annotator):
+        # Their leases were released when they were excluded; a late answer must not fill one.
+        raise PermissionDenied(EXCLUDED_MESSAGE)
     task = (
         Task.objects.select_for_update(of=("self",))
         .select_related("project")
