@@ -21,7 +21,6 @@ from apps.exports.models import (
     ExportFormat,
     ExportJob,
     ExportKind,
-    JobStatus,
     Snapshot,
 )
 from apps.exports.options import (
@@ -260,7 +259,7 @@ def snapshot_download_api(request, snapshot_id: int):
 
 @extend_schema(
     methods=["GET"],
-    parameters=_filter_parameters(status=JobStatus.values),
+    parameters=_filter_parameters(status=job_layer.JobStatus.values),
     responses=DatasetImportOut(many=True),
 )
 @extend_schema(
@@ -271,8 +270,9 @@ def snapshot_download_api(request, snapshot_id: int):
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser])
 def dataset_import_list_api(request, project_id: int):
-    """POST: queue the import of a TRL-format JSONL file; poll it until `succeeded` or
-    `failed` (then `errors` lists each bad row's line; nothing was imported)."""
+    """POST: queue the import of a TRL-format JSONL file; poll it until it is `succeeded`,
+    `failed` (`error` says why; `errors` lists each bad line; nothing was imported) or
+    `cancelled`."""
     project = project_get_for_export(user=request.user, project_id=project_id)
     if request.method == "POST":
         data = DatasetImportIn(data=request.data)

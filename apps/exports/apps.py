@@ -7,6 +7,7 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.jobs import register_job_kind
-        from apps.exports.models import ExportJob
+        from apps.exports.models import DatasetImport, ExportJob
 
+        register_job_kind(DatasetImport, task="apps.exports.tasks.run_dataset_import")
         register_job_kind(ExportJob, task="apps.exports.tasks.run_export")

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.core.jobs import Job
+from apps.imports.models import FileImport
 
 
 class ExportKind(models.TextChoices):
@@ -60,18 +61,6 @@ class Snapshot(models.Model):
         return f"Snapshot {self.pk} ({self.kind}, {self.sha256[:12]})"
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    VALIDATING = "validating", "Validating rows"
-    WRITING = "writing", "Writing"
-    SUCCEEDED = "succeeded", "Done"
-    FAILED = "failed", "Failed"
-
-
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
-
-
 class ExportJob(Job):
     """An export requested through the API and written by a worker; its result is a snapshot."""
 
@@ -96,44 +85,18 @@ class ExportJob(Job):
         return f"Export {self.pk} ({self.kind}, {self.status})"
 
 
-class DatasetImport(models.Model):
+class DatasetImport(FileImport):
     """A dataset in TRL's formats (preference or unpaired) brought in as prompts, responses,
-    tasks and imported judgments. Validated whole, then written whole or not at all."""
+    tasks and imported judgments, by the one import pipeline (apps/imports/pipeline.py)."""
 
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="dataset_imports"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
     file = models.FileField(upload_to="dataset-imports/%Y/%m/")
-    original_name = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, help_text='[{"line": 3, "error": "..."}]')
-    error_count = models.PositiveIntegerField(default=0)
-    prompts_created = models.PositiveIntegerField(default=0)
-    responses_created = models.PositiveIntegerField(default=0)
-    tasks_created = models.PositiveIntegerField(default=0)
     judgments_created = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
-    def percent(self) -> int:
-        if self.status == JobStatus.SUCCEEDED:
-            return 100
-        if not self.total_rows:
-            return 0
-        return min(99, int(100 * self.processed_rows / self.total_rows))
 
     def __str__(self) -> str:
         return f"Dataset import {self.pk} ({self.status})"

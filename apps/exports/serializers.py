@@ -115,6 +115,9 @@ class DatasetImportOut(serializers.ModelSerializer):
             "project",
             "original_name",
             "status",
+            "phase",
+            "attempts",
+            "error",
             "percent",
             "total_rows",
             "processed_rows",
@@ -125,5 +128,6 @@ class DatasetImportOut(serializers.ModelSerializer):
             "tasks_created",
             "judgments_created",
             "created_at",
+            "started_at",
             "finished_at",
         ]

@@ -18,6 +18,9 @@ def run_export(self, job_id: int) -> str:
     return export_job_run(job_id=job_id, worker=worker_name(self.request)).status
 
 
-@shared_task(name="exports.run_dataset_import", queue="default", acks_late=True)
-def run_dataset_import(import_id: int) -> str:
-    return dataset_import_run(import_id=import_id).status
+@shared_task(
+    name="exports.run_dataset_import", queue="default", acks_late=True, reject_on_worker_lost=True
+)
+def run_dataset_import(import_id: int) -> str | None:
+    job = dataset_import_run(import_id=import_id)
+    return job.status if job else None

@@ -16,6 +16,7 @@ from apps.exports.importing import dataset_import_create
 from apps.exports.models import DatasetImport, Snapshot
 from apps.exports.selectors import dataset_import_get_for_admin, project_get_for_export
 from apps.exports.services import snapshot_create
+from apps.imports.views import render_import_status
 
 
 def _admin_project(request, project_id: int):
@@ -105,5 +106,10 @@ def dataset_import_new(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def dataset_import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     job = dataset_import_get_for_admin(user=request.user, import_id=import_id)
-    template = "exports/_import_status.html" if request.htmx else "exports/import_detail.html"
-    return render(request, template, {"job": job, "project": job.project})
+    return render_import_status(
+        request,
+        job,
+        poll_url=reverse("exports:import-detail", args=[job.pk]),
+        back_url=reverse("exports:home", args=[job.project_id]),
+        back_label=f"Datasets of {job.project.name}",
+    )
