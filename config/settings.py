@@ -218,6 +218,8 @@ if not ARBITER_SECRET_KEYS:
         ).decode()
     ]
 ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+# A line of an import longer than this is a line error, read no further (imports stream files).
+ARBITER_IMPORT_MAX_LINE_BYTES = env.int("ARBITER_IMPORT_MAX_LINE_BYTES", default=8 * 1024 * 1024)
 # Base models the operator makes available: folders whose sub-folders holding a config.json are
 # offered to every project (apps/training/model_choices.py). Models are chosen, never typed as paths.
 ARBITER_MODEL_ROOTS = env.list("ARBITER_MODEL_ROOTS", default=[])
@@ -265,10 +267,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExportKindEnum": "apps.exports.models.ExportKind",
-        "ExportJobStatusEnum": "apps.exports.models.JobStatus",
         "WebhookEventEnum": "apps.core.events.EventName",
         "FeedbackKindEnum": "apps.projects.models.FeedbackKind",
-        "ImportStatusEnum": "apps.imports.models.ImportStatus",
+        "JobStatusEnum": "apps.core.jobs.JobStatus",
+        "ImportPhaseEnum": "apps.imports.models.ImportPhase",
     },
     "TITLE": "Arbiter API",
     "DESCRIPTION": "Import prompts and responses, label them, export datasets.",
