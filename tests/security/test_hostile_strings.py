@@ -63,7 +63,9 @@ INJECTED = """() => {
   for (const block of document.querySelectorAll('script[type="application/json"]')) {
     try { JSON.parse(block.textContent); } catch (e) { badJson.push(block.id || 'unnamed'); }
   }
-  return {hits, badJson};
+  // The payloads are on the page as text (so the page did show what users wrote).
+  const shown = document.body ? Number(document.body.innerText.includes('__pwned')) : 0;
+  return {hits, badJson, shown};
 }"""
 
 
@@ -106,7 +108,7 @@ def _look_at_every_page(browser, live_server, world, role, pages, leaks: list[st
 
     page.on("dialog", on_dialog)
     page.on("response", on_response)
-    seen, pwned = 0, 0
+    seen, pwned, shown = 0, 0, 0
     for route in pages:
         url = live_server.url + route_url(route, kwargs_for(route, world))
         try:
@@ -121,6 +123,7 @@ def _look_at_every_page(browser, live_server, world, role, pages, leaks: list[st
         seen += 1
         page.wait_for_timeout(150)  # htmx "load" triggers and late scripts get their turn
         found = page.evaluate(INJECTED)
+        shown += found["shown"]
         if found["hits"]:
             pwned += len(found["hits"])
             problems.append(f"{route.name} as {role}: injected {found['hits'][:5]}")
@@ -128,7 +131,7 @@ def _look_at_every_page(browser, live_server, world, role, pages, leaks: list[st
             problems.append(f"{route.name} as {role}: JSON that does not parse: {found['badJson']}")
     context.close()
     problems += [f"dialog as {role}: {message}" for message in dialogs]
-    return seen, problems, pwned + len(dialogs)
+    return seen, shown, problems, pwned + len(dialogs)
 
 
 def test_hostile_strings_render_inert_on_every_page(
@@ -138,7 +141,7 @@ def test_hostile_strings_render_inert_on_every_page(
     world = world_build(text=hostile_text, media_root=tmp_path)
     routes = all_routes()
     leaks: list[str] = []
-    seen, problems, pwned = 0, [], 0
+    seen, shown, problems, pwned = 0, 0, [], 0
     for role in (PROJECT_ADMIN, ANNOTATOR):
         # Every page the role may GET, by the authorization matrix (the rest answer 4xx).
         pages = [
@@ -146,15 +149,17 @@ def test_hostile_strings_render_inert_on_every_page(
             for route in routes
             if role in MATRIX.get(route.name, {}).get("GET", ()) and route.name != ADMIN_SITE
         ]
-        role_seen, role_problems, role_pwned = _look_at_every_page(
+        role_seen, role_shown, role_problems, role_pwned = _look_at_every_page(
             browser, live_server, world, role, pages, leaks
         )
-        seen, problems, pwned = seen + role_seen, problems + role_problems, pwned + role_pwned
+        seen, shown = seen + role_seen, shown + role_shown
+        problems, pwned = problems + role_problems, pwned + role_pwned
 
     security_counters["hostile_fields"] += len(world.written_fields)
     security_counters["pwned"] += pwned
     security_counters["leaks"] += len(leaks)
     assert seen > 2 * 30, f"only {seen} pages were looked at"
+    assert shown > 20, f"the hostile text showed (as text) on only {shown} of {seen} pages"
     assert not leaks, "requests to foreign hosts:\n" + "\n".join(leaks)
     assert not problems, "\n".join(problems)
 
