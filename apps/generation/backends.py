@@ -374,8 +374,10 @@ class OpenAICompatibleBackend(GenerationBackend):
             answer = self._client.post(self.url, json=body)
         except httpx.TimeoutException:
             raise _Retryable(f"no answer within {self.timeout:g} s (timeout)") from None
-        except httpx.TransportError as exc:
-            raise _Retryable(f"could not reach the server ({type(exc).__name__}: {exc})") from None
+        except httpx.ConnectError as exc:  # the system's words ("Connection refused")
+            raise _Retryable(f"could not reach the server (ConnectError: {exc})") from None
+        except httpx.TransportError as exc:  # a protocol error may quote the server: name it only
+            raise _Retryable(f"could not reach the server ({type(exc).__name__})") from None
         status = answer.status_code
         if status == 429 or status >= 500:
             raise _Retryable(_status_line(status))

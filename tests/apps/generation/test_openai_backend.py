@@ -1,7 +1,8 @@
+import socket
+import threading
 import time
 
 import pytest
-
 from django.test import override_settings
 
 from apps.generation.backends import (
@@ -111,9 +112,11 @@ def test_a_client_error_is_final_and_not_retried():
 def test_a_server_the_operator_has_not_allowed_is_refused_before_any_request(settings):
     with openai_server() as server:
         base_url = server.base_url
-        with override_settings(ARBITER_OUTBOUND_ALLOW_HOSTS=[]):
-            with pytest.raises(BackendConfigError, match="loopback address"):
-                backend_from_config({"type": "openai", "base_url": base_url, "model": "m"})
+        with (
+            override_settings(ARBITER_OUTBOUND_ALLOW_HOSTS=[]),
+            pytest.raises(BackendConfigError, match="loopback address"),
+        ):
+            backend_from_config({"type": "openai", "base_url": base_url, "model": "m"})
     assert server.requests == []
 
 
@@ -141,3 +144,30 @@ def test_batches_answer_each_conversation_in_order():
     with openai_server() as server:
         replies = backend_for(server).generate_batch(conversations)
     assert replies == [[f"You said: q{i}"] for i in range(5)]
+
+
+def test_a_server_that_does_not_speak_http_is_reported_without_its_words(settings):
+    # A service that is not an HTTP server: the parser would quote its banner; the page must not.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_garbage():
+        for _ in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nSECRET-BANNER of a service\r\n\r\n")
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    settings.ARBITER_OUTBOUND_ALLOW_HOSTS = [f"127.0.0.1:{port}"]
+    backend = backend_from_config(
+        {"type": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "model": "m",
+         "max_retries": 1, "backoff": 0}
+    )  # fmt: skip
+    with pytest.raises(GenerationError) as error:
+        backend.generate(HELLO)
+    thread.join(timeout=5)
+    listener.close()
+    assert "could not reach the server" in error.value.reason
+    assert "SECRET" not in error.value.reason
