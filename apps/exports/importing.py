@@ -18,7 +18,6 @@ import json
 import random
 import sqlite3
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
@@ -35,7 +34,7 @@ from apps.exports.import_rows import (
 from apps.exports.models import DatasetImport
 from apps.feedback.models import Judgment, JudgmentSource, Phase
 from apps.feedback.payloads import STRENGTHS
-from apps.imports.pipeline import ImportKind, import_run
+from apps.imports.pipeline import ImportKind, import_run, upload_check
 from apps.labeling.models import Task, TaskItem
 from apps.projects.models import FeedbackKind, Project
 
@@ -50,11 +49,7 @@ def dataset_import_create(*, project: Project, user: User, upload: UploadedFile)
             "TRL datasets are imported into pairwise projects (preference rows) or thumbs "
             f"projects (unpaired rows), not into a {project.kind} project."
         )
-    if upload.size == 0:
-        raise ApplicationError("The file is empty.")
-    limit = settings.ARBITER_IMPORT_MAX_BYTES
-    if upload.size > limit:
-        raise ApplicationError(f"The file is larger than the {limit // 2**20} MiB limit.")
+    upload_check(upload)
     job = DatasetImport.objects.create(
         project=project, created_by=user, file=upload, original_name=upload.name[:255]
     )

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError
 
+from apps.core.errors import ApplicationError
 from apps.core.heartbeat import Heartbeat
 from apps.core.jobs import (
     JobStatus,
@@ -69,6 +71,18 @@ class _Checked:
 
 class _ClaimLost(Exception):
     """The job is no longer this claim's (the reaper gave it to another worker)."""
+
+
+def upload_check(upload: UploadedFile) -> None:
+    """Refuses an empty upload, or one over ARBITER_IMPORT_MAX_BYTES, before a job exists."""
+    if upload.size == 0:
+        raise ApplicationError("The file is empty.")
+    limit = settings.ARBITER_IMPORT_MAX_BYTES
+    if upload.size > limit:
+        raise ApplicationError(
+            f"The file is {upload.size:,} bytes; imports are limited to {limit:,} bytes "
+            "(ARBITER_IMPORT_MAX_BYTES). Split the file, or ask the operator to raise the limit."
+        )
 
 
 def worker_name() -> str:

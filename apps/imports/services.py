@@ -3,16 +3,14 @@ is written in the transaction that marks the job succeeded, or nothing is."""
 
 import random
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from apps.accounts.models import User
-from apps.core.errors import ApplicationError
 from apps.core.jobs import job_enqueue
 from apps.corpus.models import Prompt, Response
 from apps.imports.models import ImportJob
-from apps.imports.pipeline import ImportKind, import_run
+from apps.imports.pipeline import ImportKind, import_run, upload_check
 from apps.imports.rows import PromptRow, parse_row
 from apps.labeling.services import task_groups_for_prompt, tasks_bulk_create
 from apps.projects.models import Project
@@ -28,11 +26,7 @@ def import_job_create(
     max_pairs_per_prompt: int | None = None,
 ) -> ImportJob:
     """Stores the upload and queues the import (the worker starts once this commits)."""
-    if upload.size == 0:
-        raise ApplicationError("The file is empty.")
-    limit = settings.ARBITER_IMPORT_MAX_BYTES
-    if upload.size > limit:
-        raise ApplicationError(f"The file is larger than the {limit // 2**20} MiB limit.")
+    upload_check(upload)
     job = ImportJob.objects.create(
         project=project,
         created_by=user,
