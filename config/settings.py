@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,11 +19,17 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 PRODUCTION = env.bool("ARBITER_PRODUCTION", default=False)
 
+# The development key is published: only a DEBUG process (a developer's own machine) may fall
+# back on it. Anything else refuses to start (bin/demo and the tests set a key of their own).
 _DEV_SECRET_KEY = "arbiter-dev-only-secret-key-do-not-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY must be set when ARBITER_PRODUCTION is true.")
+    if PRODUCTION or not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment or in .env (make one with: "
+            "python -c \"import secrets; print(secrets.token_urlsafe(50))\"), or set DEBUG=true "
+            "on a development machine."
+        )
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -40,7 +47,9 @@ INSTALLED_APPS = [
     "knox",
     "axes",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "apps.core",
     "apps.accounts",
     "apps.projects",
@@ -59,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -272,14 +282,47 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "apps.core.jobs.JobStatus",
         "ImportPhaseEnum": "apps.imports.models.ImportPhase",
     },
+    # Swagger UI's files come from this package, not a CDN: /api/docs/ works offline and under the CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "TITLE": "Arbiter API",
     "DESCRIPTION": "Import prompts and responses, label them, export datasets.",
     "VERSION": "0.1.0",
 }
 
+# Content-Security-Policy (django-csp): script only from our own files (no inline script; a
+# template that needs one gives it nonce="{{ request.csp_nonce }}"), images only from our own
+# origin (rendered Markdown never loads one: apps/core/markdown.py), nothing fetched from or
+# posted to elsewhere, no framing. Inline style stays allowed: our templates set widths with it,
+# and untrusted text never reaches a style (Markdown keeps only table-cell alignment).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# JSON and form bodies larger than this are refused (400) before they are parsed; file uploads
+# stream to disk and are bounded by ARBITER_IMPORT_MAX_BYTES instead.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Production runs behind a TLS-terminating proxy that sets X-Forwarded-Proto (and replaces
+    # any a client sent); plain HTTP is redirected, and browsers are told to use HTTPS only.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("ARBITER_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("ARBITER_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("ARBITER_HSTS_INCLUDE_SUBDOMAINS", default=False)
 
 LOGGING = {
     "version": 1,

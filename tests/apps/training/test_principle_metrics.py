@@ -15,6 +15,7 @@ from apps.training.models import RunMetric, RunStatus, TrainingRun
 from apps.training.services import training_run_launch
 from apps.training.tasks import run_training
 from tests.factories import ProjectFactory, StaffFactory, add_member, make_task
+from tests.models_offered import offer
 from tests.trainer.tiny import BAD, GOOD, NEUTRAL
 
 # A project admin's principle written to break out of a <script> block, and long (~300 chars).
@@ -60,17 +61,6 @@ def curves_in(html: str) -> dict:
     return json.loads(block.group(1))
 
 
-def model_reference(folder, settings) -> str:
-    """The tiny model as a run config names it: a base model under an operator's model root
-    where models are chosen by reference (apps.training.model_choices), else its path."""
-    try:
-        import apps.training.model_choices  # noqa: F401
-    except ImportError:
-        return str(folder)
-    settings.ARBITER_MODEL_ROOTS = [str(folder.parent)]
-    return f"base:{folder.parent.name}/{folder.name}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_principle_run_with_a_long_hostile_principle_trains_and_its_page_is_inert(
     client, tiny_bert, settings
@@ -81,7 +71,7 @@ def test_a_principle_run_with_a_long_hostile_principle_trains_and_its_page_is_in
         project=project,
         user=project.created_by,
         objective="reward_principle",
-        config={"model": model_reference(tiny_bert, settings), "batch_size": 8, "max_steps": 6},
+        config={"model": offer(settings, tiny_bert), "batch_size": 8, "max_steps": 6},
     )
 
     run_training.apply(args=[run.pk])  # the training task's body, in this process
