@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -189,8 +190,10 @@ def _post(delivery: WebhookDelivery) -> _Outcome:
         status = post(receiver_target(endpoint.url), body, headers, timeout=TIMEOUT_S)
     except UnsafeTarget as exc:
         return _Outcome(None, exc.message, retry=False)
-    except (OSError, http.client.HTTPException) as exc:
+    except OSError as exc:  # the system's words ("Connection refused")
         return _Outcome(None, f"{type(exc).__name__}: {exc}"[:500], retry=True)
+    except http.client.HTTPException as exc:  # may quote what the target sent: name it only
+        return _Outcome(None, f"{type(exc).__name__}: not an HTTP answer", retry=True)
     if 200 <= status < 300:
         return _Outcome(status, "", retry=False)
     return _Outcome(status, f"HTTP {status}", retry=status >= 500 or status in RETRY_STATUSES)

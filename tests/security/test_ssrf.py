@@ -12,6 +12,9 @@ failed test is an address that got through (`ssrf_passed`), and `ssrf_forms` is 
 entry points and senders exercised.
 """
 
+import socket
+import threading
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -384,3 +387,31 @@ def test_the_operator_allow_list_admits_exactly_the_listed_server(admin, setting
     assert ok.status_code == 201
     assert other_port.status_code == 400 and _refused_by_guard(other_port.data["detail"])
     count_entry("model endpoint API create")
+
+
+def test_a_receiver_that_answers_garbage_is_logged_without_its_words(admin, settings, count_entry):
+    """A service that is not an HTTP server (or answers in pieces of itself) is reported by the
+    error's name: what it sent never reaches a delivery log or a page."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_garbage():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"SECRET-BANNER of an internal service\r\n\r\n")
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    settings.ARBITER_OUTBOUND_ALLOW_HOSTS = [f"127.0.0.1:{port}"]
+    project = _project(admin)
+    event = WebhookEvent.values[0]
+    WebhookEndpoint.objects.create(project=project, url=f"http://127.0.0.1:{port}/", events=[event])
+    (delivery,) = webhook_emit(project_id=project.pk, event=event, payload={})
+    webhook_attempt(delivery_id=delivery.pk)
+    thread.join(timeout=5)
+    listener.close()
+    delivery = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert delivery.error and "SECRET" not in delivery.error
+    assert "SECRET" not in str(delivery.log)
+    count_entry("webhook delivery")
