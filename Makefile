@@ -44,6 +44,9 @@ compose-check:
 	@command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
+# Benchmarks load the settings outside pytest: a throwaway key unless the environment sets one.
+bench-labeling bench-training bench-dashboard bench-export bench-generation: export SECRET_KEY ?= arbiter-bench-only-secret-key
+
 bench-labeling: install
 	$(BIN)/python bench/labeling/bench_labeling.py
 
