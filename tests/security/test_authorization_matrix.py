@@ -178,6 +178,14 @@ BODIES = {
     },
 }
 REFUSAL_STATUSES = {401, 403, 404, 405}
+# A GET must not write, except where the page is itself the action: opening the labeling page
+# leases the caller's next task (reloading it returns the same lease).
+GET_MAY_WRITE = {"labeling:label"}
+SESSION_TABLES = {"django_session"}  # a login session may be touched by any request
+
+
+def _changed(before: dict, after: dict, ignore=frozenset()) -> dict:
+    return {t: (before[t], after[t]) for t in before if before[t] != after[t] and t not in ignore}
 
 
 def _row_counts() -> dict[str, int]:
@@ -276,11 +284,17 @@ def test_every_url_and_operation_answers_only_the_roles_the_matrix_allows(world,
                 elif role in allowed:
                     if _is_refusal(response):
                         failures.append(f"{where} — refused, but the matrix allows it")
+                    elif (
+                        method == "GET"
+                        and route.name not in GET_MAY_WRITE
+                        and (changed := _changed(before, after, ignore=SESSION_TABLES))
+                    ):
+                        failures.append(f"{where} — a GET changed rows: {changed}")
                 elif not _is_refusal(response):
                     failures.append(f"{where} — answered, but the matrix refuses it")
                 elif role == OTHER_ADMIN and kwargs and response.status_code not in (404, 405):
                     failures.append(f"{where} — a foreign object must answer 404")
-                elif changed := {t: (before[t], after[t]) for t in before if before[t] != after[t]}:
+                elif changed := _changed(before, after):
                     failures.append(f"{where} — refused, yet rows changed: {changed}")
                 else:
                     refused_ok += 1
