@@ -73,7 +73,11 @@ def _candidate_tasks(*, project: Project, annotator: User, now):
         .values("n")
     )
     seen_by_annotator = Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)
-    tasks = Task.objects.filter(project=project, judgment_count__lt=project.overlap)
+    # Only tasks of the project's kind: a task made before a kind change (which is refused now
+    # once tasks exist) would be served to a page and a payload check of the wrong kind.
+    tasks = Task.objects.filter(
+        project=project, kind=project.kind, judgment_count__lt=project.overlap
+    )
     if project.kind == FeedbackKind.HINDSIGHT:
         # A hindsight task is ready once its consequence exists (imported, or simulated later).
         tasks = tasks.exclude(consequence="")

@@ -96,3 +96,14 @@ def test_tasks_made_for_a_kind_that_changed_meanwhile_are_refused(project):
     with pytest.raises(Conflict, match="kind changed"):
         tasks_bulk_create(project=stale, prompt_groups=[(prompt, responses, groups, {})])
     assert not project.tasks.exists()
+
+
+def test_a_task_of_another_kind_left_from_before_is_never_served(project, annotator):
+    from apps.labeling.models import Task
+    from apps.labeling.services import task_claim_next
+
+    left_over = make_task(project, n_responses=3)
+    Task.objects.filter(pk=left_over.pk).update(kind=FeedbackKind.LISTWISE)  # from before
+    assert task_claim_next(project=project, annotator=annotator) is None
+    matching = make_task(project)
+    assert task_claim_next(project=project, annotator=annotator).task == matching
