@@ -1,10 +1,8 @@
 """Celery tasks: each takes an id, re-reads its row, and is safe to run twice."""
 
-import os
-
 from celery import shared_task
 
-from apps.core.jobs import JobStatus
+from apps.core.jobs import JobStatus, worker_name
 from apps.webhooks.services import webhook_attempt
 
 
@@ -14,8 +12,7 @@ from apps.webhooks.services import webhook_attempt
 def deliver_webhook(self, delivery_id: int) -> str | None:
     """One try; when the delivery goes back to the queue, its next try is sent for when it is
     due (should that message be lost, the job reaper sends another)."""
-    worker = f"{self.request.hostname or 'inline'} pid {os.getpid()}"
-    delivery = webhook_attempt(delivery_id=delivery_id, worker=worker)
+    delivery = webhook_attempt(delivery_id=delivery_id, worker=worker_name(self.request))
     if delivery is None:
         return None
     if (

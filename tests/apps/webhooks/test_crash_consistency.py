@@ -2,9 +2,13 @@
 once as a row, and the receiver sees only its one delivery id (a repeat POST is possible — the
 crash may come after the receiver answered — and is what `X-Arbiter-Delivery` dedupes)."""
 
+import os
+import signal
 import threading
+import time
 from datetime import timedelta
 
+import psutil
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -73,3 +77,49 @@ def test_two_deliveries_of_one_message_at_once_post_once(delivery):
     done = WebhookDelivery.objects.get(pk=delivery.pk)
     assert (done.status, done.attempts, len(done.log)) == ("succeeded", 1, 1)
     assert len(delivery.target.requests) == 1
+
+
+@pytest.mark.worker
+@pytest.mark.postgres
+def test_a_delivery_whose_pool_process_is_killed_mid_try_is_delivered_again(
+    start_worker, project, receiver, tmp_path, settings
+):
+    settings.ARBITER_WEBHOOKS_ALLOW_PRIVATE = True
+    target = receiver()
+    flag = tmp_path / "paused"
+    worker = start_worker(
+        "default",
+        name="webhooks",
+        app="tests.apps.core.pausing_worker",
+        pool="prefork",
+        ARBITER_TEST_PAUSE_AT="webhook.posted",
+        ARBITER_TEST_PAUSE_FLAG=str(flag),
+        ARBITER_WEBHOOKS_ALLOW_PRIVATE="true",
+    )
+    webhook_endpoint_create(project=project, url=target.url, events=["task.completed"], user=None)
+    [delivery] = webhook_emit(project_id=project.pk, event="task.completed", payload={"task": 1})
+    wait_until(flag.exists, what="the try to reach its pause point", worker=worker)
+    child = int(flag.read_text())
+    assert child in [p.pid for p in psutil.Process(worker.proc.pid).children(recursive=True)]
+    assert len(target.requests) == 1, "the receiver answered; the worker dies before recording it"
+
+    os.kill(child, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+
+    wait_until(
+        lambda: WebhookDelivery.objects.get(pk=delivery.pk).is_finished,
+        what="the delivery to end",
+        worker=worker,
+    )
+    done = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert (done.status, done.attempts, len(done.log)) == ("succeeded", 2, 1)
+    assert WebhookDelivery.objects.count() == 1
+    ids = [request["headers"]["X-Arbiter-Delivery"] for request in target.requests]
+    assert ids == [str(delivery.event_id)] * 2, "the repeat carries the same id, for dedupe"
+
+
+def wait_until(predicate, *, what: str, worker, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}\n{worker.log()[-4000:]}")
+        time.sleep(0.2)

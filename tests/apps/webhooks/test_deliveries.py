@@ -154,11 +154,12 @@ def test_stale_or_forged_signatures_are_invalid():
 
 
 def test_the_webhook_api_registers_lists_and_logs(project, admin_user, receiver, allow_private):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from tests.factories import api_token
+
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(admin_user)}")
     target = receiver()
 
     created = client.post(
