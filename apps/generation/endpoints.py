@@ -10,7 +10,7 @@ when the backend opens.
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -93,13 +93,32 @@ def model_endpoint_create(
         raise Conflict(f"This project already has a model server at {url}.")
     if name and ModelEndpoint.objects.filter(project=project, name=name).exists():
         raise Conflict(f"This project already has a model server named {name!r}.")
-    return ModelEndpoint.objects.create(
+    return _insert(
         project=project,
         name=name or _free_name(project=project, wanted=_name_from_url(url)),
         base_url=url,
-        api_key_encrypted=encrypt_secret(_clean_key(api_key) or ""),
-        created_by=actor,
+        api_key=_clean_key(api_key) or "",
+        actor=actor,
     )
+
+
+def _insert(
+    *, project: Project, name: str, base_url: str, api_key: str, actor: User | None
+) -> ModelEndpoint:
+    try:
+        with transaction.atomic():  # a savepoint: a racing twin leaves the caller's work intact
+            return ModelEndpoint.objects.create(
+                project=project,
+                name=name,
+                base_url=base_url,
+                api_key_encrypted=encrypt_secret(api_key),
+                created_by=actor,
+            )
+    except IntegrityError:
+        raise Conflict(
+            "Another request registered this model server (or its name) at the same moment; "
+            "try again."
+        ) from None
 
 
 @transaction.atomic
@@ -136,7 +155,11 @@ def model_endpoint_update(
         endpoint.name = name
     if api_key is not None:
         endpoint.api_key_encrypted = encrypt_secret(api_key)
-    endpoint.save()
+    try:
+        with transaction.atomic():
+            endpoint.save()
+    except IntegrityError:
+        raise Conflict("Another model server of this project took that URL or name.") from None
     return endpoint
 
 
@@ -152,12 +175,12 @@ def _endpoint_for_url(
         ModelEndpoint.objects.select_for_update().filter(project=project, base_url=url).first()
     )
     if endpoint is None:
-        return ModelEndpoint.objects.create(
+        return _insert(
             project=project,
             name=_free_name(project=project, wanted=_name_from_url(url)),
             base_url=url,
-            api_key_encrypted=encrypt_secret(_clean_key(api_key) or ""),
-            created_by=actor,
+            api_key=_clean_key(api_key) or "",
+            actor=actor,
         )
     if api_key is not None:
         endpoint.api_key_encrypted = encrypt_secret(_clean_key(api_key))
