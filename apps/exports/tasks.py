@@ -19,8 +19,12 @@ def run_export(self, job_id: int) -> str:
 
 
 @shared_task(
-    name="exports.run_dataset_import", queue="default", acks_late=True, reject_on_worker_lost=True
+    name="exports.run_dataset_import",
+    queue="default",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    bind=True,
 )
-def run_dataset_import(import_id: int) -> str | None:
-    job = dataset_import_run(import_id=import_id)
+def run_dataset_import(self, import_id: int) -> str | None:
+    job = dataset_import_run(import_id=import_id, worker=worker_name(self.request))
     return job.status if job else None

@@ -14,8 +14,6 @@ silent heartbeat: the reaper queues it again, and it starts over (nothing of it 
 """
 
 import logging
-import os
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +32,7 @@ from apps.core.jobs import (
     job_finishing,
     job_should_stop,
     job_succeed,
+    worker_name,
 )
 from apps.imports.lines import RowError, read_lines
 from apps.imports.models import FileImport, ImportPhase
@@ -83,10 +82,6 @@ def upload_check(upload: UploadedFile) -> None:
             f"The file is {upload.size:,} bytes; imports are limited to {limit:,} bytes "
             "(ARBITER_IMPORT_MAX_BYTES). Split the file, or ask the operator to raise the limit."
         )
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def import_run(*, kind: ImportKind, job_id: int, worker: str | None = None) -> FileImport | None:
