@@ -92,7 +92,14 @@ def test_the_page_lists_the_projects_jobs_of_every_kind_and_no_other_projects(
         assert f'data-kind="{kind_of(job)}" data-job="{job.pk}"' in page
     assert f'data-kind="exports.exportjob" data-job="{theirs.pk}"' not in page
     assert f"{len(mine)} jobs" in page
-    assert {"exports.ExportJob", "imports.ImportJob", "webhooks.WebhookDelivery"} <= set(labels)
+    assert set(labels) >= {
+        "training.TrainingRun",
+        "generation.GenerationJob",
+        "exports.ExportJob",
+        "exports.DatasetImport",
+        "imports.ImportJob",
+        "webhooks.WebhookDelivery",
+    }, "every kind of job there is, on the page"
 
 
 def test_the_list_costs_the_same_queries_for_one_job_or_many_of_each_kind(
