@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -127,7 +126,8 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint
 
 def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookDelivery]:
     """Records one delivery per active endpoint of the project subscribed to `event`, and
-    queues each once the surrounding transaction commits (nothing is sent for a rollback)."""
+    queues each once the surrounding transaction commits (nothing is sent for a rollback).
+    A project without such endpoints costs one query and no transaction."""
     if event not in WebhookEvent.values:
         raise ApplicationError(f"Unknown webhook event {event!r}.")
     endpoints = [
@@ -135,19 +135,20 @@ def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookD
         for e in WebhookEndpoint.objects.filter(project_id=project_id, is_active=True)
         if event in e.events
     ]
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(endpoint=e, event=event, payload=payload) for e in endpoints]
-    )
-    for delivery in deliveries:
-        job_enqueue(delivery)
+    if not endpoints:
+        return []
+    with transaction.atomic():
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [WebhookDelivery(endpoint=e, event=event, payload=payload) for e in endpoints]
+        )
+        for delivery in deliveries:
+            job_enqueue(delivery)
     return deliveries
 
 
 def webhooks_on_event(event: Event) -> None:
     """The domain-event subscriber: the event's project's endpoints that want it get a delivery."""
-    if event.project_id is None:
-        return
-    with transaction.atomic():
+    if event.project_id is not None:
         webhook_emit(project_id=event.project_id, event=event.name, payload=event.payload)
 
 

@@ -77,3 +77,14 @@ def test_only_events_an_endpoint_subscribed_to_are_delivered(
     assert list(WebhookDelivery.objects.values_list("event", "endpoint")) == [
         ("job.finished", endpoint.pk)
     ]
+
+
+def test_an_event_of_a_project_without_receivers_costs_one_query(
+    project, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        events.emit("judgment.submitted", project_id=project.pk, payload={"judgment": 1})
+    with django_assert_num_queries(1):
+        for callback in after_commit:
+            callback()
+    assert not WebhookDelivery.objects.exists()
