@@ -124,6 +124,9 @@ AUTH_USER_MODEL = "accounts.User"
 # Personal API tokens: django-rest-knox's hashed, expiring tokens, with a scope (apps/accounts).
 KNOX_TOKEN_MODEL = "accounts.ApiToken"
 REST_KNOX = {"TOKEN_PREFIX": "arb_", "AUTH_HEADER_PREFIX": "Token", "TOKEN_TTL": None}
+# knox's own migrations would create a table for its token model even though ours replaces it
+# (and one that blocks TRUNCATE on PostgreSQL): ApiToken is all we need.
+MIGRATION_MODULES = {"knox": None}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
