@@ -13,6 +13,7 @@ from apps.labeling.models import Task
 from apps.projects.models import Membership, Role
 from tests.apps.generation.openai_server import Step, completion, openai_server
 from tests.factories import ProjectFactory, PromptFactory, StaffFactory
+from tests.models_offered import offer
 from tests.trainer.tiny import build_tiny_gpt2
 
 pytestmark = [
@@ -76,9 +77,10 @@ def job_row(job) -> GenerationJob:
 
 
 def test_a_real_worker_samples_a_local_model_and_an_endpoint_into_tasks(
-    start_worker, broker_env, project, tmp_path
+    start_worker, broker_env, project, tmp_path, settings
 ):
-    tiny = str(build_tiny_gpt2(tmp_path / "tiny-gpt2"))
+    # Offered before the worker starts: it reads the model roots from its environment.
+    tiny = offer(settings, build_tiny_gpt2(tmp_path / "models" / "tiny-gpt2"))
     prompts = [PromptFactory(project=project) for _ in range(4)]
     worker = start_worker("default", name="generator", **broker_env)
     with openai_server(*[Step(reply=f"Server answer {i}.") for i in range(4)]) as server:

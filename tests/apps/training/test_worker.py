@@ -34,12 +34,12 @@ def wait_for(predicate, *, timeout: float, what: str, worker=None):
     return value
 
 
-def launch(project, tiny_bert, **config):
+def launch(project, tiny_bert_ref, **config):
     return training_run_launch(
         project=project,
         user=project.created_by,
         objective="reward_pairwise",
-        config={"model": str(tiny_bert), "batch_size": 4, "learning_rate": 1e-3, **config},
+        config={"model": tiny_bert_ref, "batch_size": 4, "learning_rate": 1e-3, **config},
     )
 
 
@@ -49,10 +49,10 @@ def run_status(run):
 
 
 def test_a_real_worker_trains_a_launched_run_to_success_with_metrics(
-    start_worker, project_with_labels, tiny_bert
+    start_worker, project_with_labels, tiny_bert_ref
 ):
     worker = start_worker("training", name="trainer")
-    run = launch(project_with_labels, tiny_bert, num_epochs=2)
+    run = launch(project_with_labels, tiny_bert_ref, num_epochs=2)
     wait_for(
         lambda: run_status(run) in ("succeeded", "failed"),
         timeout=180,
@@ -70,10 +70,10 @@ def test_a_real_worker_trains_a_launched_run_to_success_with_metrics(
 
 
 def test_cancel_stops_a_running_run_within_a_few_steps(
-    start_worker, project_with_labels, tiny_bert
+    start_worker, project_with_labels, tiny_bert_ref
 ):
     worker = start_worker("training", name="trainer")
-    run = launch(project_with_labels, tiny_bert, num_epochs=100, batch_size=2)
+    run = launch(project_with_labels, tiny_bert_ref, num_epochs=100, batch_size=2)
     wait_for(
         lambda: TrainingRun.objects.get(pk=run.pk).step >= 3,
         timeout=120,
@@ -96,11 +96,11 @@ def test_cancel_stops_a_running_run_within_a_few_steps(
 
 
 def test_a_run_whose_worker_is_killed_is_resumed_by_a_new_worker(
-    start_worker, project_with_labels, tiny_bert
+    start_worker, project_with_labels, tiny_bert_ref
 ):
     fast_beats = {"ARBITER_JOB_HEARTBEAT_SECONDS": "0.5", "ARBITER_JOB_STALE_SECONDS": "3"}
     first = start_worker("training", name="doomed", **fast_beats)
-    run = launch(project_with_labels, tiny_bert, num_epochs=30, batch_size=2, save_steps=5)
+    run = launch(project_with_labels, tiny_bert_ref, num_epochs=30, batch_size=2, save_steps=5)
     wait_for(
         lambda: TrainingRun.objects.get(pk=run.pk).step >= 12,
         timeout=120,
