@@ -163,9 +163,16 @@ def test_a_label_token_labels_but_cannot_change_project_settings(project, admin_
     assert refused.status_code == 403 and "needs an admin token" in refused.data["detail"]
     assert label.post("/api/projects/", {"name": "Mine"}, format="json").status_code == 403
     assert label.delete(f"/api/tokens/{ApiToken.objects.get().token_key}/").status_code == 403
+    settings_url = f"/api/projects/{project.pk}/"
+    assert label.patch(settings_url, {"overlap": 3}, format="json").status_code == 403
+    project.refresh_from_db()
+    assert project.overlap == 1
     # The same user with an admin token may do what their role allows.
     admin = api_with(api_token(admin_user, scope="admin"))
     assert admin.post("/api/projects/", {"name": "Mine"}, format="json").status_code == 201
+    assert admin.patch(settings_url, {"overlap": 3}, format="json").status_code == 200
+    project.refresh_from_db()
+    assert project.overlap == 3
 
 
 def test_an_admin_token_is_still_bound_by_the_users_roles(project):
