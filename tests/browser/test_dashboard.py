@@ -9,6 +9,7 @@ from apps.training.services import training_run_launch
 from tests.apps.training.conftest import seed_pairwise_labels
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import PASSWORD, ProjectFactory, StaffFactory, add_member, make_task
+from tests.models_offered import offer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,19 +66,20 @@ def test_overview_draws_its_charts_and_excluding_an_annotator_changes_the_figure
 
 @pytest.mark.worker
 def test_a_runs_progress_bar_advances_while_a_real_worker_trains(
-    page, live_server, start_worker, tmp_path
+    page, live_server, start_worker, tmp_path, settings
 ):
     from tests.trainer.tiny import build_tiny_bert
 
     project = admin_project(username="trainer-admin")
     seed_pairwise_labels(project, prompts=40)
-    tiny = build_tiny_bert(tmp_path / "tiny-bert")
+    # Offered before the worker starts: it reads the model roots from its environment.
+    tiny = offer(settings, build_tiny_bert(tmp_path / "models" / "tiny-bert"))
     start_worker("training", name="browser-trainer")
     run = training_run_launch(
         project=project,
         user=project.created_by,
         objective="reward_pairwise",
-        config={"model": str(tiny), "num_epochs": 40, "batch_size": 2, "learning_rate": 1e-3},
+        config={"model": tiny, "num_epochs": 40, "batch_size": 2, "learning_rate": 1e-3},
     )
     log_in(page, live_server, "trainer-admin", PASSWORD)
     page.goto(f"{live_server.url}/runs/{run.pk}/")
