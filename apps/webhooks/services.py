@@ -19,7 +19,7 @@ import http.client
 import json
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -250,3 +250,16 @@ def webhook_attempt(*, delivery_id: int, worker: str = "inline") -> WebhookDeliv
         else:
             job_fail(delivery, outcome.error, **fields)
     return delivery
+
+
+def webhook_deliver(*, delivery_id: int, worker: str) -> datetime | None:
+    """What the delivery task does: one try (`webhook_attempt`). Returns when the next try is
+    due if this try put the delivery back in the queue, else None — a message that came early
+    or twice schedules nothing, so repeats never multiply."""
+    before = (
+        WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first()
+    )
+    delivery = webhook_attempt(delivery_id=delivery_id, worker=worker)
+    if delivery is None or delivery.status != JobStatus.QUEUED or delivery.attempts == before:
+        return None
+    return delivery.next_attempt_at

@@ -9,7 +9,12 @@ from django.utils import timezone
 from apps.core import events
 from apps.core.jobs import JobStatus, SimulatedCrash, crash_at, job_claim, job_retry, jobs_reap
 from apps.webhooks.models import WebhookDelivery
-from apps.webhooks.services import webhook_attempt, webhook_emit, webhook_endpoint_create
+from apps.webhooks.services import (
+    webhook_attempt,
+    webhook_deliver,
+    webhook_emit,
+    webhook_endpoint_create,
+)
 from apps.webhooks.tasks import deliver_webhook
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +120,21 @@ def test_a_finished_delivery_announces_no_job_finished_event(
 
 def test_the_delivery_task_is_safe_against_lost_workers_and_runs_twice_harmlessly(delivery):
     assert deliver_webhook.acks_late and deliver_webhook.reject_on_worker_lost
-    assert deliver_webhook.apply(args=(delivery.pk,)).get() == "succeeded"
-    assert deliver_webhook.apply(args=(delivery.pk,)).get() == "succeeded"
+    deliver_webhook.apply(args=(delivery.pk,))
+    deliver_webhook.apply(args=(delivery.pk,))
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == JobStatus.SUCCEEDED
     assert len(delivery.target.requests) == 1
+
+
+def test_only_the_try_that_requeues_a_delivery_schedules_its_next_try(
+    project, receiver, allow_private
+):
+    target = receiver(statuses=(503,))
+    webhook_endpoint_create(project=project, url=target.url, events=["run.finished"], user=None)
+    [delivery] = webhook_emit(project_id=project.pk, event="run.finished", payload={})
+
+    due = webhook_deliver(delivery_id=delivery.pk, worker="worker-a")
+    early = webhook_deliver(delivery_id=delivery.pk, worker="worker-b")  # a repeat, before due
+
+    assert due == WebhookDelivery.objects.get(pk=delivery.pk).next_attempt_at > timezone.now()
+    assert early is None and len(target.requests) == 1
