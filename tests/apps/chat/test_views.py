@@ -269,3 +269,20 @@ def test_the_api_sends_reads_and_reacts(conversation, chatter, chat_project):
     api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(stranger)}")
     assert api.put(url, {"kind": "sad"}, format="json").status_code == 404
     assert not Reaction.objects.exists()
+
+
+def test_the_api_answers_429_with_retry_after_past_the_per_minute_limit(
+    chat_project, chatter, settings
+):
+    settings.ARBITER_CHAT_MESSAGES_PER_MINUTE = 1
+    first, second = (Conversation.objects.create(project=chat_project, user=chatter) for _ in "ab")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(chatter, scope='label')}")
+    url = "/api/chat/conversations/{}/messages/"
+    assert api.post(url.format(first.pk), {"content": "Hi"}, format="json").status_code == 201
+
+    refused = api.post(url.format(second.pk), {"content": "Hi"}, format="json")
+
+    assert refused.status_code == 429 and "at most 1 messages a minute" in refused.data["detail"]
+    assert refused["Retry-After"] == str(refused.data["retry_after"])
+    assert not second.messages.exists()
