@@ -109,26 +109,30 @@ def _look_at_every_page(browser, live_server, world, role, pages, leaks: list[st
     page.on("dialog", on_dialog)
     page.on("response", on_response)
     seen, pwned, shown = 0, 0, 0
-    for route in pages:
+    # Each page whole, then as the partial htmx swaps in (the same URL with HX-Request).
+    visits = [(route, partial) for partial in (False, True) for route in pages]
+    for route, partial in visits:
+        page.set_extra_http_headers({"HX-Request": "true"} if partial else {})
+        where = f"{route.name}{' (htmx partial)' if partial else ''} as {role}"
         url = live_server.url + route_url(route, kwargs_for(route, world))
         try:
             response = page.goto(url, wait_until="load")
         except PlaywrightError as exc:
             if "Download is starting" not in str(exc):  # a file download is not a page
-                problems.append(f"{route.name} as {role}: {str(exc).splitlines()[0]}")
+                problems.append(f"{where}: {str(exc).splitlines()[0]}")
             continue
         # (400 is fine: a download page asked for without its parameters says what it needs.)
         if response is not None and (response.status in (401, 403, 404) or response.status >= 500):
-            problems.append(f"{route.name} as {role}: {response.status} for a page it may see")
+            problems.append(f"{where}: {response.status} for a page it may see")
         seen += 1
         page.wait_for_timeout(150)  # htmx "load" triggers and late scripts get their turn
         found = page.evaluate(INJECTED)
         shown += found["shown"]
         if found["hits"]:
             pwned += len(found["hits"])
-            problems.append(f"{route.name} as {role}: injected {found['hits'][:5]}")
+            problems.append(f"{where}: injected {found['hits'][:5]}")
         if found["badJson"]:
-            problems.append(f"{route.name} as {role}: JSON that does not parse: {found['badJson']}")
+            problems.append(f"{where}: JSON that does not parse: {found['badJson']}")
     context.close()
     problems += [f"dialog as {role}: {message}" for message in dialogs]
     return seen, shown, problems, pwned + len(dialogs)
@@ -158,7 +162,7 @@ def test_hostile_strings_render_inert_on_every_page(
     security_counters["hostile_fields"] += len(world.written_fields)
     security_counters["pwned"] += pwned
     security_counters["leaks"] += len(leaks)
-    assert seen > 2 * 30, f"only {seen} pages were looked at"
+    assert seen > 2 * 2 * 30, f"only {seen} pages were looked at"
     assert shown > 20, f"the hostile text showed (as text) on only {shown} of {seen} pages"
     assert not leaks, "requests to foreign hosts:\n" + "\n".join(leaks)
     assert not problems, "\n".join(problems)
