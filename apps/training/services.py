@@ -148,6 +148,9 @@ class _Recorder:
 
     def __init__(self, run_id: int):
         self.run_id = run_id
+        # Points up to a checkpoint are saved before it is written: a resumed attempt redoes
+        # only the steps after it, so no point of the curve is lost or written twice.
+        self.save_steps = 0
         self._last_write = 0.0
         self._last_event = None
         self._points: list[RunMetric] = []
@@ -167,7 +170,8 @@ class _Recorder:
                 RunMetric(run_id=self.run_id, step=event.step, name=name, value=float(value))
             )
         last = event.step >= event.total_steps
-        if last or time.monotonic() - self._last_write >= 0.5:
+        checkpoint = self.save_steps and event.step % self.save_steps == 0
+        if last or checkpoint or time.monotonic() - self._last_write >= 0.5:
             self._flush(event)
 
     def _flush(self, event) -> None:
@@ -230,6 +234,14 @@ def _fail(claimed: TrainingRun, reason: str, *, log_line: str) -> None:
             job_fail(run, reason)
 
 
+def _save_steps(objective: str, config: dict) -> int:
+    from trainer.config import parse_config
+    from trainer.registry import objectives
+
+    parsed = parse_config(objectives[objective].config_class, config)
+    return getattr(parsed, "save_steps", 0) or 0
+
+
 def training_run_execute(*, run_id: int, worker: str) -> None:
     """Trains the run (resuming from its last checkpoint when an earlier worker started it).
     Safe to deliver twice: a finished run, or one a live worker holds, is left alone."""
@@ -245,6 +257,8 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
     recorder = _Recorder(run.pk)
     try:
         with Heartbeat(claimed):
+            config = trainer_config_resolve(run=run)
+            recorder.save_steps = _save_steps(run.objective, config)
             out = run_dir(run)
             train_path, eval_path, _, _ = split_snapshot(
                 snapshot=run.snapshot,
@@ -253,7 +267,7 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
             )
             result = train(
                 objective=run.objective,
-                config=trainer_config_resolve(run=run),
+                config=config,
                 train_path=train_path,
                 eval_path=eval_path,
                 output_dir=out / "output",
