@@ -349,3 +349,38 @@ def backend_config_resolve(*, config: dict, project: Project, run_projects=None)
         run_projects=run_projects,
     )
     return {**config, "model": folder}
+
+
+# --- rows written before references -------------------------------------------------------------
+
+
+def reference_for_legacy_path(*, path: Any, project: Project, family: str) -> str | None:
+    """The reference naming what a path stored before references named: a succeeded `family` run
+    of `project` (by its model folder), a model folder inside a model root, or a cached model id.
+    None for anything else (another project's run, a folder outside the roots), which stays
+    refused."""
+    if not isinstance(path, str) or not path.strip():
+        return None
+    path = path.strip()
+    if _RUN.fullmatch(path) or path.startswith(("base:", "hub:")):
+        return None  # already a reference
+    if not path.startswith(("/", ".", "~")) and _HUB.fullmatch(f"hub:{path}"):
+        if path in _hub_snapshots(MODEL_OR_ADAPTER_FILES):
+            return f"hub:{path}"
+        return None
+    real = Path(path).expanduser().resolve()
+    storage = storage_root().resolve()
+    if _within(real, storage):
+        parts = real.relative_to(storage).parts
+        if len(parts) == 4 and parts[0] == "runs" and parts[2:] == ("output", "model"):
+            run = _runs(projects=[project], family=family).filter(output_dir=f"runs/{parts[1]}")
+            run = run.first()
+            return f"run:{run.pk}" if run is not None else None
+        return None
+    for name, root in model_roots().items():
+        real_root = root.resolve()
+        if _within(real, real_root):
+            reference = f"base:{name}/{real.relative_to(real_root).as_posix()}"
+            if _base_folder(reference.removeprefix("base:"), MODEL_OR_ADAPTER_FILES) == real:
+                return reference
+    return None
