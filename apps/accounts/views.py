@@ -12,21 +12,31 @@ from apps.accounts.selectors import api_tokens_for_user
 from apps.accounts.services import api_token_create, api_token_revoke
 from apps.core.errors import ApplicationError
 
+NEW_TOKEN_KEY = "accounts:new-api-token"
+
 
 @never_cache  # the page that shows a new token must not be kept by any cache
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
+    """The user's tokens and a form for a new one. A new token is shown by the GET that follows
+    its POST (so a reload never makes another), once: it is taken out of the session as shown."""
     form = TokenForm(request.POST or None)
-    new_token = None
     if request.method == "POST" and form.is_valid():
         try:
-            token, new_token = api_token_create(user=request.user, **form.cleaned_data)
+            token, secret = api_token_create(user=request.user, **form.cleaned_data)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            form = TokenForm()
-            new_token = {"row": token, "secret": new_token}
-    context = {"form": form, "tokens": api_tokens_for_user(user=request.user), "new": new_token}
+            request.session[NEW_TOKEN_KEY] = {"digest": token.digest, "secret": secret}
+            return redirect("accounts:tokens")
+    new = request.session.pop(NEW_TOKEN_KEY, None) if request.method == "GET" else None
+    tokens = list(api_tokens_for_user(user=request.user))
+    shown = next((t for t in tokens if new and t.digest == new["digest"]), None)
+    context = {
+        "form": form,
+        "tokens": tokens,
+        "new": {"row": shown, "secret": new["secret"]} if shown else None,
+    }
     return render(request, "accounts/tokens.html", context)
 
 

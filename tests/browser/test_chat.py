@@ -4,6 +4,7 @@ from apps.chat.models import Conversation, Reaction
 from apps.projects.models import FeedbackKind
 from tests.apps.generation.openai_server import Step, openai_server
 from tests.browser.conftest import log_in, screenshot
+from tests.browser.test_content_security import watch_for_violations
 from tests.factories import PASSWORD, ProjectFactory, UserFactory, add_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,6 +54,7 @@ def _open_new_conversation(page, live_server, project, username):
 def test_user_chats_reacts_and_changes_the_reaction(page, live_server, chat_project, llm):
     user = add_member(chat_project, UserFactory(username="chatter"))
     llm.then(Step(reply="Hello! **How** can I help?", delay=0.8))
+    problems = watch_for_violations(page)  # the polling page stays within the CSP
     _open_new_conversation(page, live_server, chat_project, "chatter")
 
     page.fill("form.composer textarea", "Hi there <b>model</b>")
@@ -91,6 +93,7 @@ def test_user_chats_reacts_and_changes_the_reaction(page, live_server, chat_proj
     reply.get_by_role("button", name="Thumbs up").click()
     page.wait_for_selector("button[data-kind=thumbs_up][aria-pressed=false]")
     assert not Reaction.objects.exists()
+    assert problems == []
 
 
 def test_a_backend_error_shows_in_the_chat_and_retry_answers(page, live_server, chat_project, llm):

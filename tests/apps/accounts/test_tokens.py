@@ -31,12 +31,13 @@ def test_the_token_page_shows_a_new_token_once_and_stores_only_its_digest(client
     client.force_login(user)
     url = reverse("accounts:tokens")
 
-    made = client.post(url, {"name": "nightly export", "scope": "read", "days": "30"})
+    made = client.post(url, {"name": "nightly export", "scope": "read", "days": "30"}, follow=True)
 
     row = ApiToken.objects.get(user=user)
     secret = made.context["new"]["secret"]
-    assert made.status_code == 200 and secret in made.content.decode()
+    assert made.redirect_chain == [(url, 302)] and secret in made.content.decode()
     assert "no-store" in made["Cache-Control"]
+    assert "accounts:new-api-token" not in client.session
     assert secret.startswith("arb_") and len(secret) == 68
     assert secret not in {row.digest, row.token_key} and row.token_key == secret[:15]
     assert (row.name, row.scope) == ("nightly export", "read")
