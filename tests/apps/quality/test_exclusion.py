@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from apps.core.errors import PermissionDenied
+from apps.core.errors import Conflict, PermissionDenied
 from apps.exports.selectors import judgments_for_export
 from apps.feedback.models import Judgment
 from apps.feedback.services import judgment_submit
@@ -140,3 +140,25 @@ def test_excluded_annotator_is_told_why_on_the_labeling_page_and_the_api(
     answer = api.post(f"/api/projects/{project.pk}/tasks/next/")
     assert answer.status_code == 403 and "excluded" in answer.data["detail"]
     assert not Assignment.objects.exists()
+
+
+def test_lifting_an_exclusion_closes_a_lease_the_restored_label_leaves_no_room_for(project):
+    project.overlap = 2
+    project.save()
+    task = make_task(project)
+    first, second, late, later = (add_member(project) for _ in range(4))
+    judge_next(project, first)
+    judge_next(project, second)
+    exclude(project, first)
+    taken = task_claim_next(project=project, annotator=late)
+    assert taken.task == task, "the freed slot is offered"
+
+    exclude(project, first, excluded=False)
+
+    taken.refresh_from_db()
+    assert taken.status == AssignmentStatus.EXPIRED
+    with pytest.raises(Conflict, match="went to another annotator"):
+        judgment_submit(assignment_id=taken.pk, annotator=late, payload=A_BETTER)
+    task.refresh_from_db()
+    assert task.judgment_count == 2
+    assert task_claim_next(project=project, annotator=later) is None
