@@ -122,3 +122,33 @@ def test_a_job_whose_pool_process_is_killed_goes_on_where_it_stopped(
     assert job.attempts == 2
     # One request per prompt: the first batch's prompts were not sampled again.
     assert len(server.requests) == PROMPTS
+
+
+def test_a_job_whose_workers_keep_dying_fails_with_the_reason_once_its_attempts_are_spent(
+    project, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.core.jobs import jobs_reap
+
+    silent_since = timezone.now() - timedelta(seconds=settings.ARBITER_JOB_STALE_SECONDS + 5)
+    job = GenerationJob.objects.create(
+        project=project,
+        created_by=project.created_by,
+        backends=[],
+        status=JobStatus.RUNNING,
+        attempts=3,
+        max_attempts=3,
+        worker="gpu0 pid 1 on elsewhere",
+        heartbeat_at=silent_since,
+    )
+
+    outcome = jobs_reap()
+
+    job.refresh_from_db()
+    assert outcome["generation.GenerationJob"]["failed"] == [job.pk]
+    assert job.status == JobStatus.FAILED
+    assert "worker gpu0 pid 1 on elsewhere stopped answering" in job.error
+    assert job.error.endswith("after 3 attempts.")

@@ -122,3 +122,28 @@ def test_a_run_whose_pool_process_is_killed_resumes_and_finishes(
     assert_ends_as_a_clean_run(run)
     assert run.attempts == 2
     assert run.log_lines.filter(line__startswith="Resuming on trainer").exists()
+
+
+def test_a_database_error_after_training_fails_the_run_with_the_reason(
+    labeled_project, tiny_bert_ref, django_capture_on_commit_callbacks
+):
+    from django.db import DataError
+
+    from apps.core import jobs
+
+    run = launch(labeled_project, tiny_bert_ref, django_capture_on_commit_callbacks)
+
+    def refuse(point: str) -> None:
+        if point == "training.trained":
+            raise DataError("value too long for type character varying(80)")
+
+    jobs._crash_hook = refuse
+    try:
+        training_run_execute(run_id=run.pk, worker="w")
+    finally:
+        jobs._crash_hook = None
+
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED  # never left "running"
+    assert run.error == "DataError: value too long for type character varying(80)"
+    assert not RunMetric.objects.filter(run=run, name__startswith="eval/").exists()
