@@ -3,7 +3,8 @@ import re
 from django import forms
 
 from apps.generation.consequences import DEFAULT_TEMPLATE
-from apps.generation.models import ConsequenceTarget, Pairing, Selection
+from apps.generation.endpoints import model_endpoints_for_project
+from apps.generation.models import ConsequenceTarget, ModelEndpoint, Pairing, Selection
 from apps.projects.models import PairStrategy
 from apps.training.model_choices import available_models, grouped
 
@@ -25,6 +26,13 @@ class _ModelsForm(forms.Form):
         label="Base models",
         help_text="Models the operator made available (ARBITER_MODEL_ROOTS) or already in this "
         "machine's Hugging Face cache; nothing is downloaded. Runs on the worker.",
+    )
+    openai_endpoint = forms.ModelChoiceField(
+        queryset=ModelEndpoint.objects.none(),
+        required=False,
+        label="Saved server",
+        empty_label="— none: type a server URL below —",
+        help_text="An OpenAI-compatible server of this project, with its stored key.",
     )
     openai_base_url = forms.CharField(
         required=False,
@@ -49,7 +57,8 @@ class _ModelsForm(forms.Form):
     )
 
     MODEL_FIELDS = (
-        "policy_runs", "local_models", "openai_base_url", "openai_models", "openai_api_key",
+        "policy_runs", "local_models", "openai_endpoint", "openai_base_url", "openai_models",
+        "openai_api_key",
     )  # fmt: skip
 
     def model_fields(self) -> list:
@@ -58,9 +67,13 @@ class _ModelsForm(forms.Form):
     def other_fields(self) -> list:
         return [field for field in self if field.name not in self.MODEL_FIELDS]
 
-    def __init__(self, *args, policy_runs, **kwargs):
+    def __init__(self, *args, policy_runs, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["policy_runs"].queryset = policy_runs
+        self.fields["openai_endpoint"].queryset = model_endpoints_for_project(project=project)
+        self.fields["openai_endpoint"].label_from_instance = lambda endpoint: (
+            f"{endpoint.name} ({endpoint.base_url})" + (", key stored" * endpoint.has_api_key)
+        )
         # Chosen, never typed: a path on the server is not a choice (model_choices.py).
         self.fields["local_models"].choices = grouped(available_models(adapters=True))
         self.fields["policy_runs"].label_from_instance = lambda run: (
@@ -69,9 +82,14 @@ class _ModelsForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("openai_models") and not data.get("openai_base_url"):
-            self.add_error("openai_base_url", "Give the server's URL for its models.")
-        if data.get("openai_base_url") and not data.get("openai_models"):
+        server = data.get("openai_endpoint") or data.get("openai_base_url")
+        if data.get("openai_endpoint") and data.get("openai_base_url"):
+            self.add_error("openai_base_url", "Choose a saved server or type a URL, not both.")
+        elif data.get("openai_endpoint") and data.get("openai_api_key"):
+            self.add_error("openai_api_key", "A saved server keeps its own key.")
+        if data.get("openai_models") and not server:
+            self.add_error("openai_base_url", "Choose a saved server or give the server's URL.")
+        if server and not data.get("openai_models"):
             self.add_error("openai_models", "Name at least one model of the server.")
         return data
 
@@ -83,11 +101,17 @@ class _ModelsForm(forms.Form):
             for reference in data.get("local_models") or []
         ]
         for model in (data.get("openai_models") or "").split(","):
-            if model.strip():
-                spec = {"type": "openai", "base_url": data["openai_base_url"], "model": model}
-                if data.get("openai_api_key"):
-                    spec["api_key"] = data["openai_api_key"]
-                specs.append(spec)
+            if not model.strip():
+                continue
+            if data.get("openai_endpoint"):
+                specs.append(
+                    {"type": "openai", "endpoint": data["openai_endpoint"].pk, "model": model}
+                )
+                continue
+            spec = {"type": "openai", "base_url": data["openai_base_url"], "model": model}
+            if data.get("openai_api_key"):
+                spec["api_key"] = data["openai_api_key"]
+            specs.append(spec)
         return specs
 
 
@@ -145,13 +169,13 @@ class GenerationJobForm(_SamplingFields, _ModelsForm):
     )
 
     field_order = [
-        "policy_runs", "local_models", "openai_base_url", "openai_models", "openai_api_key",
-        "n_per_prompt", "temperature", "top_p", "max_tokens", "batch_size",
+        "policy_runs", "local_models", "openai_endpoint", "openai_base_url", "openai_models",
+        "openai_api_key", "n_per_prompt", "temperature", "top_p", "max_tokens", "batch_size",
         "selection", "prompt_ids", "pairing", "pair_strategy", "max_pairs_per_prompt",
     ]  # fmt: skip
 
     def __init__(self, *args, project, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, project=project, **kwargs)
         self.fields["pair_strategy"].initial = project.pair_strategy
         self.fields["max_pairs_per_prompt"].initial = project.max_pairs_per_prompt
 
@@ -174,8 +198,8 @@ class ConsequenceJobForm(_SamplingFields, _ModelsForm):
     )
 
     field_order = [
-        "policy_runs", "local_models", "openai_base_url", "openai_models", "openai_api_key",
-        "template", "target", "selection", "prompt_ids",
+        "policy_runs", "local_models", "openai_endpoint", "openai_base_url", "openai_models",
+        "openai_api_key", "template", "target", "selection", "prompt_ids",
         "temperature", "top_p", "max_tokens", "batch_size",
     ]  # fmt: skip
 

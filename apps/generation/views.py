@@ -72,7 +72,7 @@ def job_new(request: HttpRequest, project_id: int) -> HttpResponse:
 def consequence_new(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
     form = ConsequenceJobForm(
-        request.POST or None, policy_runs=policy_runs_for_user(user=request.user)
+        request.POST or None, project=project, policy_runs=policy_runs_for_user(user=request.user)
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -228,3 +228,75 @@ def test_the_migration_moves_plaintext_keys_into_encrypted_endpoints(project):
     assert decrypt_secret(job_endpoint.api_key_encrypted) == "sk-job"
     assert job_endpoint.base_url == "https://llm.example/v1"
     assert "sk-" not in str(GenerationJob.objects.values_list("backends", flat=True).get())
+
+
+# --- the generation form's saved servers ---------------------------------------------------------
+
+
+def _form(**fields) -> dict:
+    return {
+        "openai_models": "served",
+        "n_per_prompt": 2,
+        "temperature": 0.9,
+        "top_p": 0.95,
+        "max_tokens": 32,
+        "batch_size": 4,
+        "selection": "all",
+        "pairing": "all",
+        "pair_strategy": "all",
+        **fields,
+    }
+
+
+def test_the_job_form_offers_the_projects_saved_servers_and_the_job_uses_the_stored_key(
+    client, project, admin_user
+):
+    from apps.generation.services import generation_job_run
+
+    PromptFactory(project=project)
+    client.force_login(admin_user)
+    other = ModelEndpoint.objects.create(
+        project=ProjectFactory(), name="someone else's", base_url=LAN
+    )
+    with openai_server() as server:
+        saved = model_endpoint_create(
+            project=project,
+            actor=admin_user,
+            base_url=server.base_url,
+            name="lab",
+            api_key="sk-lab",
+        )
+        page = client.get(f"/projects/{project.pk}/generation/new/").content.decode()
+        assert f"lab ({server.base_url}), key stored" in page
+        assert "someone else" not in page and "sk-lab" not in page
+
+        answer = client.post(
+            f"/projects/{project.pk}/generation/new/", _form(openai_endpoint=saved.pk)
+        )
+        job = GenerationJob.objects.get()
+        assert answer.status_code == 302
+        assert job.backends[0]["config"] == {
+            "type": "openai",
+            "endpoint": saved.pk,
+            "model": "served",
+        }
+        generation_job_run(job_id=job.pk, worker="inline")
+    assert server.requests[0]["headers"]["Authorization"] == "Bearer sk-lab"
+    # Another project's server is no choice at all.
+    refused = client.post(
+        f"/projects/{project.pk}/generation/new/", _form(openai_endpoint=other.pk)
+    )
+    assert refused.status_code == 422 and GenerationJob.objects.count() == 1
+
+
+def test_the_job_form_takes_a_saved_server_or_a_url_not_both(client, project, admin_user):
+    saved = ModelEndpoint.objects.create(project=project, name="lab", base_url=LAN)
+    client.force_login(admin_user)
+    both = client.post(
+        f"/projects/{project.pk}/generation/new/",
+        _form(openai_endpoint=saved.pk, openai_base_url=LAN),
+    )
+    assert both.status_code == 422 and "not both" in both.content.decode()
+    neither = client.post(f"/projects/{project.pk}/generation/new/", _form())
+    assert neither.status_code == 422 and "Choose a saved server" in neither.content.decode()
+    assert not GenerationJob.objects.exists()
