@@ -19,7 +19,6 @@ from apps.labeling.models import Assignment, AssignmentStatus, Task
 from apps.labeling.services import (
     EXCLUDED_MESSAGE,
     _own_assignment_locked,
-    annotator_is_excluded,
     lease_duration,
     task_has_free_slot,
 )
@@ -154,7 +153,7 @@ def _judgment_submit(
             .first()
         )
         return Submission(judgment=stored, created=False)
-    if annotator_is_excluded(project=project, annotator=annotator):
+    if assignment.annotator_excluded:
         # Their leases were released when they were excluded; a late answer must not fill one.
         raise PermissionDenied(EXCLUDED_MESSAGE)
     task = (

@@ -264,10 +264,17 @@ def annotator_leases_release(*, project: Project, annotator_id: int) -> int:
 
 
 def _own_assignment_locked(*, assignment_id: int, annotator: User) -> Assignment:
+    """The annotator's lease, locked, with `annotator_excluded` read in the same statement."""
+    excluded = Membership.objects.filter(
+        project_id=OuterRef("project_id"),
+        user_id=OuterRef("annotator_id"),
+        excluded_at__isnull=False,
+    )
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
         .filter(pk=assignment_id, annotator=annotator)
         .select_related("project")
+        .annotate(annotator_excluded=Exists(excluded))
         .first()
     )
     if assignment is None:
