@@ -58,6 +58,8 @@ def setup_django(folder: Path) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
     # The job runs in this process when its transaction commits: no broker, no worker.
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    # The operator offers the bench's model: jobs name it by reference, never by path.
+    os.environ["ARBITER_MODEL_ROOTS"] = str(folder / "models")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -132,7 +134,8 @@ def main() -> None:
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="bench-generation-") as tmp:
         folder = Path(tmp)
-        model_dir, parameters = build_model(folder / "model")
+        model_dir, parameters = build_model(folder / "models" / "gpt2")
+        reference = f"base:models/{model_dir.name}"
         setup_django(folder)
         from apps.generation.backends import backend_from_config
 
@@ -150,11 +153,11 @@ def main() -> None:
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
         )
         batched_s, batched_n = run_job(
-            project=batched_project, user=admin, model=str(model_dir), batch_size=BATCH
+            project=batched_project, user=admin, model=reference, batch_size=BATCH
         )
         print(f"  batched ({BATCH} prompts per batch): {batched_n} responses in {batched_s:.1f} s")
         sequential_s, sequential_n = run_job(
-            project=sequential_project, user=admin, model=str(model_dir), batch_size=1
+            project=sequential_project, user=admin, model=reference, batch_size=1
         )
         print(
             f"  one prompt at a time:               {sequential_n} responses in {sequential_s:.1f} s"
