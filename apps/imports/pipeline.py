@@ -89,12 +89,12 @@ def import_run(*, kind: ImportKind, job_id: int, worker: str | None = None) -> F
     Returns the job as it stands afterwards (None if it was deleted)."""
     claimed = job_claim(kind.model, job_id, worker=worker or worker_name())
     if claimed is not None:
-        with Heartbeat(claimed):
-            _run_claimed(kind, claimed)
+        with Heartbeat(claimed) as heartbeat:
+            _run_claimed(kind, claimed, heartbeat)
     return kind.model.objects.filter(pk=job_id).select_related("project").first()
 
 
-def _run_claimed(kind: ImportKind, claimed: FileImport) -> None:
+def _run_claimed(kind: ImportKind, claimed: FileImport, heartbeat: Heartbeat) -> None:
     try:
         checked = _check(kind, claimed)
         if checked.cancelled:
@@ -112,6 +112,11 @@ def _run_claimed(kind: ImportKind, claimed: FileImport) -> None:
         else:
             _progress(claimed, phase=ImportPhase.WRITING)
             crash_point("import.checked")
+            # While the rows are written the job row is locked, and the lock is what shows the
+            # job alive: the reaper skips locked rows, a second claim waits for the commit. A
+            # heartbeat would only wait on the lock too.
+            heartbeat.stopped.set()
+            heartbeat.join(timeout=5)
             _write(kind, claimed, rows=checked.rows)
     except _ClaimLost:
         log.warning("%s %s was taken over by another worker", kind.model.__name__, claimed.pk)
