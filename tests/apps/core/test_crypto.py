@@ -118,3 +118,15 @@ def test_development_derives_a_stable_key_from_secret_key():
     assert first.returncode == 0, first.stderr
     assert first.stdout == again.stdout != other.stdout
     Fernet(ast.literal_eval(first.stdout)[0])  # a usable key
+
+
+def test_the_system_check_reports_a_bad_secret_key_or_allow_list(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    call_command("check", stdout=StringIO())
+    settings.ARBITER_SECRET_KEYS = ["short"]
+    settings.ARBITER_OUTBOUND_ALLOW_HOSTS = ["10.0.0.0/99"]
+    with pytest.raises(SystemCheckError) as error:
+        call_command("check", stdout=StringIO())
+    assert "arbiter.E001" in str(error.value) and "arbiter.E002" in str(error.value)
