@@ -2,9 +2,11 @@
 end of every path."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from apps.core import jobs
 from apps.core.jobs import JobStatus, job_cancel
@@ -132,3 +134,34 @@ def test_both_kinds_keep_line_numbers_of_the_file_with_blank_lines_between(proje
 
     assert job.status == JobStatus.FAILED
     assert job.errors == [{"line": 4, "error": 'a preference row needs "chosen" and "rejected"'}]
+
+
+@pytest.fixture
+def eager_celery():
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.mark.parametrize("kind", ["prompts", "dataset"])
+def test_an_import_whose_message_was_lost_is_sent_again_by_the_reaper_and_imported(
+    kind, project, admin_user, eager_celery, django_capture_on_commit_callbacks
+):
+    content = b'{"prompt": "p", "responses": ["a", "b"], "chosen": "a", "rejected": "b"}'
+    create = import_job_create if kind == "prompts" else dataset_import_create
+    with django_capture_on_commit_callbacks(execute=False):  # the send never happens
+        job = create(
+            project=project, user=admin_user, upload=SimpleUploadedFile("r.jsonl", content)
+        )
+    model = type(job)
+    model.objects.filter(pk=job.pk).update(queued_at=timezone.now() - timedelta(days=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reaped = jobs.jobs_reap()
+
+    assert reaped[model._meta.label]["resent"] == [job.pk]
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.tasks_created) == (JobStatus.SUCCEEDED, 1, 1)
