@@ -5,7 +5,7 @@ deliveries, and whatever registers later), unioned in SQL — one query for a pa
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import models
+from django.db import connection
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import Http404
@@ -129,9 +129,46 @@ def _columns(kind: JobKind, queryset: QuerySet) -> QuerySet:
     ).values(*COLUMNS)
 
 
-def project_jobs(*, project_id: int, status: str | None = None, kind: str | None = None):
-    """The project's jobs of every kind (or of one), newest first, as rows of `COLUMNS`: a
-    queryset to slice (a page) or count. `status` keeps one state."""
+ORDER = ("-j_created_at", "-j_kind", "-j_id")
+
+
+class ProjectJobs:
+    """The jobs of a project as a list Django's Paginator (and DRF's) can count and slice: the
+    count is one SQL union; a page is another, whose parts each bring only the newest rows the
+    page could need, where the database takes a limit inside a union (PostgreSQL does)."""
+
+    ordered = True  # for the Paginator: the rows come newest first
+
+    def __init__(self, parts: list[QuerySet]):
+        self.parts = parts
+
+    @staticmethod
+    def _union(parts: list[QuerySet]) -> QuerySet:
+        first, *rest = parts
+        return first.union(*rest, all=True) if rest else first
+
+    def count(self) -> int:
+        return self._union(self.parts).count() if self.parts else 0
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, item: slice) -> list[dict]:
+        if not isinstance(item, slice):
+            return self[item : item + 1][0]
+        if not self.parts:
+            return []
+        parts = self.parts
+        if item.stop is not None and connection.features.supports_slicing_ordering_in_compound:
+            parts = [part.order_by(*ORDER)[: item.stop] for part in parts]
+        return list(self._union(parts).order_by(*ORDER)[item])
+
+
+def project_jobs(
+    *, project_id: int, status: str | None = None, kind: str | None = None
+) -> ProjectJobs:
+    """The project's jobs of every kind (or of one), newest first, as rows of `COLUMNS`, to
+    count or slice (a page). `status` keeps one state."""
     parts = []
     for key, job_kind in sorted(_kinds().items()):
         if kind and key != kind:
@@ -140,11 +177,7 @@ def project_jobs(*, project_id: int, status: str | None = None, kind: str | None
         if status:
             queryset = queryset.filter(status=status)
         parts.append(_columns(job_kind, queryset.order_by()))
-    if not parts:
-        return models.QuerySet().none()
-    first, *rest = parts
-    union = first.union(*rest, all=True) if rest else first
-    return union.order_by("-j_created_at", "-j_kind", "-j_id")
+    return ProjectJobs(parts)
 
 
 def job_rows(values: list[dict]) -> list[JobRow]:

@@ -1,9 +1,12 @@
 """The jobs page: every job of a project, of every kind, with retry and cancel for its admins."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.core.jobs import JobStatus, job_kinds
@@ -249,3 +252,23 @@ def test_members_who_are_not_admins_but_admins_elsewhere_cannot_reach_this_proje
     client = Client()
     client.force_login(outsider)
     assert client.post(action_url(project, job, "retry")).status_code == 404
+
+
+def test_pages_follow_each_other_newest_first_across_kinds(project, admin_user):
+    start = timezone.now()
+    made = []
+    for i in range(70):  # interleaved kinds, each job a second older than the one before
+        job = make_job(
+            ("exports.ExportJob", "webhooks.WebhookDelivery")[i % 3 == 0], project, admin_user
+        )
+        type(job).objects.filter(pk=job.pk).update(created_at=start - timedelta(seconds=i))
+        made.append((kind_of(job), job.pk))
+    api = APIClient()
+    api.force_authenticate(admin_user)
+
+    first = api.get(f"/api/projects/{project.pk}/jobs/").json()
+    second = api.get(f"/api/projects/{project.pk}/jobs/", {"page": 2}).json()
+
+    assert first["count"] == 70 and len(first["results"]) == 50
+    listed = [(r["kind"], r["id"]) for r in first["results"] + second["results"]]
+    assert listed == made
