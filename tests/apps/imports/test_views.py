@@ -85,3 +85,15 @@ def test_another_projects_import_is_not_found(client, admin_user):
     client.login(username=admin_user.username, password=PASSWORD)
 
     assert client.get(f"/imports/{job.pk}/").status_code == 404
+
+
+def test_an_upload_over_the_limit_is_refused_on_the_form_with_the_limit(
+    admin_client, project, settings
+):
+    settings.ARBITER_IMPORT_MAX_BYTES = 10
+    upload = SimpleUploadedFile("big.jsonl", b'{"prompt": "p", "responses": ["a", "b"]}')
+
+    answer = admin_client.post(f"/projects/{project.pk}/imports/new/", {"file": upload})
+
+    assert answer.status_code == 200 and not ImportJob.objects.exists()
+    assert "imports are limited to 10 bytes" in answer.content.decode()
