@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.jobs import FINISHED, Job, JobKind, JobStatus, job_kinds
@@ -29,6 +30,14 @@ SUMMARY = {
 def _join(*parts) -> Concat:
     return Concat(*parts, output_field=CharField())
 
+
+# The page of a kind's job, where it has one (its URL name, taking the job's id).
+DETAIL_URL = {
+    "training.trainingrun": "training:detail",
+    "generation.generationjob": "generation:detail",
+    "imports.importjob": "imports:detail",
+    "exports.datasetimport": "exports:import-detail",
+}
 
 COLUMNS = (
     "j_kind",
@@ -82,6 +91,11 @@ class JobRow:
         if hours:
             return f"{hours} h {minutes:02d} min"
         return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+    @property
+    def detail_url(self) -> str | None:
+        name = DETAIL_URL.get(self.kind)
+        return reverse(name, args=[self.id]) if name else None
 
     @property
     def can_retry(self) -> bool:

@@ -93,6 +93,8 @@ def test_the_page_lists_the_projects_jobs_of_every_kind_and_no_other_projects(
 
     for job in mine:
         assert f'data-kind="{kind_of(job)}" data-job="{job.pk}"' in page
+    run = next(job for job in mine if isinstance(job, TrainingRun))
+    assert f'href="/runs/{run.pk}/"' in page, "a job with a page of its own links to it"
     assert f'data-kind="exports.exportjob" data-job="{theirs.pk}"' not in page
     assert f"{len(mine)} jobs" in page
     assert set(labels) >= {
