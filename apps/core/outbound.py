@@ -295,7 +295,9 @@ def pinned_httpx_client(target: Target, **client_options):
             return super().handle_request(request)
 
     client_options["follow_redirects"] = False
-    return httpx.Client(transport=PinnedTransport(), **client_options)
+    # TLS settings belong to the transport: a Client given a transport ignores its own.
+    transport = PinnedTransport(verify=client_options.pop("verify", True))
+    return httpx.Client(transport=transport, **client_options)
 
 
 def _default_port(url) -> int:
