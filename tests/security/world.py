@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from apps.projects.models import FeedbackKind, Membership, Role
-from tests.factories import PASSWORD, ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, UserFactory
 
 ANONYMOUS, ANNOTATOR, OTHER_ADMIN, PROJECT_ADMIN, SUPERUSER = (
     "anonymous",
@@ -79,7 +79,7 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
     write = _Writer(text)
     media_root = Path(media_root or settings.MEDIA_ROOT)
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
-    project_admin = UserFactory(username=write("User", "username", 150) or "padmin", is_staff=True)
+    project_admin = UserFactory(username=write("User", "username", 150), is_staff=True)
     annotator = UserFactory(username=write("User", "username", 140) + " ann")
     other_admin = UserFactory(username="oadmin", is_staff=True)
     users = {
@@ -350,4 +350,4 @@ def kwargs_for(route, world: World) -> dict:
     return kwargs
 
 
-__all__ = ["PASSWORD", "ROLES", "World", "kwargs_for", "model", "world_build"]
+__all__ = ["ROLES", "World", "kwargs_for", "model", "world_build"]
