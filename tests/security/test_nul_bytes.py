@@ -1,7 +1,8 @@
-"""NUL bytes: PostgreSQL refuses them in text and JSON, so every input holding one must be
-refused with a 4xx (or have it stripped) — never a 500, never stored. Every POST form of every
-page (read from the page itself) and every OpenAPI operation with a body (built from its schema)
-is sent with a NUL in each text field, as a role allowed to use it."""
+"""Every input, sent something nasty. Every POST form of every page (read from the page itself)
+and every OpenAPI operation with a body (built from its schema) is sent, as a role allowed to
+use it, first with a NUL in each text field — PostgreSQL refuses NUL in text and JSON, so it must
+be refused with a 4xx (or stripped): never a 500, never stored — then with hostile markup, which
+must never cause a 500 nor come back unescaped in a form shown again."""
 
 import json
 from html.parser import HTMLParser
@@ -21,14 +22,21 @@ from tests.security.world import ANNOTATOR, PROJECT_ADMIN, SUPERUSER, kwargs_for
 pytestmark = pytest.mark.django_db
 
 NUL_TEXT = "before\x00after"
+HOSTILE_INPUT = '</textarea></script>"><svg onload="window.__pwned=1">{{7*7}}\u202e'
+HOSTILE_JSONL = (
+    b'{"prompt": "</script><svg onload=window.__pwned=1>", "responses": ["<b>a</b>", "b"], '
+    b'"chosen": "<img src=x onerror=1>", "rejected": "b"}\n'
+)
+ECHO_MARKERS = ('<svg onload="window.__pwned=1">', "</textarea></script>")
 NUL_JSONL = b'{"prompt": "p\\u0000q", "responses": ["a\\u0000", "b"], "chosen": "a\\u0000", "rejected": "b"}\n'
 
 
 class _Forms(HTMLParser):
-    """The POST forms of a page: action, and the fields a person could fill."""
+    """The POST forms of a page: action, and the fields a person could fill (with `text`)."""
 
-    def __init__(self):
+    def __init__(self, text: str):
         super().__init__()
+        self.text = text
         self.forms: list[dict] = []
         self._select: str | None = None
 
@@ -46,7 +54,7 @@ class _Forms(HTMLParser):
         kind = (a.get("type") or "text").lower()
         if tag == "textarea" or (tag == "input" and kind in ("text", "search", "email", "url")):
             form["fields"][name] = (
-                f"https://93.184.215.14/{NUL_TEXT}" if kind == "url" else NUL_TEXT
+                f"https://93.184.215.14/{self.text}" if kind == "url" else self.text
             )
         elif tag == "input" and kind == "file":
             form["files"].append(name)
@@ -85,13 +93,15 @@ def _stored_nul() -> list[str]:
     return found
 
 
-def _schema_value(schema: dict, components: dict, *, depth: int = 0):
+def _schema_value(schema: dict, components: dict, *, text: str, depth: int = 0):
     if "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[-1]]
     if "allOf" in schema:
-        return _schema_value(schema["allOf"][0], components, depth=depth)
+        return _schema_value(schema["allOf"][0], components, text=text, depth=depth)
     if "oneOf" in schema or "anyOf" in schema:
-        return _schema_value((schema.get("oneOf") or schema["anyOf"])[0], components, depth=depth)
+        return _schema_value(
+            (schema.get("oneOf") or schema["anyOf"])[0], components, text=text, depth=depth
+        )
     if "enum" in schema:
         return next(v for v in schema["enum"] if v not in (None, ""))
     kind = schema.get("type")
@@ -100,12 +110,13 @@ def _schema_value(schema: dict, components: dict, *, depth: int = 0):
             return {}
         props = schema.get("properties") or {"note": {"type": "string"}}
         return {
-            name: _schema_value(prop, components, depth=depth + 1)
+            name: _schema_value(prop, components, text=text, depth=depth + 1)
             for name, prop in props.items()
             if not prop.get("readOnly")
         }
     if kind == "array":
-        return [_schema_value(schema.get("items", {"type": "string"}), components, depth=depth)]
+        item = schema.get("items", {"type": "string"})
+        return [_schema_value(item, components, text=text, depth=depth)]
     if kind == "integer":
         return 1
     if kind == "number":
@@ -115,8 +126,8 @@ def _schema_value(schema: dict, components: dict, *, depth: int = 0):
     if schema.get("format") == "binary":
         return "FILE"
     if schema.get("format") == "uri":
-        return f"https://93.184.215.14/{NUL_TEXT}"
-    return NUL_TEXT
+        return f"https://93.184.215.14/{text}"
+    return text
 
 
 def _role_for(route_name: str, method: str) -> str | None:
@@ -130,12 +141,15 @@ def world(tmp_path, settings):
     return world_build(media_root=tmp_path)
 
 
-def test_inputs_holding_nul_are_refused_or_stripped_never_a_server_error(world):
+def _every_input(world, *, text: str, upload: bytes, check) -> int:
+    """Sends `text` in every text field of every POST form and API body, as an allowed role,
+    each in a transaction rolled back after `check(where, response)` has looked at it.
+    Returns how many requests were sent."""
     clients = {}
     for role, user in world.users.items():
         clients[role] = Client(raise_request_exception=False)
         clients[role].force_login(user)
-    problems, sent = [], 0
+    sent = 0
 
     def send(client, method, url, *, form=None, body=None):
         nonlocal sent
@@ -146,15 +160,11 @@ def test_inputs_holding_nul_are_refused_or_stripped_never_a_server_error(world):
                 )
             else:
                 response = client.post(url, form or {})  # urlencoded, or multipart with files
-            stored = _stored_nul()
+            check(f"{method} {url}", response)
             transaction.set_rollback(True)
         sent += 1
-        if response.status_code >= 500:
-            problems.append(f"{method} {url}: {response.status_code}")
-        if stored:
-            problems.append(f"{method} {url}: stored a NUL in {stored[:5]}")
 
-    # Pages: every POST form, filled in as a person would, with NUL in every text.
+    # Pages: every POST form, filled in as a person would, with `text` in every text field.
     for route in all_routes():
         role = _role_for(route.name, "GET")
         if route.is_api or role is None or route.name in (ADMIN_SITE, "login", "logout"):
@@ -163,7 +173,7 @@ def test_inputs_holding_nul_are_refused_or_stripped_never_a_server_error(world):
         page = clients[role].get(page_url)
         if page.status_code != 200 or "html" not in page.headers.get("Content-Type", ""):
             continue
-        parser = _Forms()
+        parser = _Forms(text)
         parser.feed(page.content.decode())
         for form in (f for f in parser.forms if f["post"]):
             action = urljoin(page_url, form["action"] or page_url)
@@ -174,7 +184,7 @@ def test_inputs_holding_nul_are_refused_or_stripped_never_a_server_error(world):
                 if button[0]:
                     data[button[0]] = button[1]
                 for name in form["files"]:
-                    data[name] = SimpleUploadedFile("nul.jsonl", NUL_JSONL)
+                    data[name] = SimpleUploadedFile("input.jsonl", upload)
                 send(clients[role], "POST", action, form=data)
 
     # APIs: every operation with a request body, built from its schema.
@@ -194,19 +204,55 @@ def test_inputs_holding_nul_are_refused_or_stripped_never_a_server_error(world):
             continue
         url = route_url(route, kwargs_for(route, world))
         if "application/json" in content:
-            body = _schema_value(content["application/json"]["schema"], components)
+            body = _schema_value(content["application/json"]["schema"], components, text=text)
             send(clients[role], method, url, body=body)
         else:
-            body = _schema_value(next(iter(content.values()))["schema"], components)
+            body = _schema_value(next(iter(content.values()))["schema"], components, text=text)
             body = {
-                k: SimpleUploadedFile("nul.jsonl", NUL_JSONL) if v == "FILE" else v
+                k: SimpleUploadedFile("input.jsonl", upload) if v == "FILE" else v
                 for k, v in body.items()
                 if not isinstance(v, dict | list)
             }
             send(clients[role], "POST", url, form=body)
 
+    return sent
+
+
+def test_inputs_holding_nul_are_refused_or_stripped_never_a_server_error(world):
+    problems = []
+
+    def check(where, response):
+        if response.status_code >= 500:
+            problems.append(f"{where}: {response.status_code}")
+        if stored := _stored_nul():
+            problems.append(f"{where}: stored a NUL in {stored[:5]}")
+
+    sent = _every_input(world, text=NUL_TEXT, upload=NUL_JSONL, check=check)
     assert sent > 20, f"only {sent} inputs were sent"
     assert not problems, f"{len(problems)} of {sent} inputs with NUL went wrong:\n" + "\n".join(
+        problems
+    )
+
+
+def test_hostile_text_in_every_input_is_never_a_server_error_nor_echoed_as_markup(world):
+    """Forms answered with errors show what was typed again: escaped, never as markup."""
+    problems, echoed = [], 0
+
+    def check(where, response):
+        nonlocal echoed
+        if response.status_code >= 500:
+            problems.append(f"{where}: {response.status_code}")
+        page = response.content.decode(errors="replace")
+        echoed += "&lt;svg onload=" in page
+        if "html" in response.headers.get("Content-Type", "") and any(
+            raw in page for raw in ECHO_MARKERS
+        ):
+            problems.append(f"{where}: echoed the input as markup")
+
+    sent = _every_input(world, text=HOSTILE_INPUT, upload=HOSTILE_JSONL, check=check)
+    assert sent > 20, f"only {sent} inputs were sent"
+    assert echoed > 0, "no form showed the input again: the echo check saw nothing to check"
+    assert not problems, f"{len(problems)} of {sent} hostile inputs went wrong:\n" + "\n".join(
         problems
     )
 
