@@ -9,6 +9,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("ARBITER_SCREENSHOTS")  # a folder: tests save screenshots there
 
+# Pages run under a Content-Security-Policy without 'unsafe-eval'. Give page.wait_for_function a
+# function ("() => ..."), not an expression: Playwright evals an expression again at every poll,
+# which the policy refuses, while it evaluates a function once and calls it.
+
 
 @pytest.fixture(scope="session")
 def browser():

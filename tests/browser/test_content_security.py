@@ -65,7 +65,7 @@ def test_a_run_page_draws_its_chart_and_a_hostile_metric_name_stays_data(page, l
     log_in(page, live_server, "boss", PASSWORD)
 
     page.goto(f"{live_server.url}/runs/{run.pk}/")
-    page.wait_for_function("document.getElementById('loss-chart')._chart !== undefined")
+    page.wait_for_function("() => document.getElementById('loss-chart')._chart !== undefined")
 
     points = page.evaluate(
         "document.getElementById('loss-chart')._chart.data.datasets[0].data.map(p => p.y)"
@@ -99,6 +99,12 @@ def test_htmx_polls_and_swaps_a_running_runs_progress_under_the_policy(page, liv
 
     TrainingRun.objects.filter(pk=run.pk).update(step=7)
     page.wait_for_selector("#run-progress[data-step='7']")  # htmx fetched and swapped it
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.SUCCEEDED, step=10, metrics={"pairwise_accuracy": 0.75}
+    )
+    # The run ended: the poll's answer asks htmx to reload the page, which shows the evaluation.
+    page.wait_for_selector("[data-metric=pairwise_accuracy]")
 
+    assert page.inner_text("[data-metric=pairwise_accuracy]") == "0.7500"
     assert page.evaluate("document.querySelectorAll('style').length") == 0
     assert problems == []

@@ -44,7 +44,7 @@ def test_overview_draws_its_charts_and_excluding_an_annotator_changes_the_figure
     log_in(page, live_server, "boss", PASSWORD)
     page.goto(f"{live_server.url}/projects/{project.pk}/dashboard/")
     page.wait_for_function(
-        "document.querySelector('canvas[data-chart=per-day]')._chart !== undefined"
+        "() => document.querySelector('canvas[data-chart=per-day]')._chart !== undefined"
     )
     series = page.evaluate(
         "Array.from(document.querySelectorAll('canvas[data-chart]')).map(c => "
@@ -85,7 +85,7 @@ def test_a_runs_progress_bar_advances_while_a_real_worker_trains(
     page.goto(f"{live_server.url}/runs/{run.pk}/")
     seen = set()
     page.wait_for_function(
-        "Number(document.querySelector('#run-progress').dataset.step) > 0", timeout=120_000
+        "() => Number(document.querySelector('#run-progress').dataset.step) > 0", timeout=120_000
     )
     for _ in range(3):
         seen.add(int(page.get_attribute("#run-progress", "data-step")))

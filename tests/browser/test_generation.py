@@ -48,11 +48,11 @@ def test_a_job_started_from_the_page_shows_its_progress_and_stops_on_cancel(
         page.wait_for_url(f"{live_server.url}/generation/*/")
 
         page.wait_for_function(
-            "Number(document.querySelector('#job-status').dataset.done) >= 2", timeout=60_000
+            "() => Number(document.querySelector('#job-status').dataset.done) >= 2", timeout=60_000
         )
         first = int(page.get_attribute("#job-status", "data-done"))
         page.wait_for_function(
-            f"Number(document.querySelector('#job-status').dataset.done) > {first}",
+            f"() => Number(document.querySelector('#job-status').dataset.done) > {first}",
             timeout=30_000,
         )
         screenshot(page, "generation-job")
