@@ -33,7 +33,8 @@ class BackendForm(forms.Form):
         label="Base URL",
         required=False,
         max_length=500,
-        help_text="Server only: its API root, e.g. http://127.0.0.1:8000/v1",
+        help_text="Server only: its API root, e.g. https://api.example.com/v1. Private addresses "
+        "work only if the operator allows them (ARBITER_OUTBOUND_ALLOW_HOSTS).",
     )
     api_key = forms.CharField(
         label="API key",

@@ -39,7 +39,8 @@ class _ModelsForm(forms.Form):
         max_length=500,
         label="Server URL",
         help_text="An OpenAI-compatible API root (vLLM, Ollama, llama.cpp, OpenAI), e.g. "
-        "http://127.0.0.1:8000/v1",
+        "https://api.example.com/v1. Private addresses (a server on this machine or the LAN) "
+        "work only if the operator allows them (ARBITER_OUTBOUND_ALLOW_HOSTS).",
     )
     openai_models = forms.CharField(
         required=False,
