@@ -27,7 +27,7 @@ if not SECRET_KEY:
     if PRODUCTION or not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set it in the environment or in .env (make one with: "
-            "python -c \"import secrets; print(secrets.token_urlsafe(50))\"), or set DEBUG=true "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))"), or set DEBUG=true '
             "on a development machine."
         )
     SECRET_KEY = _DEV_SECRET_KEY
