@@ -4,6 +4,8 @@ import pytest
 from django.db import transaction
 
 from apps.core import events
+from apps.core.jobs import job_claim, job_fail_claim
+from apps.exports.models import ExportJob
 from apps.feedback.services import judgment_submit
 from apps.labeling.services import task_claim_next
 from apps.webhooks.models import WebhookDelivery
@@ -88,3 +90,24 @@ def test_an_event_of_a_project_without_receivers_costs_one_query(
         for callback in after_commit:
             callback()
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_job_that_fails_is_sent_as_job_finished_with_its_reason(
+    project, admin_user, endpoint, django_capture_on_commit_callbacks
+):
+    job = ExportJob.objects.create(
+        project=project, kind="pairs", format="jsonl", options={}, created_by=admin_user
+    )
+    claimed = job_claim(ExportJob, job.pk, worker="worker-1")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job_fail_claim(claimed, "The disk is full.")
+
+    [delivery] = WebhookDelivery.objects.filter(event="job.finished")
+    assert delivery.payload == {
+        "kind": "exports.ExportJob",
+        "job": job.pk,
+        "status": "failed",
+        "error": "The disk is full.",
+        "attempts": 1,
+    }
