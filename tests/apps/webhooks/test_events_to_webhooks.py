@@ -100,8 +100,15 @@ def test_a_job_that_fails_is_sent_as_job_finished_with_its_reason(
     )
     claimed = job_claim(ExportJob, job.pk, worker="worker-1")
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
         job_fail_claim(claimed, "The disk is full.")
+    with django_capture_on_commit_callbacks(execute=False) as event_out:  # the finish hook
+        for callback in after_commit:
+            callback()
+    with django_capture_on_commit_callbacks(execute=False) as sends:  # the event; sends unsent
+        for callback in event_out:
+            callback()
+    assert len(sends) == 1
 
     [delivery] = WebhookDelivery.objects.filter(event="job.finished")
     assert delivery.payload == {
