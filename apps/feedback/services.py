@@ -95,6 +95,12 @@ def _time_on_task_ms(*, started_at: datetime, client_ms: int | None, now: dateti
 def _ensure_lease_usable(*, assignment: Assignment, task: Task, now: datetime) -> None:
     if assignment.status == AssignmentStatus.SKIPPED:
         raise Conflict("You skipped this task; it can no longer be judged.")
+    if task.judgment_count >= assignment.project.overlap:
+        # Filled meanwhile: an excluded label counted again, or the overlap was lowered.
+        raise Conflict(
+            "This task already has all the judgments it needs; nothing was stored for it. "
+            "Your earlier judgments are safe."
+        )
     lapsed = assignment.status == AssignmentStatus.EXPIRED or assignment.expires_at <= now
     # A late answer is still taken while nobody else holds the slot: nothing is lost for free.
     if lapsed and not task_has_free_slot(

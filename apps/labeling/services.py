@@ -117,9 +117,15 @@ def _renew_held_lease(*, project: Project, annotator: User, now) -> Assignment |
     held = (
         Assignment.objects.select_for_update(of=("self",))
         .filter(annotator=annotator, project=project, status=AssignmentStatus.ACTIVE)
+        .select_related("task")
         .order_by("created_at")
         .first()
     )
+    if held is not None and held.task.judgment_count >= project.overlap:
+        # Filled meanwhile (an excluded annotator's labels counted again): nothing to judge.
+        held.status, held.finished_at = AssignmentStatus.EXPIRED, now
+        held.save(update_fields=["status", "finished_at"])
+        return None
     if held is None or held.expires_at > now:
         return held
     task = Task.objects.select_for_update().get(pk=held.task_id)
@@ -197,9 +203,9 @@ def counted_judgments() -> QuerySet[Judgment]:
 
 def task_judgment_counts_refresh(*, task_ids: Iterable[int]) -> None:
     """Sets each task's judgment_count to its counted judgments, recounted from the rows, so
-    that excluding and re-including a label any number of times never drifts the count; then
-    closes the newest live leases that the new counts leave no room for (a label counted again
-    must not let the task be judged past its overlap)."""
+    that excluding and re-including a label any number of times never drifts the count. A task
+    that a label counted again fills up takes no more judgments: submit refuses them, and the
+    open leases on it close when their holders ask for work (`_renew_held_lease`)."""
     ids = sorted(set(task_ids))
     if not ids:
         return
@@ -216,33 +222,6 @@ def task_judgment_counts_refresh(*, task_ids: Iterable[int]) -> None:
         )
         Task.objects.filter(pk__in=ids).update(
             judgment_count=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-        )
-        _leases_past_overlap_release(task_ids=ids)
-
-
-def _leases_past_overlap_release(*, task_ids: list[int]) -> None:
-    """Call with the tasks locked. Newest leases go first: they have had the least work done."""
-    now = timezone.now()
-    room = {
-        pk: overlap - count
-        for pk, count, overlap in Task.objects.filter(pk__in=task_ids).values_list(
-            "pk", "judgment_count", "project__overlap"
-        )
-    }
-    live = Assignment.objects.filter(
-        task_id__in=task_ids, status=AssignmentStatus.ACTIVE, expires_at__gt=now
-    ).order_by("task_id", "created_at", "pk")
-    leases_by_task: dict[int, list[int]] = {}
-    for task_id, lease_id in live.values_list("task_id", "pk"):
-        leases_by_task.setdefault(task_id, []).append(lease_id)
-    excess = [
-        lease_id
-        for task_id, lease_ids in leases_by_task.items()
-        for lease_id in lease_ids[max(0, room[task_id]) :]
-    ]
-    if excess:
-        Assignment.objects.filter(pk__in=excess).update(
-            status=AssignmentStatus.EXPIRED, finished_at=now
         )
 
 

@@ -142,7 +142,9 @@ def test_excluded_annotator_is_told_why_on_the_labeling_page_and_the_api(
     assert not Assignment.objects.exists()
 
 
-def test_lifting_an_exclusion_closes_a_lease_the_restored_label_leaves_no_room_for(project):
+def test_a_lease_taken_while_a_label_was_excluded_takes_no_judgment_once_it_counts_again(
+    project,
+):
     project.overlap = 2
     project.save()
     task = make_task(project)
@@ -155,10 +157,11 @@ def test_lifting_an_exclusion_closes_a_lease_the_restored_label_leaves_no_room_f
 
     exclude(project, first, excluded=False)
 
-    taken.refresh_from_db()
-    assert taken.status == AssignmentStatus.EXPIRED
-    with pytest.raises(Conflict, match="went to another annotator"):
+    with pytest.raises(Conflict, match="already has all the judgments"):
         judgment_submit(assignment_id=taken.pk, annotator=late, payload=A_BETTER)
     task.refresh_from_db()
-    assert task.judgment_count == 2
+    assert task.judgment_count == 2 and task.judgments.count() == 2
+    assert task_claim_next(project=project, annotator=late) is None, "the lease is closed"
+    taken.refresh_from_db()
+    assert taken.status == AssignmentStatus.EXPIRED
     assert task_claim_next(project=project, annotator=later) is None
