@@ -10,7 +10,15 @@ from django.db.models import F
 import apps.core.jobs
 
 
+def _checks_now(schema_editor):
+    """Rows updated twice in this transaction would leave deferred foreign-key checks pending,
+    and PostgreSQL refuses to ALTER a table with pending checks: check them as we go."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def onto_the_job_layer(apps, schema_editor):
+    _checks_now(schema_editor)
     model = apps.get_model("imports", "ImportJob")
     model.objects.update(queued_at=F("created_at"))
     for phase in ("validating", "writing"):
@@ -22,6 +30,7 @@ def onto_the_job_layer(apps, schema_editor):
 
 
 def back_to_statuses(apps, schema_editor):
+    _checks_now(schema_editor)
     model = apps.get_model("imports", "ImportJob")
     for phase in ("validating", "writing"):
         model.objects.filter(status="running", phase=phase).update(status=phase)
@@ -92,7 +101,6 @@ class Migration(migrations.Migration):
             name="worker",
             field=models.CharField(blank=True, help_text="Who claimed it last.", max_length=200),
         ),
-        migrations.RunPython(onto_the_job_layer, back_to_statuses),
         migrations.AlterField(
             model_name="importjob",
             name="status",
@@ -108,4 +116,5 @@ class Migration(migrations.Migration):
                 max_length=10,
             ),
         ),
+        migrations.RunPython(onto_the_job_layer, back_to_statuses),
     ]

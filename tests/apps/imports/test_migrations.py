@@ -26,21 +26,22 @@ def migrate(targets):
 def test_old_import_statuses_become_job_states_and_keep_their_rows(app, model, before, extra):
     admin = StaffFactory()
     project = ProjectFactory(created_by=admin)
-    old = migrate([(app, before)]).get_model(app, model)
-    for status, error_count in [
-        ("queued", 0), ("validating", 0), ("writing", 0), ("succeeded", 0), ("failed", 3),
-    ]:  # fmt: skip
-        old.objects.create(
-            project_id=project.pk,
-            created_by_id=admin.pk,
-            file=f"{status}.jsonl",
-            original_name=status,
-            status=status,
-            error_count=error_count,
-            **extra,
-        )
-
-    new = migrate(MigrationExecutor(connection).loader.graph.leaf_nodes()).get_model(app, model)
+    try:
+        old = migrate([(app, before)]).get_model(app, model)
+        for status, error_count in [
+            ("queued", 0), ("validating", 0), ("writing", 0), ("succeeded", 0), ("failed", 3),
+        ]:  # fmt: skip
+            old.objects.create(
+                project_id=project.pk,
+                created_by_id=admin.pk,
+                file=f"{status}.jsonl",
+                original_name=status,
+                status=status,
+                error_count=error_count,
+                **extra,
+            )
+    finally:  # whatever happened, the database goes back to the latest schema
+        new = migrate(MigrationExecutor(connection).loader.graph.leaf_nodes()).get_model(app, model)
 
     rows = {
         job.original_name: (job.status, job.phase, job.heartbeat_at, job.error)
