@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.accounts.models import User
@@ -74,6 +75,24 @@ def model_roots() -> dict[str, Path]:
             )
         roots[path.name] = path
     return roots
+
+
+@checks.register("arbiter")
+def model_roots_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """`manage.py check` (and every start) says what is wrong with ARBITER_MODEL_ROOTS, rather
+    than the first page that offers models."""
+    try:
+        roots = model_roots()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="arbiter.E101")]
+    return [
+        checks.Warning(
+            f"ARBITER_MODEL_ROOTS folder {root} is not a folder here; it offers no models.",
+            id="arbiter.W101",
+        )
+        for root in roots.values()
+        if not root.is_dir()
+    ]
 
 
 def _holds_model(folder: Path, files: tuple[str, ...]) -> bool:

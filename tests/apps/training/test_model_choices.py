@@ -17,6 +17,7 @@ from apps.training.model_choices import (
     model_choices,
     model_reference_check,
     model_reference_path,
+    model_roots_check,
     trainer_config_resolve,
 )
 from apps.training.models import RunStatus, TrainingRun
@@ -221,6 +222,15 @@ def test_roots_that_overlap_the_run_storage_or_share_a_name_are_a_configuration_
     settings.ARBITER_MODEL_ROOTS = [str(tmp_path / "a" / "models"), str(tmp_path / "b" / "models")]
     with pytest.raises(ImproperlyConfigured, match="named 'models'"):
         model_reference_check(reference="base:models/y", project=None, family="policy")
+    assert [message.id for message in model_roots_check()] == ["arbiter.E101"]
+
+
+def test_the_system_check_names_a_root_that_is_not_a_folder(settings, tmp_path):
+    settings.ARBITER_MODEL_ROOTS = [str(tmp_path / "missing")]
+
+    assert [message.id for message in model_roots_check()] == ["arbiter.W101"]
+    settings.ARBITER_MODEL_ROOTS = [str(tmp_path)]
+    assert model_roots_check() == []
 
 
 # --- what is accepted, and resolved on the worker -----------------------------------------------
