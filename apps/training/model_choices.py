@@ -341,16 +341,22 @@ def trainer_config_check(*, project: Project, family: str, config: dict) -> dict
 
 def trainer_config_resolve(*, run: TrainingRun) -> dict:
     """The run's trainer config with its model references turned into folders, for train():
-    checked again here, on the worker, just before loading."""
+    checked again here, on the worker, just before loading. A model no longer available raises
+    the trainer's ModelLoadError, so the run fails with the reason as for any unloadable model."""
+    from trainer.errors import ModelLoadError
+
     config = dict(run.config)
     for key, (key_family, what) in TRAINER_MODEL_KEYS.items():
         if config.get(key) not in (None, ""):
-            config[key] = model_reference_path(
-                reference=config[key],
-                project=run.project,
-                family=key_family or run.family,
-                what=what,
-            )
+            try:
+                config[key] = model_reference_path(
+                    reference=config[key],
+                    project=run.project,
+                    family=key_family or run.family,
+                    what=what,
+                )
+            except ApplicationError as exc:
+                raise ModelLoadError(exc.message) from None
     return config
 
 

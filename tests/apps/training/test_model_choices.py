@@ -280,4 +280,4 @@ def test_a_base_model_swapped_for_a_symlink_after_launch_fails_the_run_on_the_wo
 
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert f"'base:{root.name}/bert' is not one of the models" in run.error
+    assert run.error.startswith(f"The base model 'base:{root.name}/bert' is not one of the models")
