@@ -263,6 +263,15 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
         base_url="https://93.184.215.14/v1",
     )
     o["api_token"] = _api_token(annotator, name=write("ApiToken", "name", 100))
+    if any(m.__name__ == "TrainingRule" for m in apps.get_models()):
+        o["training_rule"] = _create(
+            "TrainingRule",
+            project=project,
+            name=write("TrainingRule", "name", 200),
+            objective="bradley_terry",
+            config={},
+            created_by=project_admin,
+        )
 
     o["conversation"] = _create(
         "Conversation", project=chat_project, user=annotator, title=write("Conversation", "title")
@@ -326,6 +335,7 @@ def kwargs_for(route, world: World) -> dict:
         "run_id": o["run"].pk,
         "snapshot_id": o["snapshot"].pk,
         "token_key": o["api_token"].token_key,
+        "rule_id": o["training_rule"].pk if "training_rule" in o else None,
         "number": o["round"].number,
         "what": "reward",
         "path": "model/config.json",
