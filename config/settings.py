@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "apps.quality",
     "apps.training",
     "apps.dashboard",
+    "django_celery_beat",
+    "apps.autopilot",
 ]
 
 MIDDLEWARE = [
@@ -188,7 +190,24 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}}
-CELERY_BEAT_SCHEDULE = {"reap-stale-jobs": {"task": "core.reap_jobs", "schedule": 60.0}}
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-jobs": {"task": "core.reap_jobs", "schedule": 60.0},
+    # Training rules fire within ARBITER_AUTOPILOT_CHECK_SECONDS of their threshold (apps/autopilot).
+    "autopilot-check-rules": {
+        "task": "autopilot.check_rules",
+        "schedule": env.float("ARBITER_AUTOPILOT_CHECK_SECONDS", default=10.0),
+    },
+    "autopilot-gate-sweep": {"task": "autopilot.gate_sweep", "schedule": 120.0},
+}
+# Rule schedules live in django-celery-beat's tables, beside the entries above.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The champion gate (apps/autopilot/champions.py): a reward model is promoted when its accuracy on
+# the frozen held-out pairs is at least this much above the champion's; a policy when its win rate
+# over the champion policy, judged by the champion reward model, reaches the threshold.
+ARBITER_AUTOPILOT_REWARD_MIN_GAIN = env.float("ARBITER_AUTOPILOT_REWARD_MIN_GAIN", default=0.0)
+ARBITER_AUTOPILOT_POLICY_MIN_WIN_RATE = env.float(
+    "ARBITER_AUTOPILOT_POLICY_MIN_WIN_RATE", default=0.5
+)
 
 # Background jobs (apps/core/jobs.py): a worker beats every few seconds; a job silent for longer
 # than the stale limit is resumed by another worker, or failed once its attempts are spent; a job
@@ -232,16 +251,16 @@ if not ARBITER_SECRET_KEYS:
 ARBITER_IMPORT_MAX_BYTES = env.int("ARBITER_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 # A line of an import longer than this is a line error, read no further (imports stream files).
 ARBITER_IMPORT_MAX_LINE_BYTES = env.int("ARBITER_IMPORT_MAX_LINE_BYTES", default=8 * 1024 * 1024)
+# Chat: replies are written by a worker; each user may send this many messages a minute (0 = no
+# limit), and an unfinished reply older than the stale limit may be asked for again.
+ARBITER_CHAT_MESSAGES_PER_MINUTE = env.int("ARBITER_CHAT_MESSAGES_PER_MINUTE", default=10)
+ARBITER_CHAT_REPLY_STALE_SECONDS = env.int("ARBITER_CHAT_REPLY_STALE_SECONDS", default=300)
 # Base models the operator makes available: folders whose sub-folders holding a config.json are
 # offered to every project (apps/training/model_choices.py). Models are chosen, never typed as paths.
 ARBITER_MODEL_ROOTS = env.list("ARBITER_MODEL_ROOTS", default=[])
 # The Hugging Face cache whose models are offered too: empty = huggingface_hub's own default
 # (HF_HOME / HF_HUB_CACHE), "off" = offer none.
 ARBITER_MODEL_HUB_CACHE = env.str("ARBITER_MODEL_HUB_CACHE", default="")
-# Chat: replies are written by a worker; each user may send this many messages a minute (0 = no
-# limit), and an unfinished reply older than the stale limit may be asked for again.
-ARBITER_CHAT_MESSAGES_PER_MINUTE = env.int("ARBITER_CHAT_MESSAGES_PER_MINUTE", default=10)
-ARBITER_CHAT_REPLY_STALE_SECONDS = env.int("ARBITER_CHAT_REPLY_STALE_SECONDS", default=300)
 
 
 def _rate(name: str, default: str) -> str | None:

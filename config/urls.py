@@ -47,9 +47,11 @@ urlpatterns = [
     path("", include("apps.training.urls")),
     path("", include("apps.dashboard.urls")),
     path("", include("apps.generation.urls")),
+    path("", include("apps.autopilot.urls")),
     path("api/", include("apps.exports.api_urls")),
     path("api/", include("apps.webhooks.api_urls")),
     path("api/", include("apps.dashboard.api_urls")),
     path("api/", include("apps.training.api_urls")),
     path("api/", include("apps.generation.api_urls")),
+    path("api/", include("apps.autopilot.api_urls")),
 ]

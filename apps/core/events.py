@@ -32,6 +32,8 @@ class EventName(models.TextChoices):
     TASK_COMPLETED = "task.completed", "A task reached its overlap"
     RUN_FINISHED = "run.finished", "A training run finished"
     JOB_FINISHED = "job.finished", "A background job succeeded, failed or was cancelled"
+    RULE_FIRED = "rule.fired", "A training rule launched a run"
+    MODEL_PROMOTED = "model.promoted", "A run became the project's champion model"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_user
 from apps.training.models import TrainingRun
 from apps.training.selectors import held_out_table, run_curves
-from apps.training.suggestions import latest_reward_run
+from apps.training.suggestions import champion_reward_run
 
 
 def _admin_project(request: HttpRequest, project_id: int):
@@ -81,7 +81,7 @@ def compare_runs(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def disagreements(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _admin_project(request, project_id)
-    run = latest_reward_run(project=project)
+    run = champion_reward_run(project=project)
     found = people_model_disagreements(project=project, run_id=run.pk) if run else []
     return render(
         request,

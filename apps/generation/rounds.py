@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from apps.accounts.models import User
+from apps.autopilot.selectors import champion_run_id
 from apps.core.errors import ApplicationError
 from apps.feedback.models import Judgment
 from apps.generation.models import GenerationJob, Round, Selection
@@ -36,13 +37,14 @@ def round_start(
     temperature: float = 0.9,
     max_tokens: int = 128,
 ) -> Round:
-    """Starts round k+1: the chosen policy (by default the last round's trained policy, or the
+    """Starts round k+1: the chosen policy (by default the project's champion policy, or the
     base model for round 1) answers a fresh batch of prompts, and tasks are made of its answers."""
     if project.kind not in (FeedbackKind.PAIRWISE, FeedbackKind.LISTWISE, FeedbackKind.THUMBS):
         raise ApplicationError("Rounds run on pairwise, listwise or thumbs projects.")
     previous = project.rounds.order_by("-number").first()
-    if generating_run_id is None and not base_model and previous is not None:
-        generating_run_id = previous.policy_run_id
+    if generating_run_id is None and not base_model:
+        # The champion policy generates (apps/autopilot), never simply the latest run.
+        generating_run_id = champion_run_id(project_id=project.pk, family="policy")
     if generating_run_id is None and not base_model:
         raise ApplicationError(
             "Choose the policy that generates: a trained policy run or a base model."

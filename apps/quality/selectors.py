@@ -185,6 +185,14 @@ def annotator_quality_table(*, project: Project) -> QualityReport:
     )
 
 
+def agreement_of(*, kind: str, judgments) -> Agreement:
+    """Krippendorff's α over the given judgments (of one project's `kind`), as the quality table
+    measures it: what a training rule's guard reads for the labels since its last launch."""
+    ratings, level, description = _ratings(kind, list(judgments))
+    alpha, units = krippendorff_alpha(ratings, level=level)
+    return Agreement(alpha=alpha, level=level, units=units, description=description)
+
+
 @dataclass
 class TaskReview:
     task: object

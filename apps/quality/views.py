@@ -36,11 +36,11 @@ def annotator_exclusion(request: HttpRequest, project_id: int, user_id: int) -> 
 @login_required
 def task_review_page(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
     from apps.core.errors import ApplicationError
-    from apps.training.suggestions import latest_reward_run, task_suggestions
+    from apps.training.suggestions import champion_reward_run, task_suggestions
 
     project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
     review = task_review(project=project, task_id=task_id)
-    run, suggestions, suggestion_error = latest_reward_run(project=project), {}, ""
+    run, suggestions, suggestion_error = champion_reward_run(project=project), {}, ""
     if run is not None:
         try:
             suggestions = {s.position: s.score for s in task_suggestions(task=review.task, run=run)}

@@ -24,7 +24,7 @@ def tasks_score(*, run: TrainingRun, task_ids: list[int] | None = None) -> int:
         scores = [s.score for s in task_suggestions(task=task, run=run)]
         TaskScore.objects.update_or_create(task=task, run=run, defaults={"scores": scores})
         scored += 1
-    if run.project.queue_order == QueueOrder.UNCERTAINTY:
+    if run.project.queue_order == QueueOrder.UNCERTAINTY and _is_champion(run):
         queue_reorder_by_uncertainty(project=run.project)
     return scored
 
@@ -44,13 +44,24 @@ def uncertainty(score_lists: list[list[float]]) -> float:
     return abs(mean(gaps)) - pstdev(gaps)
 
 
+def _champion_id(project: Project) -> int | None:
+    from apps.autopilot.selectors import champion_run_id
+
+    return champion_run_id(project_id=project.pk, family="reward")
+
+
+def _is_champion(run: TrainingRun) -> bool:
+    return _champion_id(run.project) == run.pk
+
+
 @transaction.atomic
 def queue_reorder_by_uncertainty(*, project: Project) -> int:
-    """Sets each open task's priority from its stored scores (unscored tasks go last)."""
+    """Sets each open task's priority from the champion reward model's stored scores (unscored
+    tasks go last): a challenger that was not promoted orders nothing."""
     by_task: dict[int, list[list[float]]] = {}
-    for task_id, scores in TaskScore.objects.filter(task__project=project).values_list(
-        "task_id", "scores"
-    ):
+    for task_id, scores in TaskScore.objects.filter(
+        task__project=project, run_id=_champion_id(project)
+    ).values_list("task_id", "scores"):
         by_task.setdefault(task_id, []).append(scores)
     open_tasks = list(
         Task.objects.filter(project=project, judgment_count__lt=project.overlap).only(

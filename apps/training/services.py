@@ -68,19 +68,17 @@ def _reward_model_reference(project: Project, run_id: int | None) -> str | None:
     )
 
 
-@transaction.atomic
-def training_run_launch(
+def training_config_validate(
     *,
     project: Project,
-    user: User,
     objective: str,
-    config: dict | None = None,
+    config: dict | None,
     eval_share: float = 0.2,
     reward_run_id: int | None = None,
-    name: str = "",
-) -> TrainingRun:
-    """Freezes the project's labels as a snapshot, checks that they suit the objective, and
-    queues the run on the training queue (once this transaction commits)."""
+):
+    """Checks an objective and its config for the project exactly as a launch does (a training
+    rule saves only what a launch would take); returns (spec, export kind, config as stored).
+    A policy run with no reward model named is judged by the project's champion reward model."""
     from trainer.registry import objectives
 
     if objective not in objectives:
@@ -99,15 +97,47 @@ def training_run_launch(
         raise ApplicationError(
             "Choose the base model: a policy run of this project, or one of the offered base models."
         )
+    reward_key = "reward_model" if objective == "raft" else "judge_reward_model"
+    if reward_run_id is None and spec.family == "policy" and not config.get(reward_key):
+        reward_run_id = _champion_reward_run_id(project)
     reward_model = _reward_model_reference(project, reward_run_id)
     if reward_model:
         if spec.family != "policy":
             raise ApplicationError("Only policy runs use a trained reward model.")
-        config["reward_model" if objective == "raft" else "judge_reward_model"] = reward_model
+        config[reward_key] = reward_model
     # Models are stored as references and turned into folders on the worker (model_choices.py).
     config = trainer_config_check(project=project, family=spec.family, config=config)
     _check_config(objective, config)
 
+    return spec, export_kind, config
+
+
+def _champion_reward_run_id(project: Project) -> int | None:
+    from apps.autopilot.selectors import champion_run_id
+
+    return champion_run_id(project_id=project.pk, family="reward")
+
+
+@transaction.atomic
+def training_run_launch(
+    *,
+    project: Project,
+    user: User,
+    objective: str,
+    config: dict | None = None,
+    eval_share: float = 0.2,
+    reward_run_id: int | None = None,
+    name: str = "",
+) -> TrainingRun:
+    """Freezes the project's labels as a snapshot, checks that they suit the objective, and
+    queues the run on the training queue (once this transaction commits)."""
+    spec, export_kind, config = training_config_validate(
+        project=project,
+        objective=objective,
+        config=config,
+        eval_share=eval_share,
+        reward_run_id=reward_run_id,
+    )
     snapshot = snapshot_create(
         project=project, kind=export_kind, options={"split": eval_share, "split_seed": 0}, user=user
     )

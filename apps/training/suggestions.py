@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from apps.labeling.models import Task
-from apps.training.models import RunStatus, TaskScore, TrainingRun
+from apps.training.models import TaskScore, TrainingRun
 from apps.training.services import run_model_dir
 
 SCORABLE = ("reward_pairwise", "reward_listwise", "reward_principle", "reward_reaction")
@@ -26,14 +26,11 @@ def _scorer(model_dir: str):
     return load_reward_model(Path(model_dir))
 
 
-def latest_reward_run(*, project) -> TrainingRun | None:
-    return (
-        TrainingRun.objects.filter(
-            project=project, status=RunStatus.SUCCEEDED, objective__in=SCORABLE
-        )
-        .order_by("-finished_at", "-id")
-        .first()
-    )
+def champion_reward_run(*, project) -> TrainingRun | None:
+    """The reward model that serves the project (apps/autopilot): never simply the latest run."""
+    from apps.autopilot.selectors import champion_run
+
+    return champion_run(project=project, family="reward")
 
 
 def task_suggestions(*, task: Task, run: TrainingRun) -> list[Suggestion]:
@@ -49,11 +46,13 @@ def task_suggestions(*, task: Task, run: TrainingRun) -> list[Suggestion]:
 
 
 def task_stored_scores(task: Task) -> list[float] | None:
-    """The latest stored scores of the task's responses (canonical order), or None: what the
-    labeling page shows as suggestions (plugged in by TrainingConfig.ready)."""
+    """The champion reward model's stored scores of the task's responses (canonical order), or
+    None: what the labeling page shows as suggestions (plugged in by TrainingConfig.ready)."""
+    from apps.autopilot.selectors import champion_run_id
+
+    run_id = champion_run_id(project_id=task.project_id, family="reward")
+    if run_id is None:
+        return None
     return (
-        TaskScore.objects.filter(task=task)
-        .order_by("-created_at")
-        .values_list("scores", flat=True)
-        .first()
+        TaskScore.objects.filter(task=task, run_id=run_id).values_list("scores", flat=True).first()
     )

@@ -1,10 +1,11 @@
 import pytest
 from django.urls import reverse
 
+from apps.autopilot.champions import run_gate
 from apps.labeling.models import Task
 from apps.training.models import RunStatus
 from apps.training.services import training_run_execute, training_run_launch
-from apps.training.suggestions import latest_reward_run, task_suggestions
+from apps.training.suggestions import champion_reward_run, task_suggestions
 from tests.trainer.tiny import GOOD
 
 pytestmark = pytest.mark.django_db
@@ -27,13 +28,15 @@ def trained_run(labeled_project, tiny_bert_ref, django_capture_on_commit_callbac
     training_run_execute(run_id=run.pk, worker="inline")  # the task body, in this process
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error
+    # The project's first reward model: the gate promotes it, and it serves.
+    assert run_gate(run_id=run.pk).decision == "promoted"
     return run
 
 
 def test_a_trained_reward_model_scores_each_tasks_responses_and_prefers_the_good_ones(
     labeled_project, trained_run
 ):
-    assert latest_reward_run(project=labeled_project) == trained_run
+    assert champion_reward_run(project=labeled_project) == trained_run
     agree = 0
     tasks = list(Task.objects.filter(project=labeled_project))
     for task in tasks:

@@ -1,0 +1,371 @@
+"""The champion registry and its gate: a finished run is a challenger, promoted only if it beats
+the champion on the same held-out data; every decision is recorded.
+
+Reward models are measured on the project's frozen evaluation pairs (`FrozenEvalRow`): held-out
+pairs frozen, label and all, the first time a gate saw their prompt. The challenger and the
+champion are both scored on exactly the frozen pairs whose prompt the challenger did not train on,
+and the gain comes with a paired bootstrap interval. Policies are measured by their win rate over
+the champion policy, judged by the champion reward model (the trainer measures it when the policy
+starts from the champion and is judged by the champion reward model).
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from apps.accounts.models import User
+from apps.autopilot.models import (
+    Champion,
+    Decision,
+    Family,
+    FrozenEvalRow,
+    ModelDecision,
+    RuleFiring,
+)
+from apps.core import events
+from apps.core.errors import ApplicationError, Conflict
+from apps.core.jobs import crash_point
+from apps.training.datasets import split_snapshot
+from apps.training.models import RunStatus, TrainingRun
+from apps.training.services import run_dir, run_model_dir, storage_root
+
+log = logging.getLogger(__name__)
+
+PAIRWISE_REWARD = ("reward_pairwise",)
+MIN_EVAL_PAIRS = 2
+BOOTSTRAP_SAMPLES = 2000
+
+
+@dataclass
+class Verdict:
+    promote: bool
+    reason: str
+    metrics: dict = field(default_factory=dict)
+
+
+def _key(value) -> str:
+    return hashlib.sha256(
+        json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open() as f:
+        return [json.loads(line) for line in f.read().split("\n") if line.strip()]
+
+
+def _run_files(run: TrainingRun) -> tuple[list[dict], list[dict]]:
+    train_path, eval_path, _, _ = split_snapshot(
+        snapshot=run.snapshot,
+        snapshot_path=storage_root() / run.snapshot.file_path,
+        out_dir=run_dir(run) / "data",
+    )
+    return _read_jsonl(train_path), _read_jsonl(eval_path)
+
+
+def pair_wins(model_dir: Path, rows: list[dict]) -> list[float]:
+    """1 where the model scores the chosen response above the rejected one, 0.5 on a tie, else 0."""
+    from trainer.scoring import load_reward_model
+
+    scorer = load_reward_model(model_dir)
+    prompts = [row["prompt"] for row in rows]
+    chosen = scorer.score(prompts, [row["chosen"] for row in rows])
+    rejected = scorer.score(prompts, [row["rejected"] for row in rows])
+    return [1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected, strict=True)]
+
+
+def bootstrap_interval(
+    differences: list[float],
+    *,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile interval of the mean of paired differences, resampling pairs with replacement."""
+    values = np.asarray(differences, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(samples, len(values)))].mean(axis=1)
+    tail = (1 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def frozen_eval_rows_extend(*, project_id: int, rows: list[dict]) -> int:
+    """Freezes held-out pairs whose prompt the set does not hold yet, with their labels as they
+    are now; a prompt already frozen keeps its rows."""
+    known = set(
+        FrozenEvalRow.objects.filter(project_id=project_id).values_list("prompt_key", flat=True)
+    )
+    new = [
+        FrozenEvalRow(
+            project_id=project_id, prompt_key=_key(row["prompt"]), row_key=_key(row), row=row
+        )
+        for row in rows
+        if _key(row["prompt"]) not in known
+    ]
+    FrozenEvalRow.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Verdict:
+    """Scores challenger and champion on the same frozen held-out pairs (those whose prompt the
+    challenger did not train on) and promotes when the challenger is at least
+    ARBITER_AUTOPILOT_REWARD_MIN_GAIN more accurate."""
+    train_rows, eval_rows = _run_files(challenger)
+    if challenger.objective not in PAIRWISE_REWARD:
+        if champion is None:
+            return Verdict(True, "the project's first reward model")
+        return Verdict(
+            False,
+            f"the automatic gate measures pairwise reward models; promote {challenger.objective} by hand",
+        )
+    if champion is None:
+        wins = pair_wins(run_model_dir(challenger), eval_rows)
+        accuracy = sum(wins) / len(wins) if wins else None
+        return Verdict(
+            True,
+            "the project's first reward model",
+            {"challenger_accuracy": accuracy, "eval_pairs": len(wins)},
+        )
+    trained_on = {_key(row["prompt"]) for row in train_rows}
+    frozen = [
+        row
+        for row in FrozenEvalRow.objects.filter(project_id=challenger.project_id).values_list(
+            "row", flat=True
+        )
+        if _key(row["prompt"]) not in trained_on
+    ]
+    if len(frozen) < MIN_EVAL_PAIRS:
+        return Verdict(
+            False,
+            f"only {len(frozen)} frozen held-out pairs the challenger did not train on; "
+            f"the gate needs {MIN_EVAL_PAIRS}",
+            {"eval_pairs": len(frozen)},
+        )
+    challenger_wins = pair_wins(run_model_dir(challenger), frozen)
+    champion_wins = pair_wins(run_model_dir(champion), frozen)
+    n = len(frozen)
+    challenger_accuracy, champion_accuracy = sum(challenger_wins) / n, sum(champion_wins) / n
+    gain = challenger_accuracy - champion_accuracy
+    low, high = bootstrap_interval(
+        [a - b for a, b in zip(challenger_wins, champion_wins, strict=True)]
+    )
+    min_gain = settings.ARBITER_AUTOPILOT_REWARD_MIN_GAIN
+    metrics = {
+        "challenger_accuracy": challenger_accuracy,
+        "champion_accuracy": champion_accuracy,
+        "gain": gain,
+        "gain_ci95": [low, high],
+        "eval_pairs": n,
+        "eval_set_sha256": _key(sorted(_key(row) for row in frozen)),
+    }
+    comparison = (
+        f"accuracy {challenger_accuracy:.3f} vs champion {champion_accuracy:.3f} on {n} frozen "
+        f"held-out pairs (gain {gain:+.3f}, 95% CI [{low:+.3f}, {high:+.3f}])"
+    )
+    if gain >= min_gain:
+        return Verdict(True, comparison, metrics)
+    return Verdict(False, comparison + f" is below the required gain {min_gain:+.3f}", metrics)
+
+
+def policy_gate(
+    *, challenger: TrainingRun, champion: TrainingRun | None, judge: TrainingRun | None
+) -> Verdict:
+    """Win rate over the champion policy, judged by the champion reward model, at or above
+    ARBITER_AUTOPILOT_POLICY_MIN_WIN_RATE."""
+    threshold = settings.ARBITER_AUTOPILOT_POLICY_MIN_WIN_RATE
+    config = challenger.config or {}
+    if judge is None:
+        return Verdict(False, "no champion reward model to judge the policy")
+    judged_by = config.get("judge_reward_model") or (
+        config.get("reward_model") if challenger.objective == "raft" else None
+    )
+    if judged_by != f"run:{judge.pk}":
+        return Verdict(
+            False, f"judged by {judged_by or 'no reward model'}, not by the champion run:{judge.pk}"
+        )
+    if champion is not None and config.get("model") != f"run:{champion.pk}":
+        return Verdict(
+            False,
+            f"started from {config.get('model')}, not from the champion policy run:{champion.pk}, so "
+            "its win rate is not against the champion",
+        )
+    win_rate = (challenger.metrics or {}).get("win_rate_vs_base")
+    if win_rate is None:
+        return Verdict(False, "the run measured no win rate")
+    against = f"champion run {champion.pk}" if champion else f"base model {config.get('model')}"
+    metrics = {"win_rate": win_rate, "threshold": threshold, "judge_run": judge.pk}
+    text = f"win rate {win_rate:.3f} over {against}, judged by reward run {judge.pk}"
+    if win_rate >= threshold:
+        return Verdict(True, text, metrics)
+    return Verdict(False, f"{text} is below {threshold:.2f}", metrics)
+
+
+def _rule_of(run: TrainingRun):
+    firing = RuleFiring.objects.filter(run=run).select_related("rule").first()
+    return firing.rule if firing else None
+
+
+def run_gate(*, run_id: int) -> ModelDecision | None:
+    """Decides a succeeded run once: promoted (it becomes the champion) or rejected, with the
+    reason. Safe to deliver twice: a run already decided by the gate is left alone. A promotion
+    starts the chain's next stage in the same transaction."""
+    run = TrainingRun.objects.select_related("project", "snapshot").filter(pk=run_id).first()
+    if run is None or run.status != RunStatus.SUCCEEDED or run.snapshot is None:
+        return None
+    if ModelDecision.objects.filter(run=run, by_gate=True).exists():
+        return None
+    from apps.autopilot.selectors import champion_run
+
+    champion = champion_run(project=run.project, family=run.family)
+    try:
+        if run.family == Family.REWARD:
+            verdict = reward_gate(challenger=run, champion=champion)
+        else:
+            verdict = policy_gate(
+                challenger=run,
+                champion=champion,
+                judge=champion_run(project=run.project, family=Family.REWARD),
+            )
+    except Exception as exc:  # a model that does not load is rejected with the reason, not retried
+        log.exception("Gating run %s failed", run.pk)
+        verdict = Verdict(False, f"could not be evaluated: {type(exc).__name__}: {exc}")
+    crash_point("autopilot.gated")
+    try:
+        with transaction.atomic():
+            decision = _decide(
+                run=run,
+                previous=champion,
+                decision=Decision.PROMOTED if verdict.promote else Decision.REJECTED,
+                verdict=verdict,
+                by_gate=True,
+                actor=None,
+                rule=_rule_of(run),
+            )
+            if run.family == Family.REWARD and run.objective in PAIRWISE_REWARD:
+                # Held-out pairs first seen now join the frozen set, for the next challenger.
+                _, eval_rows = _run_files(run)
+                frozen_eval_rows_extend(project_id=run.project_id, rows=eval_rows)
+            if verdict.promote:
+                from apps.autopilot.chains import chain_after_promotion
+
+                chain_after_promotion(run=run)
+    except IntegrityError:
+        return None  # a twin delivery decided first
+    return decision
+
+
+def _decide(*, run, previous, decision, verdict: Verdict, by_gate, actor, rule) -> ModelDecision:
+    row = ModelDecision.objects.create(
+        project=run.project,
+        family=run.family,
+        run=run,
+        previous=previous,
+        decision=decision,
+        by_gate=by_gate,
+        actor=actor,
+        rule=rule,
+        metrics=verdict.metrics,
+        snapshot_sha256=run.snapshot.sha256 if run.snapshot else "",
+        reason=verdict.reason,
+    )
+    if decision in (Decision.PROMOTED, Decision.ROLLED_BACK):
+        Champion.objects.update_or_create(
+            project=run.project, family=run.family, defaults={"run": run}
+        )
+        if decision == Decision.PROMOTED:
+            events.emit(
+                events.EventName.MODEL_PROMOTED,
+                project_id=run.project_id,
+                payload={
+                    "run": run.pk,
+                    "family": run.family,
+                    "previous": previous.pk if previous else None,
+                    "by": f"user {actor.pk}" if actor else (f"rule {rule.pk}" if rule else "gate"),
+                    "metrics": verdict.metrics,
+                    "snapshot_sha256": row.snapshot_sha256,
+                    "reason": verdict.reason,
+                },
+            )
+        transaction.on_commit(lambda: _after_new_champion(run.pk, run.family))
+    return row
+
+
+def _after_new_champion(run_id: int, family: str) -> None:
+    """A new reward champion scores the open tasks (suggestions and the uncertainty queue use its
+    scores)."""
+    if family == Family.REWARD:
+        from apps.training.tasks import score_tasks
+
+        score_tasks.delay(run_id)
+
+
+def _manual_target(*, project, run_id: int) -> TrainingRun:
+    run = (
+        TrainingRun.objects.select_related("project", "snapshot")
+        .filter(project=project, pk=run_id)
+        .first()
+    )
+    if run is None:
+        raise ApplicationError("No such run in this project.", extra={"status": 404})
+    if run.status != RunStatus.SUCCEEDED:
+        raise Conflict("Only a succeeded run can serve.")
+    return run
+
+
+@transaction.atomic
+def champion_promote(*, project, run_id: int, actor: User, reason: str = "") -> ModelDecision:
+    """An admin makes a succeeded run the champion, whatever the gate said."""
+    from apps.autopilot.selectors import champion_run
+
+    run = _manual_target(project=project, run_id=run_id)
+    previous = champion_run(project=project, family=run.family)
+    if previous is not None and previous.pk == run.pk:
+        raise Conflict(f"Run {run.pk} is already the champion.")
+    return _decide(
+        run=run,
+        previous=previous,
+        decision=Decision.PROMOTED,
+        verdict=Verdict(True, reason or f"promoted by hand by {actor.get_username()}"),
+        by_gate=False,
+        actor=actor,
+        rule=None,
+    )
+
+
+@transaction.atomic
+def champion_rollback(*, project, family: str, actor: User, reason: str = "") -> ModelDecision:
+    """The champion before the current one serves again."""
+    current = Champion.objects.select_for_update().filter(project=project, family=family).first()
+    if current is None:
+        raise Conflict(f"This project has no {family} champion to roll back.")
+    previous = (
+        ModelDecision.objects.filter(
+            project=project,
+            family=family,
+            run=current.run,
+            decision__in=[Decision.PROMOTED, Decision.ROLLED_BACK],
+            previous__isnull=False,
+        )
+        .select_related("previous", "previous__snapshot", "previous__project")
+        .first()
+    )
+    if previous is None:
+        raise Conflict("The champion has no earlier champion to roll back to.")
+    return _decide(
+        run=previous.previous,
+        previous=current.run,
+        decision=Decision.ROLLED_BACK,
+        verdict=Verdict(
+            True,
+            reason or f"rolled back by hand by {actor.get_username()} from run {current.run_id}",
+        ),
+        by_gate=False,
+        actor=actor,
+        rule=None,
+    )
