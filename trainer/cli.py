@@ -5,15 +5,24 @@
 run.json holds the config fields of the objective (see trainer/config.py) plus "objective" (or pass
 --objective). Progress is printed one line per step; Ctrl-C or SIGTERM stops cooperatively after the current
 step, writing a checkpoint that `--resume` continues from. Exit status: 0 succeeded, 2 bad input, 3 cancelled.
+
+Several processes: `torchrun --nproc_per_node N -m trainer train ...` (CPU, gloo) or `accelerate launch
+[--config_file ddp|fsdp|zero.yaml] -m trainer train ...` (GPUs). Only the main process (RANK 0) prints and
+writes. For a supervising program: `--progress-file` gets one JSON object per line (a step, a log line, the
+final result) from the main process, and `--stop-file` names a file whose appearance stops every process after
+its current step, as SIGTERM does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from trainer.errors import TrainerError
 from trainer.events import ProgressEvent, TrainingCallbacks
@@ -40,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--resume", action="store_true", help="continue from the newest checkpoint in --out"
+    )
+    run.add_argument(
+        "--progress-file", type=Path, help="append JSON lines: steps, log lines, the final result"
+    )
+    run.add_argument(
+        "--stop-file", type=Path, help="stop cooperatively (as on SIGTERM) once this file exists"
     )
     commands.add_parser("objectives", help="list objectives and the dataset kind each reads")
     args = parser.parse_args(argv)
@@ -80,10 +95,25 @@ def _train(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    # Under torchrun / accelerate launch every process runs this; only the main one speaks.
+    main_process = os.environ.get("RANK", "0") == "0"
+    report = _Reporter(args.progress_file if main_process else None)
+
+    def on_progress(event: ProgressEvent) -> None:
+        if main_process:
+            _print_progress(event)
+            report.write({"event": "progress", **asdict(event)})
+
+    def on_log(line: str) -> None:
+        if main_process:
+            print(line, flush=True)
+            report.write({"event": "log", "line": line})
+
+    stop_file = args.stop_file
     callbacks = TrainingCallbacks(
-        on_progress=_print_progress,
-        should_stop=lambda: stop_requested,
-        on_log=lambda line: print(line, flush=True),
+        on_progress=on_progress,
+        should_stop=lambda: stop_requested or (stop_file is not None and stop_file.exists()),
+        on_log=on_log,
     )
     try:
         result = train(
@@ -97,12 +127,16 @@ def _train(args: argparse.Namespace) -> int:
         )
     except TrainerError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        report.write({"event": "error", "message": str(exc)})
         return EXIT_BAD_INPUT
-    print(
-        json.dumps(
-            {"status": result.status, "model_dir": str(result.model_dir), "metrics": result.metrics}
-        )
-    )
+    outcome = {
+        "status": result.status,
+        "model_dir": str(result.model_dir),
+        "metrics": result.metrics,
+    }
+    if main_process:
+        print(json.dumps(outcome))
+        report.write({"event": "result", **outcome})
     return 0 if result.status == "succeeded" else EXIT_CANCELLED
 
 
@@ -113,3 +147,17 @@ def _print_progress(event: ProgressEvent) -> None:
         f"step {event.step}/{event.total_steps} epoch {event.epoch:.2f} loss {loss} eta {eta}",
         flush=True,
     )
+
+
+class _Reporter:
+    """Appends JSON lines to the progress file, flushed per line so a reader sees each step as it ends."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._path is None:
+            return
+        with self._path.open("a", encoding="utf-8") as stream:
+            # NaN is written as NaN, which Python's json (the reader) reads back.
+            stream.write(json.dumps(record) + "\n")

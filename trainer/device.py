@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 
 import torch
@@ -57,7 +58,8 @@ def choose_device(
         raise ConfigError("device 'cuda' was requested but no CUDA device is available")
     if preference == "cuda" or (preference == "auto" and cuda):
         return DeviceChoice(
-            device=torch.device("cuda"),
+            # Under a launcher each process takes the GPU of its local rank.
+            device=torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))),
             bf16=torch.cuda.is_bf16_supported(),
             gradient_checkpointing=gradient_checkpointing,
         )

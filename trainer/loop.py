@@ -1,8 +1,16 @@
-"""The training loop our own objectives share: steps, cancel, progress, checkpoints and resume.
+"""The training loop our own objectives share: steps, cancel, progress, checkpoints and resume, on accelerate.
 
-TRL's trainers have their own loop (see `trainer.policy.hf_bridge`); this one drives the encoder reward models,
-LiPO and RAFT's fine-tuning. It owns no model or data knowledge: the caller supplies a function that returns
-the epoch's batches and one that turns a batch into a loss.
+TRL's trainers have their own loop (see `trainer.policy.hf_bridge`); this one drives the reward models, LiPO
+and RAFT's fine-tuning. It owns no model or data knowledge: the caller supplies a function that returns the
+epoch's batches and one that turns a batch into a loss.
+
+One process or several: `accelerate.Accelerator` prepares the model (DDP, or FSDP / DeepSpeed when the run is
+started by `accelerate launch --config_file ...`) and the optimizer. `config.batch_size` is the global batch:
+each of the N processes takes every N-th item of each batch, and its loss is weighted by its share, so N
+processes follow the loss curve of one process with the same config. Gradient accumulation skips the gradient
+all-reduce on all but the last micro-batch (`no_sync`). Metrics are summed across processes; only the main
+process reports progress and writes files. Checkpoints are accelerate's state (every process's shard and RNG)
+plus a small state file the main process writes last.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,16 +36,24 @@ from trainer.events import ProgressEvent, Status, TrainingCallbacks
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_FILE = "state.pt"
 
+# compute_loss(batch, model): `model` is the prepared module (a DDP/FSDP wrapper when distributed); the
+# forward pass must go through it so that gradients are synchronised.
+ComputeLoss = Callable[[Any, nn.Module], tuple[torch.Tensor, dict[str, float]]]
+
 
 @dataclass
 class LoopOutcome:
-    """How the loop ended: `step` is the last optimizer step done, `history` one dict per step."""
+    """How the loop ended: `step` is the last optimizer step done, `history` one dict per step.
+
+    `main_process` is False on every process but the one that writes the run's files.
+    """
 
     status: Status
     step: int
     total_steps: int
     history: list[dict[str, Any]] = field(default_factory=list)
     last_metrics: dict[str, float] = field(default_factory=dict)
+    main_process: bool = True
 
 
 def plan_total_steps(*, batches_per_epoch: int, config: BaseConfig) -> tuple[int, int]:
@@ -48,50 +65,102 @@ def plan_total_steps(*, batches_per_epoch: int, config: BaseConfig) -> tuple[int
     return steps_per_epoch, total
 
 
+def make_accelerator(device: DeviceChoice) -> Any:
+    """The run's Accelerator: CPU (gloo) or CUDA (nccl) as `device` says; precision stays with our autocast.
+
+    `find_unused_parameters` because a reward backbone's pooler (or a frozen-in-part model) may leave some
+    trainable parameters without a gradient in a step, which plain DDP refuses.
+    """
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+
+    return Accelerator(
+        cpu=not device.is_cuda,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+
+def shard_of_batch(batch: Any, *, rank: int, world: int) -> tuple[Any, float]:
+    """This process's part of a global batch and the weight of its mean loss (its share times `world`).
+
+    A list batch is dealt round-robin; a process left with nothing (a batch smaller than `world`) repeats the
+    batch's first item at weight 0, so every process still runs forward and backward (DDP needs that).
+    Anything that is not a list is trained whole by every process.
+    """
+    if world == 1 or not isinstance(batch, list) or not batch:
+        return batch, 1.0
+    shard = batch[rank::world]
+    if not shard:
+        return batch[:1], 0.0
+    return shard, len(shard) * world / len(batch)
+
+
 def run_loop(
     *,
     model: nn.Module,
     make_batches: Callable[[int], Sequence[Any]],
-    compute_loss: Callable[[Any], tuple[torch.Tensor, dict[str, float]]],
+    compute_loss: ComputeLoss,
     config: BaseConfig,
     device: DeviceChoice,
     checkpoint_dir: Path,
     callbacks: TrainingCallbacks,
     resume: bool,
 ) -> LoopOutcome:
-    """Train `model` until the planned steps are done or `callbacks.should_stop()` returns True.
+    """Train `model` until the planned steps are done or `callbacks.should_stop()` returns True on any process.
 
-    `make_batches(epoch)` must return the same batches for the same epoch every time it is called (so a resumed
-    run sees the data a finished run would have); `compute_loss(batch)` returns the micro-batch loss and extra
-    numbers to report. Only parameters with `requires_grad` are optimised and checkpointed.
-    With `resume=True` the newest checkpoint under `checkpoint_dir` (if any) restores weights, optimizer,
-    schedule and RNG, and training continues at the step after it. A cancel writes a checkpoint first.
+    `make_batches(epoch)` must return the same batches for the same epoch every time it is called, on every
+    process (so a resumed run sees the data a finished run would have); `compute_loss(batch, model)` returns
+    the mean loss over the items of `batch` and extra numbers to report. Only parameters with `requires_grad`
+    are optimised. With `resume=True` the newest checkpoint under `checkpoint_dir` (if any) restores weights,
+    optimizer, schedule and RNG, and training continues at the step after it. A cancel writes a checkpoint
+    first. After the loop `model` (the caller's module) holds the trained weights on every process (DDP).
     """
+    accelerator = make_accelerator(device)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    main = accelerator.is_main_process
     batches = make_batches(0)
     steps_per_epoch, total_steps = plan_total_steps(batches_per_epoch=len(batches), config=config)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = _make_optimizer(parameters, config=config, device=device)
+    if not resume:
+        # The same seed on every process: dropout and sampling match what one process would draw.
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+    prepared = accelerator.prepare_model(model)
+    parameters = [p for p in prepared.parameters() if p.requires_grad]
+    optimizer = accelerator.prepare_optimizer(_make_optimizer(parameters, config=config))
+    # Not prepared: accelerate's scheduler wrapper steps N times per step under N processes.
     scheduler = get_linear_schedule_with_warmup(
         optimizer,
         num_warmup_steps=int(config.warmup_ratio * total_steps),
         num_training_steps=total_steps,
     )
+    accelerator.register_for_checkpointing(scheduler)
     history: list[dict[str, Any]] = []
     start_step = 0
     if resume:
         checkpoint = latest_checkpoint(checkpoint_dir)
         if checkpoint is not None:
-            start_step, history = _load_checkpoint(
-                checkpoint, model=model, optimizer=optimizer, scheduler=scheduler
-            )
-            callbacks.on_log(
-                f"resuming from {checkpoint.name} at step {start_step} of {total_steps}"
-            )
-    else:
-        torch.manual_seed(config.seed)
-        random.seed(config.seed)
+            accelerator.load_state(str(checkpoint))
+            state = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)
+            start_step, history = int(state["step"]), list(state["history"])
+            if main:
+                callbacks.on_log(
+                    f"resuming from {checkpoint.name} at step {start_step} of {total_steps}"
+                )
 
-    model.train()
+    def checkpoint(step: int) -> Path:
+        return save_checkpoint(
+            checkpoint_dir,
+            step=step,
+            accelerator=accelerator,
+            history=history,
+            keep=config.save_total_limit,
+        )
+
+    if main and world > 1:
+        callbacks.on_log(
+            f"training on {world} processes ({accelerator.distributed_type.value}), "
+            f"{config.batch_size} examples per micro-batch across them"
+        )
+    prepared.train()
     step = start_step
     started = time.monotonic()
     last_metrics: dict[str, float] = {}
@@ -103,16 +172,19 @@ def run_loop(
         # Wrap around when max_steps asks for more steps than the epochs hold.
         first = (step_in_epoch * accumulation) % len(epoch_batches)
         micro_batches = [
-            epoch_batches[(first + k) % len(epoch_batches)] for k in range(accumulation)
+            shard_of_batch(epoch_batches[(first + k) % len(epoch_batches)], rank=rank, world=world)
+            for k in range(accumulation)
         ]
         loss_value, metrics = _optimizer_step(
             micro_batches,
             compute_loss=compute_loss,
+            model=prepared,
             parameters=parameters,
             optimizer=optimizer,
             scheduler=scheduler,
             config=config,
             device=device,
+            accelerator=accelerator,
         )
         step += 1
         metrics["learning_rate"] = scheduler.get_last_lr()[0]
@@ -120,82 +192,90 @@ def run_loop(
         record = {"step": step, "epoch": round(epoch_progress, 4), "loss": loss_value, **metrics}
         history.append(record)
         last_metrics = {"loss": loss_value, **metrics}
-        elapsed = time.monotonic() - started
-        eta = elapsed / (step - start_step) * (total_steps - step)
-        callbacks.on_progress(
-            ProgressEvent(
-                step=step,
-                total_steps=total_steps,
-                epoch=epoch_progress,
-                loss=loss_value,
-                metrics=dict(metrics),
-                eta_seconds=eta,
+        if main:
+            elapsed = time.monotonic() - started
+            eta = elapsed / (step - start_step) * (total_steps - step)
+            callbacks.on_progress(
+                ProgressEvent(
+                    step=step,
+                    total_steps=total_steps,
+                    epoch=epoch_progress,
+                    loss=loss_value,
+                    metrics=dict(metrics),
+                    eta_seconds=eta,
+                )
             )
-        )
-        # A stop request on the last step changes nothing: the run is complete.
-        if step < total_steps and callbacks.should_stop():
-            path = save_checkpoint(
-                checkpoint_dir,
-                step=step,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                history=history,
-            )
-            _prune(checkpoint_dir, keep=config.save_total_limit)
-            callbacks.on_log(
-                f"stopped on request at step {step}; checkpoint {path.name} can resume"
-            )
-            return LoopOutcome("cancelled", step, total_steps, history, last_metrics)
+        # A stop request on the last step changes nothing: the run is complete. Every process learns of a
+        # request any of them saw, so all stop at the same step.
+        if step < total_steps and _any_process(accelerator, callbacks.should_stop()):
+            path = checkpoint(step)
+            if main:
+                callbacks.on_log(
+                    f"stopped on request at step {step}; checkpoint {path.name} can resume"
+                )
+            prepared.eval()
+            return LoopOutcome("cancelled", step, total_steps, history, last_metrics, main)
         if config.save_steps and step % config.save_steps == 0 and step < total_steps:
-            save_checkpoint(
-                checkpoint_dir,
-                step=step,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                history=history,
-            )
-            _prune(checkpoint_dir, keep=config.save_total_limit)
-            callbacks.on_log(f"checkpoint at step {step}")
-    model.eval()
-    return LoopOutcome("succeeded", step, total_steps, history, last_metrics)
+            checkpoint(step)
+            if main:
+                callbacks.on_log(f"checkpoint at step {step}")
+    prepared.eval()
+    accelerator.wait_for_everyone()
+    return LoopOutcome("succeeded", step, total_steps, history, last_metrics, main)
+
+
+def _any_process(accelerator: Any, flag: bool) -> bool:
+    if accelerator.num_processes == 1:
+        return flag
+    vote = torch.tensor([1.0 if flag else 0.0], device=accelerator.device)
+    return bool(accelerator.reduce(vote, reduction="sum").item() > 0)
 
 
 def _optimizer_step(
-    micro_batches: Sequence[Any],
+    micro_batches: Sequence[tuple[Any, float]],
     *,
-    compute_loss: Callable[[Any], tuple[torch.Tensor, dict[str, float]]],
+    compute_loss: ComputeLoss,
+    model: nn.Module,
     parameters: list[nn.Parameter],
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     config: BaseConfig,
     device: DeviceChoice,
+    accelerator: Any,
 ) -> tuple[float, dict[str, float]]:
-    total_loss = 0.0
-    sums: dict[str, float] = {}
-    for batch in micro_batches:
-        with device.autocast():
-            loss, metrics = compute_loss(batch)
-        (loss / len(micro_batches)).backward()
-        total_loss += loss.item()
-        for key, value in metrics.items():
-            sums[key] = sums.get(key, 0.0) + value
+    """One optimizer step over (shard, weight) micro-batches; returns the step's loss and metrics, averaged
+    over micro-batches and summed over processes by weight (what one process would have computed)."""
     count = len(micro_batches)
-    averages = {key: value / count for key, value in sums.items()}
+    world = accelerator.num_processes
+    loss_total = torch.zeros((), dtype=torch.float64)
+    sums: dict[str, float] = {}
+    for index, (shard, weight) in enumerate(micro_batches):
+        last = index == count - 1
+        # The all-reduce runs once per optimizer step, on the last micro-batch.
+        syncing = nullcontext() if last or world == 1 else accelerator.no_sync(model)
+        with syncing:
+            with device.autocast():
+                loss, metrics = compute_loss(shard, model)
+            accelerator.backward(loss * (weight / count))
+        loss_total += loss.detach().double().cpu() * weight
+        for key, value in metrics.items():
+            sums[key] = sums.get(key, 0.0) + float(value) * weight
+    keys = sorted(sums)
+    local = torch.tensor([float(loss_total), *(sums[k] for k in keys)], dtype=torch.float64)
+    if world > 1:
+        # Weights are share x world, so the sum over processes divided by world is the global mean.
+        local = accelerator.reduce(local.to(accelerator.device), reduction="sum").cpu() / world
+    values = (local / count).tolist()
+    averages = dict(zip(keys, values[1:], strict=True))
     if config.max_grad_norm > 0:
-        averages["grad_norm"] = float(
-            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-        )
+        averages["grad_norm"] = float(accelerator.clip_grad_norm_(parameters, config.max_grad_norm))
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return total_loss / count, averages
+    return values[0], averages
 
 
-def _make_optimizer(
-    parameters: list[nn.Parameter], *, config: BaseConfig, device: DeviceChoice
-) -> torch.optim.Optimizer:
+def _make_optimizer(parameters: list[nn.Parameter], *, config: BaseConfig) -> torch.optim.Optimizer:
     # Decay matrices only; biases and norm gains are left alone, as in nanoGPT and HF's Trainer.
     groups = [
         {"params": [p for p in parameters if p.ndim >= 2], "weight_decay": config.weight_decay},
@@ -225,60 +305,29 @@ def save_checkpoint(
     checkpoint_dir: Path,
     *,
     step: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    accelerator: Any,
     history: list[dict[str, Any]],
+    keep: int,
 ) -> Path:
-    """Write trainable weights, optimizer, schedule, RNG and history for `step`; return the directory.
+    """Write accelerate's state (weights, optimizer, schedule, every process's RNG) and the step and history
+    for `step`, prune to the newest `keep`, and return the directory (collective: every process calls it).
 
-    The state file is written under a temporary name and renamed, so a crash never leaves a half checkpoint
-    that `latest_checkpoint` would pick.
+    The main process writes the state file last, under a temporary name renamed into place, so a crash never
+    leaves a half checkpoint that `latest_checkpoint` would pick.
     """
     path = checkpoint_dir / f"{CHECKPOINT_PREFIX}{step}"
-    path.mkdir(parents=True, exist_ok=True)
-    trainable = {name: p.detach().cpu() for name, p in model.named_parameters() if p.requires_grad}
-    state = {
-        "step": step,
-        "model": trainable,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "history": history,
-        "torch_rng": torch.get_rng_state(),
-        "python_rng": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    temporary = path / (STATE_FILE + ".tmp")
-    torch.save(state, temporary)
-    temporary.replace(path / STATE_FILE)
+    if accelerator.is_main_process:
+        path.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(path), safe_serialization=True)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        temporary = path / (STATE_FILE + ".tmp")
+        torch.save({"step": step, "history": history}, temporary)
+        temporary.replace(path / STATE_FILE)
+        _prune(checkpoint_dir, keep=keep)
+    accelerator.wait_for_everyone()
     return path
-
-
-def _load_checkpoint(
-    path: Path,
-    *,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-) -> tuple[int, list[dict[str, Any]]]:
-    state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
-    parameters = dict(model.named_parameters())
-    missing = [name for name in state["model"] if name not in parameters]
-    if missing:
-        raise RuntimeError(
-            f"checkpoint {path} does not match the model (unknown weights {missing[:3]})"
-        )
-    with torch.no_grad():
-        for name, value in state["model"].items():
-            parameters[name].copy_(value)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    random.setstate(state["python_rng"])
-    if "cuda_rng" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return int(state["step"]), list(state["history"])
 
 
 def _prune(checkpoint_dir: Path, *, keep: int) -> None:

@@ -79,10 +79,12 @@ def train_lipo(
     def make_batches(epoch: int) -> list[list[int]]:
         return shuffled_batches(len(lists), config.batch_size, seed=config.seed, epoch=epoch)
 
-    def compute_loss(batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+    def compute_loss(
+        batch: list[int], prepared: torch.nn.Module
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         items = [item for b in batch for item in lists[b]]
         inputs = pad_completions(items, pad_token_id=pad_id, device=device.device)
-        policy_flat = completion_logps(model, inputs)
+        policy_flat = completion_logps(prepared, inputs)
         sizes = [len(lists[b]) for b in batch]
         batch_ranks = [ranks[b] for b in batch]
         policy, rank_tensor, mask = pad_lists(policy_flat, sizes, batch_ranks)

@@ -99,11 +99,13 @@ def train_raft(
     def make_batches(epoch: int) -> list[list[int]]:
         return shuffled_batches(len(examples), config.batch_size, seed=config.seed, epoch=epoch)
 
-    def compute_loss(batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+    def compute_loss(
+        batch: list[int], prepared: torch.nn.Module
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         inputs = pad_completions(
             [examples[i] for i in batch], pad_token_id=pad_id, device=device.device
         )
-        logps = token_logps(model, inputs["input_ids"], inputs["attention_mask"])
+        logps = token_logps(prepared, inputs["input_ids"], inputs["attention_mask"])
         mask = inputs["completion_mask"].to(logps.dtype)
         return -(logps * mask).sum() / mask.sum().clamp(min=1.0), {}
 

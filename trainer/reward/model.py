@@ -54,10 +54,14 @@ class RewardModel(nn.Module):
 
     def forward(
         self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
         token_type_ids: torch.Tensor | None = None,
+        packed: PackedBatch | None = None,
     ) -> torch.Tensor:
+        # Packed rows also enter through forward: a DDP/FSDP wrapper synchronises only what forward runs.
+        if packed is not None:
+            return self.forward_packed(packed)
         inputs: dict[str, torch.Tensor] = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and self._takes_token_types:
             inputs["token_type_ids"] = token_type_ids

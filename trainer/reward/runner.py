@@ -72,15 +72,17 @@ def train_reward_model(
     if config.packing and not packing:
         callbacks.on_log("packing is off: this backbone does not score packed rows as padded ones")
 
-    def compute_loss(batch: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+    def compute_loss(
+        batch: list[int], prepared: torch.nn.Module
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         examples = [train_examples[i] for i in batch]
         sequences = [s for example in examples for s in example.sequences]
         if packing:
-            scores = model.forward_packed(
-                pack_batch(sequences, pad_token_id=pad_id, device=device.device)
+            scores = prepared(
+                packed=pack_batch(sequences, pad_token_id=pad_id, device=device.device)
             )
         else:
-            scores = model(**pad_batch(sequences, pad_token_id=pad_id, device=device.device))
+            scores = prepared(**pad_batch(sequences, pad_token_id=pad_id, device=device.device))
         return task.loss(scores.float(), examples)
 
     started = time.monotonic()
@@ -95,6 +97,11 @@ def train_reward_model(
         resume=resume,
     )
     runtime = time.monotonic() - started
+    if not outcome.main_process:
+        # Under several processes the main one evaluates and writes; the others only trained.
+        return TrainingResult(
+            status=outcome.status, metrics={}, model_dir=output_dir / MODEL_SUBDIR, history=[]
+        )
 
     finished = outcome.status == "succeeded"
     metrics: dict[str, float] = {}
