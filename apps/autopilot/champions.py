@@ -116,6 +116,8 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
     """Scores challenger and champion on the same frozen held-out pairs (those whose prompt the
     challenger did not train on) and promotes when the challenger is at least
     ARBITER_AUTOPILOT_REWARD_MIN_GAIN more accurate."""
+    if challenger.snapshot is None:
+        return Verdict(False, "the run has no snapshot to measure it on")
     train_rows, eval_rows = _run_files(challenger)
     if challenger.objective not in PAIRWISE_REWARD:
         if champion is None:
@@ -216,7 +218,7 @@ def run_gate(*, run_id: int) -> ModelDecision | None:
     reason. Safe to deliver twice: a run already decided by the gate is left alone. A promotion
     starts the chain's next stage in the same transaction."""
     run = TrainingRun.objects.select_related("project", "snapshot").filter(pk=run_id).first()
-    if run is None or run.status != RunStatus.SUCCEEDED or run.snapshot is None:
+    if run is None or run.status != RunStatus.SUCCEEDED:
         return None
     if ModelDecision.objects.filter(run=run, by_gate=True).exists():
         return None
@@ -247,7 +249,7 @@ def run_gate(*, run_id: int) -> ModelDecision | None:
                 actor=None,
                 rule=_rule_of(run),
             )
-            if run.family == Family.REWARD and run.objective in PAIRWISE_REWARD:
+            if run.family == Family.REWARD and run.objective in PAIRWISE_REWARD and run.snapshot:
                 # Held-out pairs first seen now join the frozen set, for the next challenger.
                 _, eval_rows = _run_files(run)
                 frozen_eval_rows_extend(project_id=run.project_id, rows=eval_rows)
