@@ -64,6 +64,8 @@ def subprocess_env(**extra) -> dict:
         **os.environ,
         "DATABASE_URL": database_url_for_subprocess(),
         "PYTHONUNBUFFERED": "1",
+        # The storage root the test has now: a worker writes its files where the test reads them.
+        "ARBITER_STORAGE_ROOT": str(settings.MEDIA_ROOT),
         # The operator's model roots as the test has them now (tests/models_offered.py).
         "ARBITER_MODEL_ROOTS": ",".join(settings.ARBITER_MODEL_ROOTS),
         # The operator's outbound allow-list as the test has it now (a fake model server's).

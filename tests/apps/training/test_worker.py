@@ -15,6 +15,13 @@ from tests.factories import ProjectFactory, StaffFactory
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Each test's runs in its own storage (its workers get it too): a resumed run must find its
+    own checkpoints, never those of another test's run with the same id."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def project_with_labels():
     admin = StaffFactory()
@@ -100,7 +107,7 @@ def test_a_run_whose_worker_is_killed_is_resumed_by_a_new_worker(
 ):
     fast_beats = {"ARBITER_JOB_HEARTBEAT_SECONDS": "0.5", "ARBITER_JOB_STALE_SECONDS": "3"}
     first = start_worker("training", name="doomed", **fast_beats)
-    run = launch(project_with_labels, tiny_bert_ref, num_epochs=30, batch_size=2, save_steps=5)
+    run = launch(project_with_labels, tiny_bert_ref, num_epochs=10, batch_size=2, save_steps=5)
     wait_for(
         lambda: TrainingRun.objects.get(pk=run.pk).step >= 12,
         timeout=120,
