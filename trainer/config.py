@@ -33,7 +33,8 @@ class BaseConfig:
     model: base model id or local directory; it is always loaded from local files (see `allow_download`).
     lora: train LoRA adapters (peft) instead of all weights; the saved model has the adapters merged in.
     lora_r, lora_alpha, lora_dropout: LoRA rank, scaling numerator and dropout.
-    lora_target_modules: module names to adapt, or "all-linear".
+    lora_target_modules: module names to adapt, "all-linear", or "auto" (per architecture: see
+        trainer.models.LORA_TARGETS; "all-linear" for a model not listed there).
     learning_rate: peak AdamW learning rate (linear warm-up, then linear decay to 0).
     weight_decay: AdamW weight decay.
     warmup_ratio: fraction of the optimizer steps spent warming up.
@@ -58,7 +59,7 @@ class BaseConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    lora_target_modules: list[str] | str = "all-linear"
+    lora_target_modules: list[str] | str = "auto"
     learning_rate: float = 5e-5
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0

@@ -64,6 +64,27 @@ def _load_error(name: str, exc: BaseException) -> ModelLoadError:
     )
 
 
+# LoRA targets per architecture when a config asks for "auto": every projection of attention and MLP, named
+# as each model family names them (the choice of the LoRA and QLoRA papers: adapting all of them beats
+# attention alone). Any other model gets peft's "all-linear" (every linear layer but the output head).
+LORA_TARGETS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "gemma", "gemma2", "phi3"),
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+    ),
+    "gpt2": ("c_attn", "c_proj", "c_fc"),
+    **dict.fromkeys(("bert", "roberta", "xlm-roberta"), ("query", "key", "value", "dense")),
+}
+
+
+def lora_targets(requested: list[str] | str, *, model_type: str | None) -> list[str] | str:
+    """The target_modules for peft: `requested` as given, or for "auto" the table above for `model_type`."""
+    if requested != "auto":
+        return requested
+    targets = LORA_TARGETS.get(model_type or "")
+    return list(targets) if targets else "all-linear"
+
+
 def apply_lora(model: nn.Module, config: BaseConfig, *, task_type: str | None = None) -> nn.Module:
     """Wrap `model` with LoRA adapters (peft) as the config asks; only the adapters stay trainable."""
     from peft import LoraConfig, get_peft_model
@@ -72,13 +93,15 @@ def apply_lora(model: nn.Module, config: BaseConfig, *, task_type: str | None = 
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=config.lora_target_modules,
+        target_modules=lora_targets(
+            config.lora_target_modules, model_type=getattr(model.config, "model_type", None)
+        ),
         task_type=task_type,
     )
     return get_peft_model(model, lora)
 
 
-def lora_config(config: BaseConfig, *, task_type: str) -> Any:
+def lora_config(config: BaseConfig, *, task_type: str, model_type: str | None = None) -> Any:
     """A peft LoraConfig for TRL's trainers, which wrap the model themselves."""
     from peft import LoraConfig
 
@@ -86,7 +109,7 @@ def lora_config(config: BaseConfig, *, task_type: str) -> Any:
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=config.lora_target_modules,
+        target_modules=lora_targets(config.lora_target_modules, model_type=model_type),
         task_type=task_type,
     )
 

@@ -23,6 +23,7 @@ from trainer.config import RewardConfig
 from trainer.errors import ModelLoadError
 from trainer.models import apply_lora, disable_dropout, load_model, load_tokenizer
 from trainer.reward.batching import Encoded, PackedBatch, pack_batch, pad_batch
+from trainer.reward.decoder import pooling_for, prepare_decoder_tokenizer
 
 METADATA_FILE = "reward_model.json"
 HEAD_FILE = "reward_head.safetensors"
@@ -139,9 +140,11 @@ def build_reward_model(
         AutoModel, name, allow_download=config.allow_download, dtype=torch.float32
     )
     _ensure_pad_token(tokenizer)
+    prepare_decoder_tokenizer(tokenizer, backbone)
     disable_dropout(backbone)
     torch.manual_seed(config.seed)
-    model = RewardModel(backbone, num_outputs=num_outputs, pooling=config.pooling)
+    pooling = pooling_for(backbone, config.pooling)
+    model = RewardModel(backbone, num_outputs=num_outputs, pooling=pooling)
     if config.lora:
         model.backbone = apply_lora(model.backbone, config)
     return model, tokenizer
@@ -193,6 +196,7 @@ def load_reward_model_files(
     tokenizer = load_tokenizer(str(directory), allow_download=False)
     backbone = load_model(AutoModel, str(directory), allow_download=False, dtype=torch.float32)
     _ensure_pad_token(tokenizer)
+    prepare_decoder_tokenizer(tokenizer, backbone)
     model = RewardModel(
         backbone, num_outputs=int(metadata["num_outputs"]), pooling=metadata["pooling"]
     )

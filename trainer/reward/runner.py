@@ -50,6 +50,11 @@ def train_reward_model(
 
     model, tokenizer = build_reward_model(config, num_outputs=task_factory.num_outputs)
     model.to(device.device)
+    if device.gradient_checkpointing:
+        # Non-reentrant: it needs no input that requires grad, so it works under LoRA's frozen embeddings.
+        model.backbone.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
     task = task_factory(config, tokenizer)
     train_examples = task.encode(train_rows)
     eval_examples = task.encode(eval_rows)
