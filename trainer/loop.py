@@ -32,6 +32,7 @@ from transformers import get_linear_schedule_with_warmup
 from trainer.config import BaseConfig
 from trainer.device import DeviceChoice
 from trainer.events import ProgressEvent, Status, TrainingCallbacks
+from trainer.memory import check_training_fits, out_of_memory_error
 
 CHECKPOINT_PREFIX = "checkpoint-"
 STATE_FILE = "state.pt"
@@ -104,6 +105,7 @@ def run_loop(
     checkpoint_dir: Path,
     callbacks: TrainingCallbacks,
     resume: bool,
+    peak_tokens: int | None = None,
 ) -> LoopOutcome:
     """Train `model` until the planned steps are done or `callbacks.should_stop()` returns True on any process.
 
@@ -113,12 +115,21 @@ def run_loop(
     are optimised. With `resume=True` the newest checkpoint under `checkpoint_dir` (if any) restores weights,
     optimizer, schedule and RNG, and training continues at the step after it. A cancel writes a checkpoint
     first. After the loop `model` (the caller's module) holds the trained weights on every process (DDP).
+    `peak_tokens`, the padded token count of the largest global micro-batch, turns on the memory preflight:
+    a run that would not fit is refused before its first step (InsufficientMemoryError), and an
+    out-of-memory error during a step fails the run with the same kind of error.
     """
     accelerator = make_accelerator(device)
     rank, world = accelerator.process_index, accelerator.num_processes
     main = accelerator.is_main_process
     batches = make_batches(0)
     steps_per_epoch, total_steps = plan_total_steps(batches_per_epoch=len(batches), config=config)
+    if peak_tokens is not None:
+        estimate = check_training_fits(
+            model, tokens=peak_tokens, device=device, lora=config.lora, processes=world
+        )
+        if main:
+            callbacks.on_log(f"memory preflight: {estimate.describe()} per process; it fits")
     if not resume:
         # The same seed on every process: dropout and sampling match what one process would draw.
         torch.manual_seed(config.seed)
@@ -175,17 +186,20 @@ def run_loop(
             shard_of_batch(epoch_batches[(first + k) % len(epoch_batches)], rank=rank, world=world)
             for k in range(accumulation)
         ]
-        loss_value, metrics = _optimizer_step(
-            micro_batches,
-            compute_loss=compute_loss,
-            model=prepared,
-            parameters=parameters,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            config=config,
-            device=device,
-            accelerator=accelerator,
-        )
+        try:
+            loss_value, metrics = _optimizer_step(
+                micro_batches,
+                compute_loss=compute_loss,
+                model=prepared,
+                parameters=parameters,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                config=config,
+                device=device,
+                accelerator=accelerator,
+            )
+        except torch.OutOfMemoryError as exc:
+            raise out_of_memory_error(exc, step=step + 1) from exc
         step += 1
         metrics["learning_rate"] = scheduler.get_last_lr()[0]
         epoch_progress = epoch + (step_in_epoch + 1) / steps_per_epoch

@@ -100,6 +100,10 @@ def train_reward_model(
         checkpoint_dir=output_dir / CHECKPOINT_SUBDIR,
         callbacks=callbacks,
         resume=resume,
+        # The largest micro-batch as padding makes it: every sequence of a batch at the longest length.
+        peak_tokens=min(config.batch_size, len(train_examples))
+        * max((len(e.sequences) for e in train_examples), default=1)
+        * max((e.length for e in train_examples), default=config.max_length),
     )
     runtime = time.monotonic() - started
     if not outcome.main_process:

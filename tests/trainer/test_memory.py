@@ -1,0 +1,103 @@
+"""The memory preflight: the estimate worked by hand, a run that cannot fit is refused with remedies."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.trainer import tiny
+from trainer import TrainingCallbacks, train
+from trainer.config import RewardPairwiseConfig
+from trainer.device import DeviceChoice
+from trainer.memory import (
+    GIB,
+    InsufficientMemoryError,
+    check_training_fits,
+    estimate_training_memory,
+    out_of_memory_error,
+)
+from trainer.reward.model import build_reward_model
+
+CPU = DeviceChoice(
+    device=__import__("torch").device("cpu"), bf16=False, gradient_checkpointing=False
+)
+
+
+def test_estimate_adds_weights_gradients_adam_and_activations_as_worked_by_hand():
+    # weights 1000x4, gradients 100x4, AdamW 100x8, activations 2 layers x (10 tokens x 8 wide x 34 x 4/2).
+    full = estimate_training_memory(
+        total_parameters=1000,
+        trainable_parameters=100,
+        num_layers=2,
+        hidden_size=8,
+        tokens=10,
+        bf16=False,
+        gradient_checkpointing=False,
+    )
+    assert (full.weights, full.gradients, full.optimizer, full.activations) == (
+        4000,
+        400,
+        800,
+        10880,
+    )
+    assert full.total == int((4000 + 400 + 800 + 10880) * 1.2)
+    # Checkpointing keeps each layer's input (2 x 10 x 8 x 4) plus one layer's activations (5440).
+    checkpointed = estimate_training_memory(
+        total_parameters=1000,
+        trainable_parameters=100,
+        num_layers=2,
+        hidden_size=8,
+        tokens=10,
+        bf16=False,
+        gradient_checkpointing=True,
+    )
+    assert checkpointed.activations == 640 + 5440
+    # bf16 halves activations; a language-model head adds logits and their gradient.
+    lm = estimate_training_memory(
+        total_parameters=1000,
+        trainable_parameters=100,
+        num_layers=2,
+        hidden_size=8,
+        tokens=10,
+        bf16=True,
+        gradient_checkpointing=False,
+        vocab_size=50,
+    )
+    assert lm.activations == 5440 and lm.logits == 10 * 50 * 8
+
+
+def test_a_run_that_cannot_fit_is_refused_with_the_remedies(tiny_bert):
+    model, _ = build_reward_model(RewardPairwiseConfig(model=str(tiny_bert)), num_outputs=1)
+    with pytest.raises(InsufficientMemoryError) as refused:
+        check_training_fits(model, tokens=4096, device=CPU, lora=False, available=GIB // 1024)
+    message = str(refused.value)
+    assert "refusing to start" in message
+    assert "LoRA" in message and "batch_size" in message and "max_length" in message
+    # Split over four processes, each holds a quarter of the activations.
+    one = check_training_fits(model, tokens=4096, device=CPU, lora=False, available=GIB)
+    four = check_training_fits(
+        model, tokens=4096, device=CPU, lora=False, processes=4, available=GIB
+    )
+    assert four.activations * 4 == one.activations
+
+
+def test_a_training_run_reports_its_preflight_and_trains(tmp_path, write_rows, tiny_bert):
+    lines = []
+    result = train(
+        objective="reward_pairwise",
+        config={"model": str(tiny_bert), "max_steps": 1, "save_steps": 0, "batch_size": 4},
+        train_path=write_rows("train", tiny.pairwise_rows(16, seed=1)),
+        output_dir=tmp_path / "out",
+        callbacks=TrainingCallbacks(on_log=lines.append),
+    )
+    assert result.status == "succeeded"
+    assert any(line.startswith("memory preflight: about ") for line in lines)
+
+
+def test_an_out_of_memory_error_becomes_a_reason_the_user_can_act_on():
+    error = out_of_memory_error(
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore"), step=7
+    )
+    assert isinstance(error, InsufficientMemoryError)
+    assert str(error).startswith(
+        "out of memory during step 7: CUDA out of memory. Tried to allocate"
+    )
