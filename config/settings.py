@@ -221,6 +221,11 @@ ARBITER_JOB_STALE_SECONDS = env.float(
 ARBITER_JOB_MAX_ATTEMPTS = env.int(
     "ARBITER_JOB_MAX_ATTEMPTS", default=env.int("ARBITER_RUN_MAX_ATTEMPTS", default=3)
 )
+# Processes a training worker trains one run with: 1 trains in the worker's own process; N > 1 starts the
+# trainer under torchrun (CPU) or accelerate launch (GPUs) as N processes; 0 takes one per GPU it sees.
+ARBITER_TRAINING_PROCESSES = env.int("ARBITER_TRAINING_PROCESSES", default=1)
+# The accelerate config file (DDP, FSDP, DeepSpeed) for multi-process GPU runs whose config names none.
+ARBITER_ACCELERATE_CONFIG = env.str("ARBITER_ACCELERATE_CONFIG", default="")
 ARBITER_JOB_QUEUED_TOO_LONG_SECONDS = env.float(
     "ARBITER_JOB_QUEUED_TOO_LONG_SECONDS", default=15 * 60.0
 )

@@ -52,6 +52,8 @@ class BaseConfig:
     gradient_checkpointing: trade compute for memory on CUDA; always off on CPU, where it only slows training.
     eval_batch_size: sequences per forward pass during evaluation.
     allow_download: let transformers fetch a missing model from the Hub; off by default so runs are offline.
+    accelerate_config: an accelerate config file (DDP, FSDP, DeepSpeed ZeRO-2/3) that `accelerate launch`
+        starts a multi-process GPU run with (see trainer.launcher); one process ignores it.
     """
 
     model: str | None = None
@@ -77,6 +79,7 @@ class BaseConfig:
     gradient_checkpointing: bool = False
     eval_batch_size: int = 32
     allow_download: bool = False
+    accelerate_config: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.learning_rate > 0, "learning_rate must be > 0")

@@ -5,6 +5,7 @@ import logging
 import time
 import traceback
 
+from django.conf import settings
 from django.db import transaction
 
 from apps.accounts.models import User
@@ -275,7 +276,7 @@ def _save_steps(objective: str, config: dict) -> int:
 def training_run_execute(*, run_id: int, worker: str) -> None:
     """Trains the run (resuming from its last checkpoint when an earlier worker started it).
     Safe to deliver twice: a finished run, or one a live worker holds, is left alone."""
-    from trainer import TrainingCallbacks, train
+    from trainer import TrainingCallbacks
     from trainer.errors import TrainerError
 
     claimed = job_claim(TrainingRun, run_id, worker=worker)
@@ -295,7 +296,7 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
                 snapshot_path=storage_root() / run.snapshot.file_path,
                 out_dir=out / "data",
             )
-            result = train(
+            result = _train(
                 objective=run.objective,
                 config=config,
                 train_path=train_path,
@@ -318,6 +319,40 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
         recorder.close()
         log.exception("Training run %s failed", run.pk)
         _fail(claimed, f"{type(exc).__name__}: {exc}", log_line=traceback.format_exc())
+
+
+def training_processes() -> int:
+    """How many processes train one run on this worker: ARBITER_TRAINING_PROCESSES, where 0 means one per
+    GPU the worker sees (1 without GPUs)."""
+    wanted = settings.ARBITER_TRAINING_PROCESSES
+    if wanted > 0:
+        return wanted
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+def _train(*, config: dict, **arguments):
+    """trainer.train in this process, or in several under a launcher subprocess (its own process group;
+    the main rank's progress and a cancel pass through files, see trainer.launcher)."""
+    from trainer import train
+
+    processes = training_processes()
+    if processes <= 1:
+        return train(config=config, **arguments)
+    import torch
+
+    from trainer.launcher import train_in_processes
+
+    return train_in_processes(
+        processes=processes,
+        config=config,
+        cuda=torch.cuda.is_available() and config.get("device", "auto") != "cpu",
+        accelerate_config=(
+            config.get("accelerate_config") or settings.ARBITER_ACCELERATE_CONFIG or None
+        ),
+        **arguments,
+    )
 
 
 def _record_result(claimed: TrainingRun, result) -> None:
