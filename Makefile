@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation screenshots clean
+.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation bench-loop bench-soak screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ compose-check:
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
 # Benchmarks load the settings outside pytest: a throwaway key unless the environment sets one.
-bench-labeling bench-training bench-dashboard bench-export bench-generation: export SECRET_KEY ?= arbiter-bench-only-secret-key
+bench-labeling bench-training bench-dashboard bench-export bench-generation bench-soak bench-loop: export SECRET_KEY ?= arbiter-bench-only-secret-key
 
 bench-labeling: install
 	$(BIN)/python bench/labeling/bench_labeling.py
@@ -68,3 +68,13 @@ bench-export: install
 
 bench-generation: install
 	$(BIN)/python bench/generation/bench_generation.py
+
+# Simulated annotators label over HTTP against a hidden true reward (10 % noise); a training rule
+# retrains every 60 labels for 4 rounds on a real worker; per round: accuracy, decision, latency.
+bench-loop: install
+	$(BIN)/python bench/loop/bench_loop.py
+
+# 200 annotators label over HTTP for 3 minutes while workers, database connections and Redis are
+# killed; ends with annotators=… judgments=… lost=0 duplicated=0 over_assigned=0 stuck_jobs=0 errors_5xx=…
+bench-soak: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/soak/bench_soak.py

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -404,10 +404,37 @@ def job_fail(job: Job, reason: str, **fields) -> Job:
     return job_end(job, JobStatus.FAILED, error=reason, **fields)
 
 
-def job_fail_claim(claimed: Job, reason: str, **fields) -> Job | None:
-    """Fails the job this claim holds, in its own transaction (the error path of a kind)."""
+def is_transient(exc: BaseException) -> bool:
+    """The database connection was lost (its backend ended, the server restarted) or the
+    statement lost a deadlock: the same work may well succeed on a later attempt."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _drop_broken_connection() -> None:
+    """Django opens a new connection on the next query only once the broken one is closed."""
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if not connection.is_usable():
+        connection.close()
+
+
+def job_fail_claim(
+    claimed: Job, reason: str, *, exc: BaseException | None = None, **fields
+) -> Job | None:
+    """Fails the job this claim holds, in its own transaction (the error path of a kind). When
+    the error was transient (`exc`, see `is_transient`) and attempts are left, the job is queued
+    again instead, to resume or start over: one dropped connection does not end a job."""
+    retry = exc is not None and is_transient(exc)
+    if retry:
+        _drop_broken_connection()
     with job_finishing(claimed) as job:
-        if job is not None:
+        if job is None:
+            pass
+        elif retry and job.attempts < job.max_attempts:
+            job_transition(job, JobStatus.QUEUED)
+            _note(job, f"{reason}; queued again (attempt {job.attempts} of {job.max_attempts}).")
+            job_enqueue(job)
+        else:
             job_fail(job, reason, **fields)
     return job
 

@@ -132,5 +132,5 @@ def export_job_run(*, job_id: int, worker: str) -> ExportJob:
                 job_succeed(locked, snapshot=snapshot, rows_written=snapshot.row_count)
     except Exception as exc:  # any error ends the job with its reason, never "running"
         logger.exception("export job %s failed", job.pk)
-        job_fail_claim(claimed, f"{type(exc).__name__}: {exc}")
+        job_fail_claim(claimed, f"{type(exc).__name__}: {exc}", exc=exc)
     return ExportJob.objects.get(pk=job.pk)

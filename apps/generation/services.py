@@ -291,7 +291,7 @@ def generation_job_run(*, job_id: int, worker: str) -> GenerationJob:
         job_fail_claim(claimed, str(exc) or type(exc).__name__)
     except Exception as exc:  # a bug must still end the job with a reason, never "running"
         log.exception("Generation job %s failed", job.pk)
-        job_fail_claim(claimed, f"{type(exc).__name__}: {exc}")
+        job_fail_claim(claimed, f"{type(exc).__name__}: {exc}", exc=exc)
     else:
         with job_finishing(claimed) as locked:
             if locked is not None:

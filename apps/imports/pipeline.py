@@ -27,8 +27,10 @@ from apps.core.heartbeat import Heartbeat
 from apps.core.jobs import (
     JobStatus,
     crash_point,
+    is_transient,
     job_claim,
     job_end,
+    job_fail_claim,
     job_finishing,
     job_should_stop,
     job_succeed,
@@ -122,6 +124,9 @@ def _run_claimed(kind: ImportKind, claimed: FileImport, heartbeat: Heartbeat) ->
         log.warning("%s %s was taken over by another worker", kind.model.__name__, claimed.pk)
     except DatabaseError as exc:
         log.exception("%s %s: the database refused the import", kind.model.__name__, claimed.pk)
+        if is_transient(exc):  # a lost connection, not the rows: nothing was written, run again
+            job_fail_claim(claimed, f"{type(exc).__name__}: {exc}", exc=exc)
+            return
         _finish(
             claimed,
             JobStatus.FAILED,

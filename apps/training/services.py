@@ -13,11 +13,13 @@ from apps.core.errors import ApplicationError
 from apps.core.heartbeat import Heartbeat
 from apps.core.jobs import (
     crash_point,
+    is_transient,
     job_cancel,
     job_claim,
     job_end,
     job_enqueue,
     job_fail,
+    job_fail_claim,
     job_finishing,
 )
 from apps.exports.services import snapshot_create
@@ -316,8 +318,11 @@ def training_run_execute(*, run_id: int, worker: str) -> None:
         recorder.close()
         _fail(claimed, str(exc), log_line=f"Failed: {exc}")
     except Exception as exc:  # a bug, or a database error: the run still ends, with the reason
-        recorder.close()
         log.exception("Training run %s failed", run.pk)
+        if is_transient(exc):  # a lost connection: resumed from its checkpoint if attempts are left
+            job_fail_claim(claimed, f"{type(exc).__name__}: {exc}", exc=exc)
+            return
+        recorder.close()
         _fail(claimed, f"{type(exc).__name__}: {exc}", log_line=traceback.format_exc())
 
 

@@ -4,6 +4,7 @@ an attempt cap, a final transaction that happens once, cancel, retry and the rea
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from apps.core.errors import Conflict
@@ -348,3 +349,50 @@ def test_a_fresh_claim_of_a_live_process_or_another_machine_is_refused():
     job_claim(SampleJob, job.pk, worker=f"w1 pid {os.getpid()} on elsewhere.example")
 
     assert job_claim(SampleJob, job.pk, worker="w2") is None
+
+
+LOST_CONNECTION = OperationalError("terminating connection due to administrator command")
+
+
+def test_a_lost_database_connection_queues_the_job_again_and_it_finishes(
+    sample_kind, eager_celery, django_capture_on_commit_callbacks
+):
+    job = SampleJob.objects.create(items=2)
+    claimed = job_claim(SampleJob, job.pk, worker="w1")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job_fail_claim(claimed, "OperationalError: terminating connection", exc=LOST_CONNECTION)
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.worker, job.error) == (
+        JobStatus.SUCCEEDED,
+        2,
+        "eager",
+        "",
+    )
+    assert SampleEffect.objects.filter(job=job).count() == 2
+
+
+def test_a_lost_database_connection_on_the_last_attempt_fails_the_job_with_the_reason(
+    sample_kind, eager_celery, django_capture_on_commit_callbacks
+):
+    job = SampleJob.objects.create(attempts=2, max_attempts=3)
+    claimed = job_claim(SampleJob, job.pk, worker="w1")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job_fail_claim(claimed, "OperationalError: terminating connection", exc=LOST_CONNECTION)
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
+    assert job.error == "OperationalError: terminating connection"
+    assert not SampleEffect.objects.filter(job=job).exists()
+
+
+def test_an_error_that_is_not_transient_fails_the_job_at_once(sample_kind):
+    job = SampleJob.objects.create()
+    claimed = job_claim(SampleJob, job.pk, worker="w1")
+
+    job_fail_claim(claimed, "ValueError: bad options", exc=ValueError("bad options"))
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == (JobStatus.FAILED, 1, "ValueError: bad options")
