@@ -52,6 +52,7 @@ bench-labeling: install
 
 bench-training: install
 	$(BIN)/python bench/training/bench_training.py
+	$(BIN)/python bench/training/bench_decoder.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache
