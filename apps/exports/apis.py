@@ -46,6 +46,7 @@ from apps.exports.serializers import (
     SnapshotOut,
 )
 from apps.exports.services import export_job_create, snapshot_create
+from apps.imports.apis import refuse_bodies_over_import_limit
 
 CONTENT_TYPES = {"jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 
@@ -257,6 +258,7 @@ def snapshot_download_api(request, snapshot_id: int):
 # ---------------------------------------------------------------- dataset imports
 
 
+@refuse_bodies_over_import_limit
 @extend_schema(
     methods=["GET"],
     parameters=_filter_parameters(status=job_layer.JobStatus.values),
@@ -265,14 +267,17 @@ def snapshot_download_api(request, snapshot_id: int):
 @extend_schema(
     methods=["POST"],
     request={"multipart/form-data": DatasetImportIn},
-    responses={202: DatasetImportOut},
+    responses={
+        202: DatasetImportOut,
+        413: OpenApiResponse(description="Body over the import limit."),
+    },
 )
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser])
 def dataset_import_list_api(request, project_id: int):
     """POST: queue the import of a TRL-format JSONL file; poll it until it is `succeeded`,
     `failed` (`error` says why; `errors` lists each bad line; nothing was imported) or
-    `cancelled`."""
+    `cancelled`. Bodies over ARBITER_IMPORT_MAX_BYTES are refused with 413, unread."""
     project = project_get_for_export(user=request.user, project_id=project_id)
     if request.method == "POST":
         data = DatasetImportIn(data=request.data)
