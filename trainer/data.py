@@ -14,6 +14,7 @@ from typing import Any
 
 from trainer.config import REACTIONS
 from trainer.errors import DatasetError
+from trainer.labels import VOTE_COLUMNS
 
 Prompt = str | list[dict[str, str]]
 Row = dict[str, Any]
@@ -125,6 +126,12 @@ def _boolean(row: Row, column: str) -> None:
 def _check_pairwise(row: Row) -> None:
     _text(row, "chosen")
     _text(row, "rejected")
+    for column in VOTE_COLUMNS:  # several annotators' votes, for soft labels (trainer.labels)
+        value = row.get(column)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"column {column!r} must be a number >= 0")
     if row.get("margin") is None:
         row.pop("margin", None)
         return

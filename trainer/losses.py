@@ -28,6 +28,33 @@ def bradley_terry_loss(
     return -F.logsigmoid(difference).mean()
 
 
+def soft_bradley_terry_loss(
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    margin: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Bradley-Terry loss towards a soft label, weighted mean over the batch.
+
+    d[b] = r_c[b] - r_r[b] - m[b]
+    loss = Σ_b w[b] · ( -p[b] log sigmoid(d[b]) - (1 - p[b]) log sigmoid(-d[b]) ) / Σ_b w[b]
+
+    chosen, rejected: (B,) rewards. target: (B,) p = P(chosen ≻ rejected) the model should learn (1 is the
+    hard label of `bradley_terry_loss`; label smoothing ε makes it 1 - ε; annotators' votes make it their
+    share). margin: (B,) required reward gap m, or None for 0. weight: (B,) non-negative pair weights, or
+    None for 1 each. Returns a scalar.
+    """
+    difference = chosen - rejected
+    if margin is not None:
+        difference = difference - margin
+    per_pair = -(target * F.logsigmoid(difference) + (1 - target) * F.logsigmoid(-difference))
+    if weight is None:
+        return per_pair.mean()
+    return (weight * per_pair).sum() / weight.sum().clamp(min=1e-12)
+
+
 def rank_relevance(ranks: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Map ranks (1 = best, ties allowed) to relevance ψ in [0, 1], per list.
 

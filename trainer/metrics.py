@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -19,6 +20,72 @@ def pairwise_accuracy(chosen: Sequence[float], rejected: Sequence[float]) -> flo
         1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected, strict=True)
     )
     return wins / len(chosen)
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One bin of a reliability diagram: predictions in [lower, upper), their mean and the observed rate."""
+
+    lower: float
+    upper: float
+    count: int
+    mean_predicted: float | None
+    observed: float | None
+
+
+def reliability_bins(
+    probabilities: Sequence[float], outcomes: Sequence[bool], *, bins: int = 10
+) -> list[ReliabilityBin]:
+    """Equal-width bins over [0, 1] (the last one closed); a probability of exactly 1 falls in the last bin.
+
+    Empty bins are kept (count 0, means None) so every diagram has the same x axis.
+    """
+    if len(probabilities) != len(outcomes):
+        raise ValueError("reliability_bins needs as many outcomes as probabilities")
+    members: list[list[int]] = [[] for _ in range(bins)]
+    for index, p in enumerate(probabilities):
+        members[min(int(p * bins), bins - 1)].append(index)
+    result = []
+    for k, indices in enumerate(members):
+        count = len(indices)
+        result.append(
+            ReliabilityBin(
+                lower=k / bins,
+                upper=(k + 1) / bins,
+                count=count,
+                mean_predicted=sum(probabilities[i] for i in indices) / count if count else None,
+                observed=sum(1.0 for i in indices if outcomes[i]) / count if count else None,
+            )
+        )
+    return result
+
+
+def expected_calibration_error(bins: Sequence[ReliabilityBin]) -> float:
+    """ECE = Σ_k (n_k / N) · |observed_k - mean_predicted_k| over the non-empty bins."""
+    total = sum(b.count for b in bins)
+    if total == 0:
+        raise ValueError("expected_calibration_error of no predictions")
+    return sum(
+        b.count / total * abs(b.observed - b.mean_predicted)  # type: ignore[operator]
+        for b in bins
+        if b.count
+    )
+
+
+def pairwise_calibration(
+    gaps: Sequence[float], *, bins: int = 10
+) -> tuple[float, list[dict[str, float | int | None]]]:
+    """ECE and reliability diagram of P(chosen ≻ rejected) = sigmoid(r_c - r_r) on held-out pairs.
+
+    A pair's order on the page is arbitrary, so each pair counts both ways: (p, chosen won) and
+    (1 - p, rejected won). The diagram is then symmetric about 0.5 and a model that always says 0.5 is
+    perfectly calibrated (and useless: accuracy tells that part). Returns (ece, bins as dicts).
+    """
+    probabilities = [1 / (1 + math.exp(-g)) for g in gaps]
+    both_ways = probabilities + [1 - p for p in probabilities]
+    outcomes = [True] * len(probabilities) + [False] * len(probabilities)
+    diagram = reliability_bins(both_ways, outcomes, bins=bins)
+    return expected_calibration_error(diagram), [asdict(b) for b in diagram]
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:

@@ -29,14 +29,19 @@ def write_metrics(
     metrics: dict[str, float],
     history: list[dict[str, Any]],
     config: BaseConfig,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write metrics.json (atomically: a reader never sees half a file) and return its path."""
+    """Write metrics.json (atomically: a reader never sees half a file) and return its path.
+
+    `extra` adds top-level keys, such as a reward model's "calibration" (ECE and reliability-diagram bins).
+    """
     document = {
         "objective": objective,
         "status": status,
         "metrics": _finite(metrics),
         "history": [_finite(entry) for entry in history],
         "config": asdict(config),
+        **(extra or {}),
     }
     path = output_dir / METRICS_FILE
     temporary = output_dir / (METRICS_FILE + ".tmp")

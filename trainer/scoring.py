@@ -37,6 +37,8 @@ class RewardScorer:
         self.batch_size = batch_size
         self.kind: str = self.metadata["score"]["kind"]
         self.max_length = int(self.metadata.get("max_length", 512))
+        # Score inputs as the model saw them in training (models from before the choice used "pair").
+        self.input_template = str(self.metadata.get("input_template", "pair"))
 
     @property
     def objective(self) -> str:
@@ -78,7 +80,13 @@ class RewardScorer:
         return log_odds.mean(dim=1).tolist()
 
     def _run_pairs(self, firsts: list[str], seconds: list[str]) -> torch.Tensor:
-        encoded = encode_pairs(self.tokenizer, firsts, seconds, max_length=self.max_length)
+        encoded = encode_pairs(
+            self.tokenizer,
+            firsts,
+            seconds,
+            max_length=self.max_length,
+            template=self.input_template,
+        )
         return score_encoded(
             self.model,
             encoded,

@@ -1,3 +1,4 @@
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -57,8 +58,46 @@ def run_artifacts(*, run: TrainingRun, root) -> list[dict]:
     ]
 
 
+def run_calibration(*, run: TrainingRun, root) -> dict | None:
+    """The reward model's held-out reliability diagram and ECE from the trainer's metrics.json, or None.
+
+    Only the numbers go out ({ece, bins: [{lower, upper, count, mean_predicted, observed}]}); a missing or
+    unreadable file (a run still going, a policy run) is simply no diagram.
+    """
+    path = root / run.output_dir / "output" / "metrics.json"
+    try:
+        calibration = json.loads(path.read_text(encoding="utf-8")).get("calibration")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(calibration, dict) or not isinstance(calibration.get("bins"), list):
+        return None
+    keys = ("lower", "upper", "count", "mean_predicted", "observed")
+    bins = [
+        {key: b.get(key) for key in keys if isinstance(b.get(key), int | float | None)}
+        for b in calibration["bins"]
+        if isinstance(b, dict)
+    ]
+    ece = calibration.get("ece")
+    return {"ece": ece if isinstance(ece, int | float) else None, "bins": bins}
+
+
 # Per-principle metrics name the principle version by id (trainer.reward.principle.principle_metric_key).
 _PRINCIPLE_METRIC = re.compile(r"^(?P<head>.*)/principle-(?P<id>\d+)$")
+
+
+_PLAIN_LABELS = {
+    "ece": "expected calibration error (ECE)",
+    "rows_prompt_truncated": "training rows whose prompt was cut (from the left)",
+    "rows_response_truncated": "training rows whose response was cut (longer than max_length)",
+    "rows_dropped": "training rows dropped (longer than max_length)",
+}
+
+
+def _plain_label(name: str) -> str:
+    # Per-category accuracy is written by the trainer as "accuracy:<category>".
+    if name.startswith("accuracy:"):
+        return f"accuracy · {name.split(':', 1)[1]}"
+    return _PLAIN_LABELS.get(name, name)
 
 
 def metric_labels(*, project: Project, names: Iterable[str]) -> dict[str, str]:
@@ -74,7 +113,7 @@ def metric_labels(*, project: Project, names: Iterable[str]) -> dict[str, str]:
         labels[name] = (
             f"{match['head']} · {principle.key} v{principle.version}: {principle.text}"
             if principle
-            else name
+            else _plain_label(name)
         )
     return labels
 

@@ -14,6 +14,7 @@ from apps.training.selectors import (
     any_active,
     held_out_table,
     run_artifacts,
+    run_calibration,
     run_curves,
     run_get_for_admin,
     runs_for_project,
@@ -71,6 +72,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "project": run.project,
         "curves": curves,  # into the page through json_script only
         "held_out": held_out_table(project=run.project, runs=[run]),
+        # ECE and reliability diagram of a reward model, into the page through json_script only
+        "calibration": run_calibration(run=run, root=storage_root()),
         "config_json": json.dumps(run.config, indent=2, sort_keys=True),
         "log_lines": run.log_lines.order_by("-id")[:200][::-1],
         "artifacts": run_artifacts(run=run, root=storage_root()),

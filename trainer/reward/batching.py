@@ -23,14 +23,24 @@ GROUP_BATCHES = 50
 
 @dataclass(frozen=True)
 class Encoded:
-    """One tokenised model input; `truncated` says whether max_length cut it."""
+    """One tokenised model input.
+
+    `truncated`: max_length cut something; `prompt_truncated`: the prompt (first segment) lost tokens from its
+    left; `response_truncated`: the response (second segment) lost tokens from its end, which only happens when
+    the response alone does not fit.
+    """
 
     input_ids: list[int]
     token_type_ids: list[int] | None
     truncated: bool
+    prompt_truncated: bool = False
+    response_truncated: bool = False
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+
+INPUT_TEMPLATES = ("pair", "joined")
 
 
 def encode_pairs(
@@ -39,31 +49,69 @@ def encode_pairs(
     seconds: Sequence[str],
     *,
     max_length: int,
+    template: str = "pair",
 ) -> list[Encoded]:
-    """Tokenise (first, second) text pairs with the tokenizer's pair template, truncating to `max_length`.
+    """Tokenise (prompt, response) texts, fitting each into `max_length` tokens; nothing is dropped here.
 
-    Truncation takes tokens from the longer segment first, from its end, so a long response cannot push the
-    prompt out entirely (and vice versa). Nothing is dropped.
+    template "pair": the tokenizer's two-segment template ([CLS] prompt [SEP] response [SEP] for BERT);
+    "joined": one segment, prompt + response as one string (what TRL feeds a reward model).
+    Over-long inputs lose prompt tokens from the left first (the end of a prompt holds the request the
+    response answers); only a response that alone exceeds the budget is cut, at its end, and flagged as
+    `response_truncated` so the caller can count or drop it.
     """
+    if template not in INPUT_TEMPLATES:
+        raise ValueError(f"template must be one of {INPUT_TEMPLATES}")
     if not firsts:
         return []
-    full = tokenizer(list(firsts), list(seconds), truncation=False, add_special_tokens=True)
-    cut = tokenizer(
-        list(firsts),
-        list(seconds),
-        truncation="longest_first",
-        max_length=max_length,
-        add_special_tokens=True,
-    )
-    has_types = "token_type_ids" in cut
-    return [
-        Encoded(
-            input_ids=ids,
-            token_type_ids=cut["token_type_ids"][i] if has_types else None,
-            truncated=len(full["input_ids"][i]) > len(ids),
-        )
-        for i, ids in enumerate(cut["input_ids"])
+    firsts, seconds = list(firsts), list(seconds)
+    joined = template == "joined"
+    budget = max_length - tokenizer.num_special_tokens_to_add(pair=not joined)
+    prompt_tokens = tokenizer(firsts, add_special_tokens=False, return_offsets_mapping=True)
+    response_lengths = [
+        len(ids) for ids in tokenizer(seconds, add_special_tokens=False)["input_ids"]
     ]
+    kept_prompts, prompt_cut = [], []
+    for text, offsets, response_length in zip(
+        firsts, prompt_tokens["offset_mapping"], response_lengths, strict=True
+    ):
+        room = max(0, budget - response_length)
+        if len(offsets) <= room:
+            kept_prompts.append(text)
+            prompt_cut.append(False)
+            continue
+        # Cut at a token boundary, keeping the last `room` tokens of the prompt.
+        start = offsets[len(offsets) - room][0] if room else len(text)
+        kept_prompts.append(text[start:])
+        prompt_cut.append(True)
+    if joined:
+        cut = tokenizer(
+            [p + r for p, r in zip(kept_prompts, seconds, strict=True)],
+            truncation=True,
+            max_length=max_length,
+            add_special_tokens=True,
+        )
+    else:
+        cut = tokenizer(
+            kept_prompts,
+            seconds,
+            truncation="longest_first",
+            max_length=max_length,
+            add_special_tokens=True,
+        )
+    has_types = "token_type_ids" in cut and not joined
+    encoded = []
+    for i, ids in enumerate(cut["input_ids"]):
+        response_cut = response_lengths[i] > budget
+        encoded.append(
+            Encoded(
+                input_ids=ids,
+                token_type_ids=cut["token_type_ids"][i] if has_types else None,
+                truncated=prompt_cut[i] or response_cut,
+                prompt_truncated=prompt_cut[i],
+                response_truncated=response_cut,
+            )
+        )
+    return encoded
 
 
 def pad_batch(

@@ -67,17 +67,38 @@ class RewardModel(nn.Module):
         if token_type_ids is not None and self._takes_token_types:
             inputs["token_type_ids"] = token_type_ids
         hidden = self.backbone(**inputs).last_hidden_state
-        pooled = pool(hidden, attention_mask, self.pooling)
+        pooler = self._pooler_layer()
+        if pooler is not None:
+            pooled = pooler(hidden)  # BertPooler reads the first token: dense + tanh
+        else:
+            pooled = pool(hidden, attention_mask, self._plain_pooling())
         return self.head(pooled.to(self.head.weight.dtype))
+
+    def _pooler_layer(self) -> nn.Module | None:
+        """The backbone's pooler layer when pooling is "pooler" and the backbone has one, else None."""
+        if self.pooling != "pooler":
+            return None
+        base = self.backbone
+        if hasattr(base, "get_base_model"):  # a peft wrapper
+            base = base.get_base_model()
+        return getattr(base, "pooler", None)
+
+    def _plain_pooling(self) -> str:
+        # "pooler" on a backbone without one reads the first token, as the pooler would.
+        return "cls" if self.pooling == "pooler" else self.pooling
 
     def forward_packed(self, packed: PackedBatch) -> torch.Tensor:
         """Scores for a `PackedBatch` ((N, num_outputs), in the order the sequences were packed from)."""
         hidden = self.backbone(**packed.inputs).last_hidden_state
         flat = hidden.reshape(-1, hidden.shape[-1])
         count = packed.lengths.shape[0]
-        if self.pooling == "cls":
+        pooler = self._pooler_layer()
+        pooling = self._plain_pooling()
+        if pooler is not None:
+            pooled = pooler(flat[packed.first_token][:, None])
+        elif pooling == "cls":
             pooled = flat[packed.first_token]
-        elif self.pooling == "last":
+        elif pooling == "last":
             pooled = flat[packed.first_token + packed.lengths - 1]
         else:
             sums = flat.new_zeros((count + 1, flat.shape[-1])).index_add_(

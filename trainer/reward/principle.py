@@ -34,8 +34,9 @@ def principle_metric_key(row: Row) -> str:
 
 
 def principle_first_segment(question_template: str, principle: str, prompt_text: str) -> str:
-    """The first text segment: the question comes before the prompt so truncation (from the end) keeps it."""
-    return question_template.format(principle=principle) + "\n" + prompt_text
+    """The first text segment: the question comes after the prompt, as the last thing read before the response,
+    so truncation (which takes the first segment from its left) keeps it."""
+    return prompt_text + "\n" + question_template.format(principle=principle)
 
 
 class PrincipleTask:

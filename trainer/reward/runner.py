@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import random
+import tempfile
 import time
 from pathlib import Path
 
@@ -9,9 +12,9 @@ import torch
 
 from trainer.config import RewardConfig
 from trainer.data import MIN_EVAL_ROWS, load_rows
-from trainer.device import choose_device
+from trainer.device import DeviceChoice, choose_device
 from trainer.events import TrainingCallbacks, TrainingResult
-from trainer.loop import run_loop
+from trainer.loop import LoopOutcome, run_loop
 from trainer.outputs import CHECKPOINT_SUBDIR, MODEL_SUBDIR, write_metrics
 from trainer.reward.batching import (
     length_grouped_batches,
@@ -41,7 +44,9 @@ def train_reward_model(
 ) -> TrainingResult:
     """Train the reward objective that `task_factory(config, tokenizer)` describes; see `trainer.train`.
 
-    Inputs longer than max_length are truncated (and counted in the log), never dropped.
+    Inputs longer than max_length lose prompt tokens from the left first; a response that alone is too long
+    is cut at its end, or its training example dropped with `truncation="drop"`. Every case is counted in
+    the log and the metrics (rows_prompt_truncated, rows_response_truncated, rows_dropped).
     """
     device = choose_device(config.device, num_threads=config.num_threads)
     objective_kind = task_factory.dataset_kind
@@ -58,52 +63,41 @@ def train_reward_model(
     task = task_factory(config, tokenizer)
     train_examples = task.encode(train_rows)
     eval_examples = task.encode(eval_rows)
-    _report_truncation(train_examples, config.max_length, callbacks)
+    fitting = _report_truncation(train_examples, config, callbacks)
+    if config.truncation == "drop":
+        train_examples = [train_examples[i] for i in fitting]
+    input_counts = _truncation_counts(train_examples, dropped=len(train_rows) - len(train_examples))
     callbacks.on_log(
         f"{task.objective}: {len(train_examples)} training examples, {len(eval_examples)} held out; "
         f"{_trainable(model)} trainable parameters on {device.describe()}"
     )
 
-    lengths = [example.length for example in train_examples]
-
-    def make_batches(epoch: int) -> list[list[int]]:
-        if config.length_grouping:
-            return length_grouped_batches(lengths, config.batch_size, seed=config.seed, epoch=epoch)
-        return shuffled_batches(len(lengths), config.batch_size, seed=config.seed, epoch=epoch)
-
     pad_id = tokenizer.pad_token_id
-    probe = [s for example in train_examples[:4] for s in example.sequences]
-    packing = config.packing and packing_matches_padding(model, probe, pad_token_id=pad_id)
-    if config.packing and not packing:
-        callbacks.on_log("packing is off: this backbone does not score packed rows as padded ones")
-
-    def compute_loss(
-        batch: list[int], prepared: torch.nn.Module
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        examples = [train_examples[i] for i in batch]
-        sequences = [s for example in examples for s in example.sequences]
-        if packing:
-            scores = prepared(
-                packed=pack_batch(sequences, pad_token_id=pad_id, device=device.device)
-            )
-        else:
-            scores = prepared(**pad_batch(sequences, pad_token_id=pad_id, device=device.device))
-        return task.loss(scores.float(), examples)
-
     started = time.monotonic()
-    outcome = run_loop(
+    if getattr(config, "ensemble_size", 0) >= 2 and hasattr(task, "apply_estimate"):
+        gaps = cross_fitted_gaps(
+            task_factory=task_factory,
+            config=config,
+            examples=train_examples,
+            device=device,
+            callbacks=callbacks,
+        )
+        task.apply_estimate(train_examples, gaps)
+        likely_flipped = sum(gap < 0 for gap in gaps)
+        callbacks.on_log(
+            f"ensemble of {config.ensemble_size}: {likely_flipped} of {len(gaps)} training pairs look "
+            "flipped (estimated P(label right) < 0.5) and are down-weighted"
+        )
+    outcome = fit(
         model=model,
-        make_batches=make_batches,
-        compute_loss=compute_loss,
+        task=task,
+        examples=train_examples,
         config=config,
         device=device,
+        pad_token_id=pad_id,
         checkpoint_dir=output_dir / CHECKPOINT_SUBDIR,
         callbacks=callbacks,
         resume=resume,
-        # The largest micro-batch as padding makes it: every sequence of a batch at the longest length.
-        peak_tokens=min(config.batch_size, len(train_examples))
-        * max((len(e.sequences) for e in train_examples), default=1)
-        * max((e.length for e in train_examples), default=config.max_length),
     )
     runtime = time.monotonic() - started
     if not outcome.main_process:
@@ -125,9 +119,15 @@ def train_reward_model(
         metrics.update({f"train_{k}": v for k, v in outcome.last_metrics.items()})
     metrics["train_steps"] = float(outcome.step)
     metrics["train_runtime_seconds"] = runtime
+    metrics.update(input_counts)
     history = list(outcome.history)
     if finished and eval_examples:
         history.append({"step": outcome.step, "eval": dict(metrics)})
+    calibration = None
+    if finished and eval_examples and hasattr(task, "calibration"):
+        calibration = task.calibration(
+            score_examples(model, eval_examples, pad_token_id=pad_id, config=config)
+        )
 
     model_dir = output_dir / MODEL_SUBDIR
     save_reward_model(
@@ -137,6 +137,7 @@ def train_reward_model(
         metadata={
             **task.metadata(train_rows),
             "max_length": config.max_length,
+            "input_template": config.input_template,
             "finished": finished,
         },
     )
@@ -147,6 +148,7 @@ def train_reward_model(
         metrics=metrics,
         history=history,
         config=config,
+        extra={"calibration": calibration} if calibration else None,
     )
     return TrainingResult(
         status=outcome.status, metrics=metrics, model_dir=model_dir, history=history
@@ -162,6 +164,15 @@ def evaluate_examples(
     config: RewardConfig,
 ) -> dict[str, float]:
     """Score every sequence of the held-out examples and let the task turn the scores into metrics."""
+    return task.evaluate(
+        score_examples(model, examples, pad_token_id=pad_token_id, config=config), examples
+    )
+
+
+def score_examples(
+    model: RewardModel, examples: list[Example], *, pad_token_id: int, config: RewardConfig
+) -> list[torch.Tensor]:
+    """Each example's (len(sequences), num_outputs) scores, in example order."""
     device = next(model.parameters()).device
     sequences = [s for example in examples for s in example.sequences]
     scores = score_encoded(
@@ -175,18 +186,148 @@ def evaluate_examples(
     for example in examples:
         grouped.append(scores[start : start + len(example.sequences)])
         start += len(example.sequences)
-    return task.evaluate(grouped, examples)
+    return grouped
+
+
+def fit(
+    *,
+    model: RewardModel,
+    task: RewardTask,
+    examples: list[Example],
+    config: RewardConfig,
+    device: DeviceChoice,
+    pad_token_id: int,
+    checkpoint_dir: Path,
+    callbacks: TrainingCallbacks,
+    resume: bool,
+) -> LoopOutcome:
+    """Train `model` on `examples` with our loop: length-grouped batches, packed where that is exact."""
+    lengths = [example.length for example in examples]
+
+    def make_batches(epoch: int) -> list[list[int]]:
+        if config.length_grouping:
+            return length_grouped_batches(lengths, config.batch_size, seed=config.seed, epoch=epoch)
+        return shuffled_batches(len(lengths), config.batch_size, seed=config.seed, epoch=epoch)
+
+    probe = [s for example in examples[:4] for s in example.sequences]
+    packing = config.packing and packing_matches_padding(model, probe, pad_token_id=pad_token_id)
+    if config.packing and not packing:
+        callbacks.on_log("packing is off: this backbone does not score packed rows as padded ones")
+
+    def compute_loss(
+        batch: list[int], prepared: torch.nn.Module
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        chunk = [examples[i] for i in batch]
+        sequences = [s for example in chunk for s in example.sequences]
+        if packing:
+            scores = prepared(
+                packed=pack_batch(sequences, pad_token_id=pad_token_id, device=device.device)
+            )
+        else:
+            scores = prepared(
+                **pad_batch(sequences, pad_token_id=pad_token_id, device=device.device)
+            )
+        return task.loss(scores.float(), chunk)
+
+    return run_loop(
+        model=model,
+        make_batches=make_batches,
+        compute_loss=compute_loss,
+        config=config,
+        device=device,
+        checkpoint_dir=checkpoint_dir,
+        callbacks=callbacks,
+        resume=resume,
+        # The largest micro-batch as padding makes it: every sequence of a batch at the longest length.
+        peak_tokens=min(config.batch_size, len(examples))
+        * max((len(e.sequences) for e in examples), default=1)
+        * max((e.length for e in examples), default=config.max_length),
+    )
+
+
+def cross_fitted_gaps(
+    *,
+    task_factory: type[RewardTask],
+    config: RewardConfig,
+    examples: list[Example],
+    device: DeviceChoice,
+    callbacks: TrainingCallbacks,
+) -> list[float]:
+    """Each training pair's estimated preference strength r_c - r_r, from a model that never saw it.
+
+    The pairs are split into `ensemble_size` folds; fold k's gaps come from a model trained (with the run's
+    config, a seed of its own, no checkpoints) on the other folds. The mean over such models is the
+    ensemble estimate of Secrets of RLHF II, cross-fitted so no pair judges itself.
+    """
+    folds = config.ensemble_size
+    order = list(range(len(examples)))
+    random.Random(config.seed).shuffle(order)
+    gaps = [0.0] * len(examples)
+    quiet = TrainingCallbacks(should_stop=callbacks.should_stop, on_log=callbacks.on_log)
+    for fold in range(folds):
+        held = order[fold::folds]
+        held_set = set(held)
+        fold_config = dataclasses.replace(
+            config, seed=config.seed + 1 + fold, ensemble_size=0, adaptive_margin=0.0, save_steps=0
+        )
+        model, tokenizer = build_reward_model(fold_config, num_outputs=task_factory.num_outputs)
+        model.to(device.device)
+        task = task_factory(fold_config, tokenizer)
+        with tempfile.TemporaryDirectory() as scratch:
+            fit(
+                model=model,
+                task=task,
+                examples=[examples[i] for i in order if i not in held_set],
+                config=fold_config,
+                device=device,
+                pad_token_id=tokenizer.pad_token_id,
+                checkpoint_dir=Path(scratch),
+                callbacks=quiet,
+                resume=False,
+            )
+        scores = score_examples(
+            model, [examples[i] for i in held], pad_token_id=tokenizer.pad_token_id, config=config
+        )
+        for index, pair in zip(held, scores, strict=True):
+            gaps[index] = float(pair[0, 0] - pair[1, 0])
+        callbacks.on_log(f"ensemble model {fold + 1} of {folds} scored {len(held)} held-back pairs")
+    return gaps
 
 
 def _report_truncation(
-    examples: list[Example], max_length: int, callbacks: TrainingCallbacks
-) -> None:
+    examples: list[Example], config: RewardConfig, callbacks: TrainingCallbacks
+) -> list[int]:
+    """Log what max_length cut; return the indices of the examples whose responses fit whole."""
     truncated = sum(any(s.truncated for s in example.sequences) for example in examples)
+    fitting = [
+        i
+        for i, example in enumerate(examples)
+        if not any(s.response_truncated for s in example.sequences)
+    ]
+    cut_responses = len(examples) - len(fitting)
     if truncated:
-        callbacks.on_log(
-            f"{truncated} of {len(examples)} training examples were truncated to max_length={max_length} "
-            "(kept, not dropped)"
+        what = (
+            f"{cut_responses} with a response longer than max_length were dropped"
+            if config.truncation == "drop"
+            else f"{cut_responses} of them had a response cut at its end"
         )
+        callbacks.on_log(
+            f"{truncated} of {len(examples)} training examples were truncated to "
+            f"max_length={config.max_length} (prompts from the left first); {what}"
+        )
+    return fitting
+
+
+def _truncation_counts(examples: list[Example], *, dropped: int) -> dict[str, float]:
+    return {
+        "rows_prompt_truncated": float(
+            sum(any(s.prompt_truncated for s in e.sequences) for e in examples)
+        ),
+        "rows_response_truncated": float(
+            sum(any(s.response_truncated for s in e.sequences) for e in examples)
+        ),
+        "rows_dropped": float(dropped),
+    }
 
 
 def _trainable(model: torch.nn.Module) -> int:
