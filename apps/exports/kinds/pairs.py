@@ -38,6 +38,9 @@ def _pairs(project: Project, options: ExportOptions, stats: ExportStats, *, phas
             options.aggregate, "votes_chosen", "votes_rejected", "votes_tie", "votes_both_bad"
         ),
     ]
+    if options.aggregate != "none":
+        # Summed strength steps per side: with the votes, the trainer's soft label (trainer.labels).
+        columns += [Column("strength_chosen", "float"), Column("strength_rejected", "float")]
     queryset = (
         judgments_for_export(project=project)
         .filter(phase=phase)
@@ -110,8 +113,15 @@ def _aggregated_pair_rows(stream, form: str, method: str, stats: ExportStats):
                 votes["AB"[1 - verdict.winner]],
                 votes["tie"],
                 votes["both_bad"],
+                _side_strength(items, "AB"[verdict.winner]),
+                _side_strength(items, "AB"[1 - verdict.winner]),
             ),
         )
+
+
+def _side_strength(items, side: str) -> float:
+    """The summed strength steps of the votes for `side` ("A" or "B"); a vote without a strength counts 1."""
+    return float(sum(strength_step(i.row[5]) or 1 for i in items if i.row[4] == side))
 
 
 def build_pairs(project, options, stats):

@@ -10,6 +10,7 @@ from apps.exports.datasets import split_side
 from apps.projects.models import FeedbackKind, Membership, Principle
 from tests.apps.exports.helpers import export_rows, judge, load_hf, write_export
 from tests.factories import PromptFactory, UserFactory, add_member, make_task
+from trainer.labels import row_preference
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +88,9 @@ def test_aggregated_pairs_give_one_row_per_task(project, judges, method, margin)
     assert row["chosen"] == texts(task)[0]
     assert row["margin"] == pytest.approx(margin, abs=1e-6)
     assert (row["n_judgments"], row["votes_chosen"], row["votes_rejected"]) == (3, 2, 1)
+    # Steps: slightly 2, clearly 3, much 4; the trainer turns them into P(chosen) = 5 / (5 + 4).
+    assert (row["strength_chosen"], row["strength_rejected"]) == (5.0, 4.0)
+    assert row_preference(row) == pytest.approx(5 / 9)
 
 
 def test_an_even_split_makes_no_aggregated_pair(project, judges):
