@@ -624,7 +624,8 @@ def main() -> int:
             reasons = (
                 f"; failed because: {kind['failed_reasons']}" if kind["failed_reasons"] else ""
             )
-            print(f"  {label}: {kind['counts']}{reasons}")
+            again = kind["more_than_one_attempt"]
+            print(f"  {label}: {kind['counts']}, {again} ran more than once{reasons}")
     imp = result["imports"]
     print(
         f"imports: {imp['checked']} checked, {imp['doubled']} with a row twice, "

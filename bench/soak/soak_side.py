@@ -183,7 +183,11 @@ def check(args) -> dict:
         reasons = list(
             model.objects.filter(status=JobStatus.FAILED).values_list("error", flat=True)[:5]
         )
-        jobs[kind.label] = {"counts": counts, "failed_reasons": reasons}
+        jobs[kind.label] = {
+            "counts": counts,
+            "failed_reasons": reasons,
+            "more_than_one_attempt": model.objects.filter(attempts__gt=1).count(),
+        }
     rows = json.loads(Path(args.imports).read_text())  # {import job id: rows in its file}
     imports = {"checked": 0, "doubled": 0, "partial": 0}
     for job in ImportJob.objects.filter(pk__in=[int(k) for k in rows]):
