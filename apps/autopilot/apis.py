@@ -46,7 +46,9 @@ class RuleIn(serializers.Serializer):
     objective = serializers.CharField(max_length=40)
     config = serializers.DictField(required=False, default=dict)
     eval_share = serializers.FloatField(required=False, default=0.2, min_value=0.05, max_value=0.5)
-    every_labels = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
+    every_labels = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, default=None
+    )
     cron = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     min_alpha = serializers.FloatField(required=False, allow_null=True, default=None)
     min_gold_accuracy = serializers.FloatField(required=False, allow_null=True, default=None)
@@ -57,7 +59,9 @@ class RuleIn(serializers.Serializer):
 
 def _rule_for_admin(request, project_id: int, rule_id: int) -> TrainingRule:
     project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
-    rule = TrainingRule.objects.filter(project=project, pk=rule_id).select_related("project").first()
+    rule = (
+        TrainingRule.objects.filter(project=project, pk=rule_id).select_related("project").first()
+    )
     if rule is None:
         raise Http404("No such rule.")
     return rule

@@ -42,6 +42,24 @@ def chain_after_promotion(*, run: TrainingRun):
     return None
 
 
+def chat_follow_champion(*, run: TrainingRun) -> bool:
+    """A chat project whose chat is answered by one of its own trained policies is answered by
+    its champion policy from the next reply on; a base model or a model server the admin chose
+    stays. Returns whether the backend changed."""
+    from apps.projects.models import FeedbackKind, Project
+
+    project = Project.objects.select_for_update().get(pk=run.project_id)
+    backend = project.generation_backend or {}
+    model = str(backend.get("model", ""))
+    if project.kind != FeedbackKind.CHAT or backend.get("type") != "transformers":
+        return False
+    if not model.startswith("run:") or model == f"run:{run.pk}":
+        return False
+    project.generation_backend = {**backend, "model": f"run:{run.pk}"}
+    project.save(update_fields=["generation_backend"])
+    return True
+
+
 def _train_policy(*, autopilot: ProjectAutopilot, reward: TrainingRun) -> TrainingRun:
     from apps.autopilot.selectors import champion_run
     from apps.training.services import training_run_launch

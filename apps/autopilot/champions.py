@@ -69,15 +69,25 @@ def _run_files(run: TrainingRun) -> tuple[list[dict], list[dict]]:
     return _read_jsonl(train_path), _read_jsonl(eval_path)
 
 
-def pair_wins(model_dir: Path, rows: list[dict]) -> list[float]:
-    """1 where the model scores the chosen response above the rejected one, 0.5 on a tie, else 0."""
+def pair_margins(model_dir: Path, rows: list[dict]) -> list[float]:
+    """The model's score of the chosen response minus that of the rejected one, per pair."""
     from trainer.scoring import load_reward_model
 
     scorer = load_reward_model(model_dir)
     prompts = [row["prompt"] for row in rows]
     chosen = scorer.score(prompts, [row["chosen"] for row in rows])
     rejected = scorer.score(prompts, [row["rejected"] for row in rows])
-    return [1.0 if c > r else 0.5 if c == r else 0.0 for c, r in zip(chosen, rejected, strict=True)]
+    return [c - r for c, r in zip(chosen, rejected, strict=True)]
+
+
+def wins(margins: list[float]) -> list[float]:
+    """1 where the chosen response scores higher, 0.5 on a tie, else 0."""
+    return [1.0 if m > 0 else 0.5 if m == 0 else 0.0 for m in margins]
+
+
+def bradley_terry_loss(margins: list[float]) -> float:
+    """Mean −log σ(margin): the held-out loss the reward model was trained to lower."""
+    return float(np.mean(np.logaddexp(0.0, -np.asarray(margins, dtype=float))))
 
 
 def bootstrap_interval(
@@ -114,8 +124,9 @@ def frozen_eval_rows_extend(*, project_id: int, rows: list[dict]) -> int:
 
 def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Verdict:
     """Scores challenger and champion on the same frozen held-out pairs (those whose prompt the
-    challenger did not train on) and promotes when the challenger is at least
-    ARBITER_AUTOPILOT_REWARD_MIN_GAIN more accurate."""
+    challenger did not train on) and promotes when the challenger is more than
+    ARBITER_AUTOPILOT_REWARD_MIN_GAIN more accurate, or exactly that much with a lower held-out
+    Bradley–Terry loss."""
     if challenger.snapshot is None:
         return Verdict(False, "the run has no snapshot to measure it on")
     train_rows, eval_rows = _run_files(challenger)
@@ -127,12 +138,12 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
             f"the automatic gate measures pairwise reward models; promote {challenger.objective} by hand",
         )
     if champion is None:
-        wins = pair_wins(run_model_dir(challenger), eval_rows)
-        accuracy = sum(wins) / len(wins) if wins else None
+        first = wins(pair_margins(run_model_dir(challenger), eval_rows)) if eval_rows else []
+        accuracy = sum(first) / len(first) if first else None
         return Verdict(
             True,
             "the project's first reward model",
-            {"challenger_accuracy": accuracy, "eval_pairs": len(wins)},
+            {"challenger_accuracy": accuracy, "eval_pairs": len(first)},
         )
     trained_on = {_key(row["prompt"]) for row in train_rows}
     frozen = [
@@ -149,8 +160,11 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
             f"the gate needs {MIN_EVAL_PAIRS}",
             {"eval_pairs": len(frozen)},
         )
-    challenger_wins = pair_wins(run_model_dir(challenger), frozen)
-    champion_wins = pair_wins(run_model_dir(champion), frozen)
+    challenger_margins = pair_margins(run_model_dir(challenger), frozen)
+    champion_margins = pair_margins(run_model_dir(champion), frozen)
+    challenger_wins, champion_wins = wins(challenger_margins), wins(champion_margins)
+    challenger_loss = bradley_terry_loss(challenger_margins)
+    champion_loss = bradley_terry_loss(champion_margins)
     n = len(frozen)
     challenger_accuracy, champion_accuracy = sum(challenger_wins) / n, sum(champion_wins) / n
     gain = challenger_accuracy - champion_accuracy
@@ -163,6 +177,8 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
         "champion_accuracy": champion_accuracy,
         "gain": gain,
         "gain_ci95": [low, high],
+        "challenger_loss": challenger_loss,
+        "champion_loss": champion_loss,
         "eval_pairs": n,
         "eval_set_sha256": _key(sorted(_key(row) for row in frozen)),
     }
@@ -170,8 +186,14 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
         f"accuracy {challenger_accuracy:.3f} vs champion {champion_accuracy:.3f} on {n} frozen "
         f"held-out pairs (gain {gain:+.3f}, 95% CI [{low:+.3f}, {high:+.3f}])"
     )
-    if gain >= min_gain:
+    if gain > min_gain + 1e-12:
         return Verdict(True, comparison, metrics)
+    if abs(gain - min_gain) <= 1e-12:
+        # Level on accuracy (small frozen sets often are): the lower held-out loss decides.
+        losses = f"; held-out loss {challenger_loss:.4f} vs champion {champion_loss:.4f}"
+        if challenger_loss < champion_loss:
+            return Verdict(True, comparison + losses, metrics)
+        return Verdict(False, comparison + losses + " is not lower", metrics)
     return Verdict(False, comparison + f" is below the required gain {min_gain:+.3f}", metrics)
 
 
@@ -294,17 +316,28 @@ def _decide(*, run, previous, decision, verdict: Verdict, by_gate, actor, rule) 
                     "reason": verdict.reason,
                 },
             )
-        transaction.on_commit(lambda: _after_new_champion(run.pk, run.family))
+        if run.family == Family.REWARD:
+            transaction.on_commit(lambda: _after_new_reward_champion(run, by_gate=by_gate))
+        else:
+            from apps.autopilot.chains import chat_follow_champion
+
+            chat_follow_champion(run=run)
     return row
 
 
-def _after_new_champion(run_id: int, family: str) -> None:
-    """A new reward champion scores the open tasks (suggestions and the uncertainty queue use its
-    scores)."""
-    if family == Family.REWARD:
-        from apps.training.tasks import score_tasks
+def _after_new_reward_champion(run: TrainingRun, *, by_gate: bool) -> None:
+    """Suggestions and the uncertainty queue follow the new champion. A run fresh from the gate
+    was scored when it finished (`training_run_finished`): only the queue is ordered again (and
+    again by the scoring itself, should it end later). A run promoted or restored by hand may be
+    older than some tasks: it scores them again."""
+    from apps.projects.models import QueueOrder
+    from apps.training.scoring import queue_reorder_by_uncertainty
+    from apps.training.tasks import score_tasks
 
-        score_tasks.delay(run_id)
+    if not by_gate:
+        score_tasks.delay(run.pk)
+    elif run.project.queue_order == QueueOrder.UNCERTAINTY:
+        queue_reorder_by_uncertainty(project=run.project)
 
 
 def _manual_target(*, project, run_id: int) -> TrainingRun:

@@ -45,10 +45,14 @@ def _rule_values(post) -> dict:
 def _act(request, project) -> str:
     action = request.POST.get("action")
     if action == "create":
-        rule = training_rule_create(project=project, user=request.user, **_rule_values(request.POST))
+        rule = training_rule_create(
+            project=project, user=request.user, **_rule_values(request.POST)
+        )
         return f"Rule “{rule.name}” added."
     if action == "toggle":
-        rule = TrainingRule.objects.filter(project=project, pk=_number(request.POST.get("rule"))).first()
+        rule = TrainingRule.objects.filter(
+            project=project, pk=_number(request.POST.get("rule"))
+        ).first()
         if rule is None:
             raise ApplicationError("No such rule.")
         rule = training_rule_update(rule=rule, enabled=not rule.enabled)
@@ -84,7 +88,9 @@ def autopilot_home(request: HttpRequest, project_id: int) -> HttpResponse:
     context = {
         "project": project,
         "progress": rule_progress_all(project=project),
-        "champions": [(family.label, family.value, champions.get(family.value)) for family in Family],
+        "champions": [
+            (family.label, family.value, champions.get(family.value)) for family in Family
+        ],
         "decisions": decisions_for_project(project=project)[:20],
         "timeline": loop_timeline(project=project),
         "objectives": objectives_for_project(project=project),

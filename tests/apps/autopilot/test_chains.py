@@ -96,3 +96,39 @@ def test_a_promoted_policy_starts_the_next_round_with_it(
     assert autopilot.last_error == ""
     next_round = Round.objects.get(project=pairwise_project)
     assert next_round.generating_run_id == policy.pk and next_round.number == 1
+
+
+def test_a_chat_answered_by_a_trained_policy_follows_the_champion_policy(db):
+    from apps.autopilot.champions import champion_promote, champion_rollback
+    from apps.projects.models import Membership, Role
+    from tests.factories import ProjectFactory, StaffFactory
+
+    admin = StaffFactory()
+    chat = ProjectFactory(kind="chat", created_by=admin)
+    Membership.objects.create(project=chat, user=admin, role=Role.ADMIN)
+    old, new = (
+        TrainingRun.objects.create(
+            project=chat, objective="kto", family="policy", config={},
+            status=RunStatus.SUCCEEDED, created_by=admin,
+        )
+        for _ in range(2)
+    )  # fmt: skip
+    chat.generation_backend = {"type": "transformers", "model": f"run:{old.pk}", "max_tokens": 64}
+    chat.save()
+    champion_promote(project=chat, run_id=old.pk, actor=admin)
+    champion_promote(project=chat, run_id=new.pk, actor=admin)
+    chat.refresh_from_db()
+    assert chat.generation_backend == {
+        "type": "transformers",
+        "model": f"run:{new.pk}",
+        "max_tokens": 64,
+    }
+    champion_rollback(project=chat, family="policy", actor=admin)
+    chat.refresh_from_db()
+    assert chat.generation_backend["model"] == f"run:{old.pk}"
+    # A model the admin chose that is no trained run of the project stays.
+    chat.generation_backend = {"type": "transformers", "model": "base:models/tiny"}
+    chat.save()
+    champion_promote(project=chat, run_id=new.pk, actor=admin)
+    chat.refresh_from_db()
+    assert chat.generation_backend["model"] == "base:models/tiny"

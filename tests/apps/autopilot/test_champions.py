@@ -152,3 +152,13 @@ def test_admins_promote_and_roll_back_by_hand_and_every_decision_is_recorded(pai
     failed = fake_run(pairwise_project, status=RunStatus.FAILED)
     with pytest.raises(Conflict, match="Only a succeeded run"):
         champion_promote(project=pairwise_project, run_id=failed.pk, actor=admin)
+
+
+def test_the_loss_of_held_out_pairs_is_the_bradley_terry_loss_worked_by_hand():
+    import math
+
+    from apps.autopilot.champions import bradley_terry_loss, wins
+
+    assert wins([2.0, 0.0, -1.0]) == [1.0, 0.5, 0.0]
+    expected = (math.log1p(math.exp(-2.0)) + math.log(2) + math.log1p(math.exp(1.0))) / 3
+    assert bradley_terry_loss([2.0, 0.0, -1.0]) == pytest.approx(expected)
