@@ -27,6 +27,7 @@ from apps.chat.models import (
 )
 from apps.chat.selectors import conversation_get_for_user, message_get_for_user, reply_is_stale
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied, RateLimited
+from apps.core.text import storable_text
 from apps.generation.backends import (
     BackendConfigError,
     GenerationError,
@@ -172,7 +173,7 @@ def reply_generate(*, message_id: int) -> Message | None:
         )
         with backend_from_config(local) as backend:
             model_name = config["model"]  # a local model's reference, not the folder it names
-            content = backend.generate(history)[0]
+            content = storable_text(backend.generate(history)[0])
     except BackendConfigError as exc:
         error = f"The project's chat backend is misconfigured: {exc}"
     except ApplicationError as exc:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Prefetch
 
 from apps.core.errors import ApplicationError
+from apps.core.text import storable_text
 from apps.corpus.models import Response
 from apps.generation.backends import GenerationBackend, GenerationError
 from apps.generation.models import ConsequenceTarget, GenerationJob, Selection
@@ -170,7 +171,7 @@ def _generate(job: GenerationJob, entry: dict, backend: GenerationBackend, promp
         )
     except GenerationError as exc:
         raise GenerationError(f"{entry['name']}: {exc.reason}", attempts=exc.attempts) from None
-    return [reply[0].replace("\x00", "").strip() for reply in replies]
+    return [storable_text(reply[0]).strip() for reply in replies]
 
 
 def run_consequences(

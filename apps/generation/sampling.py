@@ -8,6 +8,7 @@ from itertools import combinations
 from django.db import transaction
 from django.db.models import F
 
+from apps.core.text import storable_text
 from apps.corpus.models import Prompt, Response
 from apps.generation.backends import GenerationBackend, GenerationError
 from apps.generation.models import GenerationJob, Pairing
@@ -98,8 +99,7 @@ def _write_batch(
                 responses.append(
                     Response(
                         prompt=prompt,
-                        # PostgreSQL text cannot hold NUL, which a sampled byte can be.
-                        text=text.replace("\x00", ""),
+                        text=storable_text(text),
                         source=entry["name"],
                         metadata=_metadata(job, entry, sample),
                     )

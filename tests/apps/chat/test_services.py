@@ -77,6 +77,18 @@ def test_sending_stores_the_message_and_the_reply_with_the_whole_history(
     ]
 
 
+def test_a_reply_holding_nul_or_a_lone_surrogate_is_stored_without_them(conversation, chatter, llm):
+    """PostgreSQL refuses NUL in text, and UTF-8 cannot encode a lone surrogate."""
+    llm.then(Step(reply="Par\x00is\ud800."))
+    reply = answered(
+        message_send(user=chatter, conversation_id=conversation.pk, content="Capital?")
+    )
+
+    assert (reply.status, reply.error) == ("done", "")
+    reply.refresh_from_db()
+    assert reply.content == "Paris\ufffd."
+
+
 def test_a_backend_error_keeps_the_users_message_and_stores_the_failed_turn(
     conversation, chatter, llm
 ):

@@ -218,6 +218,19 @@ def test_repeated_and_empty_replies_are_stored_but_not_paired(project):
     assert (job.responses_created, job.responses_unused, job.tasks_created) == (4, 3, 0)
 
 
+def test_replies_holding_nul_or_a_lone_surrogate_are_stored_without_them(project):
+    """PostgreSQL refuses NUL in text, and UTF-8 cannot encode a lone surrogate."""
+    prompts_of(project, 1)
+    with openai_server(Step(body=completion("Par\x00is.", "Lyon\ud800."))) as server:
+        job = generation_job_create(
+            project=project, user=project.created_by, backends=[server_model(server)]
+        )
+        job = run(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert sorted(Response.objects.values_list("text", flat=True)) == ["Lyon\ufffd.", "Paris."]
+    assert job.tasks_created == 1
+
+
 def test_only_the_chosen_prompts_are_sampled(project):
     answered, fresh, listed = PromptFactory(project=project), *prompts_of(project, 2)
     ResponseFactory(prompt=answered)
