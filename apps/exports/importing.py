@@ -36,9 +36,11 @@ from apps.feedback.models import Judgment, JudgmentSource, Phase
 from apps.feedback.payloads import STRENGTHS
 from apps.imports.pipeline import ImportKind, import_run, upload_check
 from apps.labeling.models import Task, TaskItem
+from apps.labeling.services import project_lock_for_new_tasks
 from apps.projects.models import FeedbackKind, Project
 
 PARSERS = {FeedbackKind.PAIRWISE: parse_preference_row, FeedbackKind.THUMBS: parse_unpaired_row}
+ROW_KINDS = {PreferenceRow: FeedbackKind.PAIRWISE, UnpairedRow: FeedbackKind.THUMBS}
 
 
 @transaction.atomic
@@ -137,6 +139,10 @@ class _DatasetRowWriter:
 
     def add(self, rows: list[PreferenceRow] | list[UnpairedRow]) -> None:
         project, job = self.project, self.job
+        # The rows were checked for the kind the project had then; the lock (held until the
+        # import commits) keeps a kind change from racing with these tasks, or refuses them.
+        kind = ROW_KINDS[type(rows[0])]
+        project_lock_for_new_tasks(project_id=project.pk, kind=kind)
         prompt_pks = self._prompt_pks(rows)
         texts = [
             [row.chosen, row.rejected] if isinstance(row, PreferenceRow) else [row.completion]
@@ -169,7 +175,7 @@ class _DatasetRowWriter:
                 Task(
                     project=project,
                     prompt_id=prompt_pk,
-                    kind=project.kind,
+                    kind=kind,
                     judgment_count=1,
                     context=context,
                 )
@@ -190,7 +196,7 @@ class _DatasetRowWriter:
                     project=project,
                     task=task,
                     annotator=None,
-                    kind=project.kind,
+                    kind=kind,
                     phase=Phase.MAIN,
                     payload=payload,
                     display_order=[],

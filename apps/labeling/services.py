@@ -309,6 +309,18 @@ def task_groups_for_prompt(
     return []
 
 
+def project_lock_for_new_tasks(*, project_id: int, kind: str) -> None:
+    """Call inside the transaction that adds tasks of `kind`: locks the project row as
+    project_update locks it, so the kind cannot change until that transaction ends. Refused
+    (Conflict) if the project's kind is no longer `kind`."""
+    current = Project.objects.select_for_update().values_list("kind", flat=True).get(pk=project_id)
+    if current != kind:
+        raise Conflict(
+            f"The project's feedback kind changed (to {current}) while these {kind} tasks were "
+            "being prepared; nothing was added."
+        )
+
+
 @transaction.atomic
 def tasks_bulk_create(
     *,
@@ -321,13 +333,7 @@ def tasks_bulk_create(
     project's kind changed since the groups were made for it."""
     if not prompt_groups:
         return 0
-    # Locked as project_update locks it: the kind cannot change while tasks of it are added.
-    kind = Project.objects.select_for_update().values_list("kind", flat=True).get(pk=project.pk)
-    if kind != project.kind:
-        raise Conflict(
-            "The project's feedback kind changed while these tasks were being prepared; "
-            "nothing was added."
-        )
+    project_lock_for_new_tasks(project_id=project.pk, kind=project.kind)
     tasks, group_responses = [], []
     for prompt, responses, groups, fields in prompt_groups:
         for group in groups:

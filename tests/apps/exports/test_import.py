@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from apps.core import jobs
 from apps.core.jobs import JobStatus
 from apps.corpus.models import Prompt, Response
 from apps.exports.import_rows import RowError, parse_preference_row, parse_unpaired_row
@@ -14,6 +15,7 @@ from apps.exports.tasks import run_dataset_import
 from apps.feedback.models import Judgment
 from apps.labeling.models import Task
 from apps.projects.models import FeedbackKind
+from apps.projects.services import project_update
 from tests.apps.exports.helpers import export_rows, judge
 from tests.factories import ProjectFactory, UserFactory, add_member, api_token, make_task
 
@@ -180,3 +182,26 @@ def test_preference_row_errors_say_what_is_wrong(row, reason):
 def test_unpaired_rows_need_all_three_columns():
     with pytest.raises(RowError, match='needs "label"'):
         parse_unpaired_row(line=1, raw='{"prompt": "p", "completion": "c"}')
+
+
+def test_an_import_whose_project_changed_kind_after_the_check_fails_and_writes_nothing(
+    project, admin_user, monkeypatch
+):
+    """The rows were checked as preferences; the project (still without tasks) became a thumbs
+    project before they were written: the write, under the project's lock, refuses them."""
+    upload = SimpleUploadedFile(
+        "prefs.jsonl", jsonl({"prompt": "Q?", "chosen": "A", "rejected": "B"})
+    )
+    job = dataset_import_create(project=project, user=admin_user, upload=upload)
+
+    def change_kind_once_checked(point: str) -> None:
+        if point == "import.checked":
+            project_update(project=project, kind=FeedbackKind.THUMBS)
+
+    monkeypatch.setattr(jobs, "_crash_hook", change_kind_once_checked)
+    job = dataset_import_run(import_id=job.pk)
+
+    assert job.status == JobStatus.FAILED
+    assert "feedback kind changed (to thumbs)" in job.error and "nothing was" in job.error
+    assert not Task.objects.exists() and not Prompt.objects.exists()
+    assert not Judgment.objects.exists()
