@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_callback import PrinterCallback
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from trainer.config import PolicyConfig
 from trainer.device import DeviceChoice
@@ -104,6 +105,22 @@ class CallbackBridge(TrainerCallback):
         return control
 
 
+def last_complete_checkpoint(checkpoint_dir: Path) -> str | None:
+    """The newest checkpoint folder that was written to the end, or None.
+
+    The Trainer writes a checkpoint's state file last, so a folder without it is what a worker
+    killed mid-save leaves behind; resuming from it fails, so the one before it is taken instead.
+    """
+    if not checkpoint_dir.is_dir():
+        return None
+    steps = []
+    for folder in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        suffix = folder.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+        if suffix.isdigit() and (folder / TRAINER_STATE_NAME).is_file():
+            steps.append((int(suffix), folder))
+    return str(max(steps)[1]) if steps else None
+
+
 def run_hf_trainer(
     hf_trainer: Any,
     *,
@@ -115,11 +132,9 @@ def run_hf_trainer(
     """Train (resuming from the newest checkpoint when asked and present); return status, history, last step."""
     # Progress goes to our callbacks; the Trainer's own printing of every log dict would be noise in a worker.
     hf_trainer.remove_callback(PrinterCallback)
-    checkpoint = None
-    if resume and checkpoint_dir.is_dir():
-        checkpoint = get_last_checkpoint(str(checkpoint_dir))
-        if checkpoint:
-            callbacks.on_log(f"resuming from {Path(checkpoint).name}")
+    checkpoint = last_complete_checkpoint(checkpoint_dir) if resume else None
+    if checkpoint:
+        callbacks.on_log(f"resuming from {Path(checkpoint).name}")
     hf_trainer.train(resume_from_checkpoint=checkpoint)
     history = [
         entry
