@@ -13,6 +13,25 @@ from tests.factories import ProjectFactory, StaffFactory, UserFactory, add_membe
 ROOT = Path(__file__).resolve().parent.parent
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian chromium for the whole session (tests/browser, tests/security)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """The default hasher costs half a second per user on these CPUs; tests need no strength."""

@@ -6,7 +6,7 @@ import pytest
 # around it are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
+
 SCREENSHOTS = os.environ.get("ARBITER_SCREENSHOTS")  # a folder: tests save screenshots there
 
 # Pages run under a Content-Security-Policy without 'unsafe-eval'. Give page.wait_for_function a
@@ -14,19 +14,8 @@ SCREENSHOTS = os.environ.get("ARBITER_SCREENSHOTS")  # a folder: tests save scre
 # which the policy refuses, while it evaluates a function once and calls it.
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+# `browser` (one chromium for the whole session) lives in tests/conftest.py, so that every folder
+# that drives pages shares it: a second sync Playwright in one thread refuses to start.
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from collections import Counter
 
 import pytest
 
-from tests.browser.conftest import browser  # noqa: F401  (chromium, for the hostile-string test)
-
 SUMMARY_KEYS = (
     "routes",
     "refused_ok",

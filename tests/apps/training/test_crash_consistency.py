@@ -59,7 +59,9 @@ def assert_ends_as_a_clean_run(run: TrainingRun) -> None:
     ("point", "hit", "attempts"),
     [
         ("job.claimed", 1, 2),
-        ("training.progress_saved", 6, 2),
+        # Progress is saved at each checkpoint (every 4 of some 16 steps) and every 0.5 s: the
+        # third save exists however fast the machine is.
+        ("training.progress_saved", 3, 2),
         ("training.trained", 1, 2),
         ("job.finished", 1, 1),
     ],
