@@ -91,7 +91,25 @@ def queued_too_long() -> timedelta:
     return timedelta(seconds=settings.ARBITER_JOB_QUEUED_TOO_LONG_SECONDS)
 
 
-class Job(models.Model):
+class JobTimes:
+    """What a job's status and times say: shared by job rows and the jobs page's union rows."""
+
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+
+class Job(JobTimes, models.Model):
     """The fields every background job carries. A kind with phases (validating, writing) keeps
     them in its own field: `status` is the job layer's alone."""
 
@@ -119,16 +137,6 @@ class Job(models.Model):
 
     class Meta:
         abstract = True
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at is None:
-            return None
-        return (self.finished_at or timezone.now()) - self.started_at
 
 
 # --- kinds ---------------------------------------------------------------------------------------

@@ -3,16 +3,15 @@ registered kinds (training runs, generation jobs, exports, imports, dataset impo
 deliveries, and whatever registers later), unioned in SQL — one query for a page, one to count."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
 
-from apps.core.jobs import FINISHED, Job, JobKind, JobStatus, job_kinds
+from apps.core.jobs import Job, JobKind, JobStatus, JobTimes, job_kinds
 
 # How a kind's rows reach their project, and a line saying what each job is. A kind not named
 # here is listed too, reached through its `project` field, without the line.
@@ -56,7 +55,7 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class JobRow:
+class JobRow(JobTimes):
     kind: str  # the model's label_lower, e.g. "training.trainingrun": the key in URLs
     kind_name: str
     id: int
@@ -70,16 +69,6 @@ class JobRow:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at is None:
-            return None
-        return (self.finished_at or timezone.now()) - self.started_at
 
     @property
     def duration_text(self) -> str:
