@@ -18,6 +18,16 @@ class Task(models.Model):
         null=True, blank=True, help_text="The known answer of a gold task."
     )
     priority = models.FloatField(default=0.0, help_text="Lower is served first.")
+    # Assignment: a task reserved for one annotator, or for a group of the project's members,
+    # is served to no one else.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tasks",
+    )
+    assignee_group = models.SlugField(max_length=50, blank=True, db_index=False)
     # Submitted judgments, kept on the row so that "is this task full?" is a column test.
     judgment_count = models.PositiveIntegerField(default=0)
     import_job = models.ForeignKey(

@@ -59,6 +59,14 @@ class Project(models.Model):
         default=False,
         help_text="Show annotators the reward model's scores (off by default: anchoring).",
     )
+    qualification_tasks = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Gold tasks a new annotator answers first; their labels count once they reach "
+        "the qualification accuracy on them. 0 = no qualification.",
+    )
+    qualification_accuracy = models.FloatField(
+        default=0.8, help_text="Share of the qualification's gold tasks to answer right (0–1)."
+    )
     queue_order = models.CharField(
         max_length=12, choices=QueueOrder.choices, default=QueueOrder.FIFO
     )
@@ -93,6 +101,24 @@ class Role(models.TextChoices):
     ANNOTATOR = "annotator", "Annotator"
 
 
+class Qualification(models.TextChoices):
+    NOT_REQUIRED = "not_required", "Not required"
+    PENDING = "pending", "In progress"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
+class MembershipQuerySet(models.QuerySet):
+    def uncounted(self) -> "MembershipQuerySet":
+        """The memberships whose holder's labels do not count (toward overlap, in figures,
+        exports and training): excluded by an admin, or not (yet) qualified. The one place that
+        says so; every "counted" query excludes judgments by these."""
+        return self.filter(
+            models.Q(excluded_at__isnull=False)
+            | models.Q(qualification__in=[Qualification.PENDING, Qualification.FAILED])
+        )
+
+
 class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -107,6 +133,17 @@ class Membership(models.Model):
     # Intransitive triads (A≻B, B≻C, C≻A) among this annotator's own pairwise judgments, kept
     # up to date as judgments arrive, so the dashboard reads it instead of recounting.
     intransitive_cycles = models.PositiveIntegerField(default=0)
+
+    # Assignment: tasks reserved for a group are served only to its members.
+    group = models.SlugField(max_length=50, blank=True, db_index=False)
+    # At most this many tasks (judged plus leased); empty = no limit.
+    quota = models.PositiveIntegerField(null=True, blank=True)
+    qualification = models.CharField(
+        max_length=12, choices=Qualification.choices, default=Qualification.NOT_REQUIRED
+    )
+    qualified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [
