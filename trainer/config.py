@@ -8,6 +8,7 @@ train with a default.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -238,6 +239,9 @@ class PolicyConfig(BaseConfig):
     beta: strength of the pull towards the reference (the base model).
     judge_reward_model: reward-model directory used to judge the win rate of the trained policy over the base
         policy on held-out prompts (no win rate without it).
+    heldout_judge_reward_model: a second reward-model directory, trained on labels the training reward model
+        never saw, for the reward-hacking watch: its gain beside the training reward's (see
+        trainer.policy.evaluate.reward_hacking_watch). None: no held-out judge in the watch.
     eval_max_prompts: held-out prompts used for the win rate and the KL estimate.
     eval_max_new_tokens: tokens sampled per held-out completion.
     """
@@ -247,6 +251,7 @@ class PolicyConfig(BaseConfig):
     max_length: int = 512
     beta: float = 0.1
     judge_reward_model: str | None = None
+    heldout_judge_reward_model: str | None = None
     eval_max_prompts: int = 32
     eval_max_new_tokens: int = 48
 
@@ -332,6 +337,114 @@ class RaftConfig(PolicyConfig):
         _require(self.num_samples >= 2, "num_samples must be >= 2")
         _require(self.temperature > 0, "temperature must be > 0")
         _require(0 < self.top_p <= 1, "top_p must be in (0, 1]")
+
+
+GENERATION_BACKENDS: tuple[str, ...] = ("auto", "transformers", "vllm")
+
+
+@dataclass
+class OnlineConfig(PolicyConfig):
+    """Online RL (GRPO, RLOO through TRL): sample completions for each prompt, score them, and push the policy
+    towards the better ones, with a KL penalty `beta` to the reference (the base model).
+
+    The reward of a completion is the weighted sum of its sources (see trainer.policy.rewards):
+    reward_models: reward-model directories (any reward objective: pairwise scalar, principle mean
+        Yes-log-odds, reaction P[love]).
+    reward_weights: one weight per reward model (empty: 1.0 each).
+    principles: the principles a principle reward model averages over (empty: those it was trained on).
+    regex_rewards: patterns; a completion scores 1.0 where the pattern is found in it, else 0.0.
+    regex_weights: one weight per pattern (empty: 1.0 each).
+    checkers: names of verifiable reward functions registered with `trainer.policy.rewards.register_checker`
+        (an operator registers them in code; a config can only name them). A checker that raises fails the run.
+    checker_weights: one weight per checker (empty: 1.0 each).
+    num_generations: completions sampled per prompt (the group GRPO and RLOO compare within; >= 2).
+    batch_size: prompts per micro-batch; each brings its `num_generations` completions.
+    max_new_tokens: tokens per sampled completion; the prompt keeps its last max_length - max_new_tokens tokens.
+    temperature, top_p: sampling settings.
+    generation_backend: "vllm" (needs vLLM and a GPU), "transformers" (`generate`), or "auto" (vLLM when it is
+        importable and a GPU is present, else transformers).
+    """
+
+    learning_rate: float = 1e-5
+    beta: float = 0.04
+    batch_size: int = 2
+    reward_models: list[str] = field(default_factory=list)
+    reward_weights: list[float] = field(default_factory=list)
+    principles: list[str] = field(default_factory=list)
+    regex_rewards: list[str] = field(default_factory=list)
+    regex_weights: list[float] = field(default_factory=list)
+    checkers: list[str] = field(default_factory=list)
+    checker_weights: list[float] = field(default_factory=list)
+    num_generations: int = 4
+    max_new_tokens: int = 48
+    temperature: float = 1.0
+    top_p: float = 1.0
+    generation_backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(
+            bool(self.reward_models or self.regex_rewards or self.checkers),
+            "an online objective needs a reward: `reward_models`, `regex_rewards` or `checkers`",
+        )
+        for sources, weights, name in (
+            (self.reward_models, self.reward_weights, "reward_weights"),
+            (self.regex_rewards, self.regex_weights, "regex_weights"),
+            (self.checkers, self.checker_weights, "checker_weights"),
+        ):
+            _require(
+                not weights or len(weights) == len(sources),
+                f"{name} needs one weight per source ({len(sources)}), got {len(weights)}",
+            )
+        for pattern in self.regex_rewards:
+            _require(len(pattern) <= 500, "a regex reward is at most 500 characters")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"regex reward {pattern!r} does not compile: {exc}") from None
+        _require(self.num_generations >= 2, "num_generations must be >= 2")
+        _require(self.max_new_tokens >= 1, "max_new_tokens must be >= 1")
+        _require(self.max_new_tokens < self.max_length, "max_new_tokens must be below max_length")
+        _require(self.temperature > 0, "temperature must be > 0")
+        _require(0 < self.top_p <= 1, "top_p must be in (0, 1]")
+        _require(
+            self.generation_backend in GENERATION_BACKENDS,
+            f"generation_backend must be one of {GENERATION_BACKENDS}",
+        )
+
+
+@dataclass
+class GrpoConfig(OnlineConfig):
+    """GRPO through TRL's GRPOTrainer: advantages are rewards standardised within each prompt's group.
+
+    loss_type: TRL's loss aggregation ("dapo", TRL's default, "grpo", "dr_grpo", "bnpo").
+    scale_rewards: "group" (divide by the group's std, as in the GRPO paper), "batch" or "none" (Dr. GRPO).
+    """
+
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(
+            self.loss_type in ("dapo", "grpo", "dr_grpo", "bnpo"),
+            "loss_type must be 'dapo', 'grpo', 'dr_grpo' or 'bnpo'",
+        )
+        _require(
+            self.scale_rewards in ("group", "batch", "none"),
+            "scale_rewards must be 'group', 'batch' or 'none'",
+        )
+
+
+@dataclass
+class RlooConfig(OnlineConfig):
+    """RLOO through TRL's RLOOTrainer: each completion's baseline is the mean reward of the others in its group;
+    the KL penalty is folded into the reward, as in the RLOO paper.
+
+    normalize_advantages: standardise advantages over each generation batch.
+    """
+
+    normalize_advantages: bool = False
 
 
 C = TypeVar("C", bound=BaseConfig)

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from trainer.config import (
     BaseConfig,
     DpoConfig,
+    GrpoConfig,
     KtoConfig,
     LipoConfig,
     RaftConfig,
@@ -20,6 +21,7 @@ from trainer.config import (
     RewardPairwiseConfig,
     RewardPrincipleConfig,
     RewardReactionConfig,
+    RlooConfig,
 )
 
 
@@ -73,6 +75,20 @@ _ALL = (
     ),
     Objective(
         "raft", "prompts", "policy", RaftConfig, "RAFT: best-of-N by a reward model, then fine-tune"
+    ),
+    Objective(
+        "grpo",
+        "prompts",
+        "policy",
+        GrpoConfig,
+        "GRPO: online RL on reward models and checkers (TRL GRPOTrainer)",
+    ),
+    Objective(
+        "rloo",
+        "prompts",
+        "policy",
+        RlooConfig,
+        "RLOO: online RL, leave-one-out baseline (TRL RLOOTrainer)",
     ),
 )
 

@@ -16,7 +16,7 @@ from trainer.device import DeviceChoice
 from trainer.events import Status, TrainingCallbacks, TrainingResult
 from trainer.outputs import MODEL_SUBDIR, write_metrics
 from trainer.policy.common import load_policy
-from trainer.policy.evaluate import generation_metrics
+from trainer.policy.evaluate import TrainingReward, generation_metrics
 
 POLICY_METADATA_FILE = "arbiter_policy.json"
 
@@ -64,9 +64,11 @@ def finish_policy_run(
     objective_metrics: ObjectiveMetrics | None = None,
     judge_dir: str | None = None,
     extra_metrics: dict[str, float] | None = None,
+    training_reward: TrainingReward | None = None,
 ) -> TrainingResult:
     """Save the (merged) policy to output_dir/model; for a finished run with held-out rows, evaluate it against
-    `reference` (the frozen base; loaded afresh when None) and write metrics.json. Returns the run's result."""
+    `reference` (the frozen base; loaded afresh when None) and write metrics.json. Returns the run's result.
+    `training_reward` is the reward the run optimised, for the reward-hacking watch (see generation_metrics)."""
     policy = merged(model)
     policy.eval()
     finished = status == "succeeded"
@@ -86,6 +88,7 @@ def finish_policy_run(
                 config=config,
                 device=device,
                 judge_dir=judge_dir or config.judge_reward_model,
+                training_reward=training_reward,
             )
         )
         callbacks.on_log(

@@ -137,6 +137,7 @@ def train_raft(
         callbacks=callbacks,
         judge_dir=config.judge_reward_model or config.reward_model,
         extra_metrics=sample_metrics,
+        training_reward=scorer.score,
     )
 
 

@@ -6,6 +6,7 @@ from trainer.events import TrainingResult
 from trainer.policy.dpo import train_dpo
 from trainer.policy.kto import train_kto
 from trainer.policy.lipo import train_lipo
+from trainer.policy.online import train_grpo, train_rloo
 from trainer.policy.raft import train_raft
 
 RUNNERS: dict[str, Callable[..., TrainingResult]] = {
@@ -13,4 +14,6 @@ RUNNERS: dict[str, Callable[..., TrainingResult]] = {
     "kto": train_kto,
     "lipo": train_lipo,
     "raft": train_raft,
+    "grpo": train_grpo,
+    "rloo": train_rloo,
 }
