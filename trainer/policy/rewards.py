@@ -179,6 +179,12 @@ class CombinedReward:
     def __init__(self, sources: list[RewardSource]) -> None:
         if not sources:
             raise ConfigError("a reward needs at least one source")
+        # The same source may be named twice (e.g. one reward model at two weights): names stay distinct.
+        seen: dict[str, int] = {}
+        for source in sources:
+            seen[source.name] = seen.get(source.name, 0) + 1
+            if seen[source.name] > 1:
+                source.name = f"{source.name}#{seen[source.name]}"
         self.sources = sources
 
     @property
@@ -189,8 +195,9 @@ class CombinedReward:
         self, prompts: Sequence[Prompt], completions: Sequence[str]
     ) -> tuple[list[float], dict[str, list[float]]]:
         """(combined reward per completion, each source's raw scores by name)."""
-        per_source = {source.name: source.score(prompts, completions) for source in self.sources}
-        return combine(list(per_source.values()), self.weights), per_source
+        scores = [source.score(prompts, completions) for source in self.sources]
+        per_source = {source.name: s for source, s in zip(self.sources, scores, strict=True)}
+        return combine(scores, self.weights), per_source
 
     def __call__(
         self,
