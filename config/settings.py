@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.quality",
     "apps.training",
     "apps.dashboard",
+    "apps.teams",
     "django_celery_beat",
     "apps.autopilot",
 ]

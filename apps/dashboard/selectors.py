@@ -52,9 +52,9 @@ def final_phase(project: Project) -> Q:
 
 def counted_judgments(project: Project):
     """Judgments that count for figures, exports and training: final phase, not excluded, by an
-    annotator who is not excluded from the project."""
-    excluded_member = Membership.objects.filter(
-        project=project, user=OuterRef("annotator_id"), excluded_at__isnull=False
+    annotator whose labels count (not excluded from the project, not still qualifying)."""
+    excluded_member = Membership.objects.uncounted().filter(
+        project=project, user=OuterRef("annotator_id")
     )
     return (
         Judgment.objects.filter(project=project, excluded_at__isnull=True)

@@ -22,12 +22,11 @@ from apps.projects.selectors import project_get_for_user, projects_for_user
 
 
 def _excluded_member(user_field: str) -> Exists:
-    """The row's user is an excluded member of the row's project."""
+    """The row's user is a member of the row's project whose labels do not count (excluded, or
+    not qualified)."""
     return Exists(
-        Membership.objects.filter(
-            project_id=OuterRef("project_id"),
-            user_id=OuterRef(user_field),
-            excluded_at__isnull=False,
+        Membership.objects.uncounted().filter(
+            project_id=OuterRef("project_id"), user_id=OuterRef(user_field)
         )
     )
 
@@ -45,9 +44,7 @@ def judgments_for_export(*, project: Project) -> QuerySet[Judgment]:
 def reactions_for_export(*, project: Project) -> QuerySet[Reaction]:
     """Reactions on the project's assistant messages, except those of excluded members."""
     excluded = Exists(
-        Membership.objects.filter(
-            project=project, user_id=OuterRef("user_id"), excluded_at__isnull=False
-        )
+        Membership.objects.uncounted().filter(project=project, user_id=OuterRef("user_id"))
     )
     return (
         Reaction.objects.filter(message__conversation__project=project, message__role="assistant")

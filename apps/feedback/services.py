@@ -213,10 +213,13 @@ def _judgment_submit(
         return Submission(judgment=judgment, created=True)
     assignment.status, assignment.finished_at = AssignmentStatus.SUBMITTED, now
     assignment.save(update_fields=["status", "finished_at"])
-    Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
+    # A label that does not count (its annotator is still qualifying) fills no slot.
+    counts = not assignment.annotator_uncounted
+    if counts:
+        Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
     cycles_after_new_judgment(judgment)
     # The task row is locked, so its count plus this judgment is exact.
-    _announce(project=project, judgment=judgment, task=task, count=task.judgment_count + 1)
+    _announce(project=project, judgment=judgment, task=task, count=task.judgment_count + counts)
     return Submission(judgment=judgment, created=True)
 
 

@@ -9,7 +9,17 @@ from itertools import combinations
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -18,7 +28,11 @@ from apps.core.errors import Conflict, NotFound, PermissionDenied
 from apps.corpus.models import Prompt, Response
 from apps.feedback.models import Judgment, Phase
 from apps.labeling.models import Assignment, AssignmentStatus, Flag, Task, TaskItem
-from apps.projects.models import FeedbackKind, Membership, PairStrategy, Project
+from apps.labeling.qualification import (
+    QUALIFICATION_FAILED_MESSAGE,
+    membership_qualification_evaluate,
+)
+from apps.projects.models import FeedbackKind, Membership, PairStrategy, Project, Qualification
 
 _CLAIM_ATTEMPTS = 8
 
@@ -63,7 +77,7 @@ def task_has_free_slot(
     return task.judgment_count + leases < overlap
 
 
-def _candidate_tasks(*, project: Project, annotator: User, now):
+def _candidate_tasks(*, project: Project, annotator: User, now, group: str = ""):
     live_leases = (
         Assignment.objects.filter(
             task=OuterRef("pk"), status=AssignmentStatus.ACTIVE, expires_at__gt=now
@@ -81,6 +95,10 @@ def _candidate_tasks(*, project: Project, annotator: User, now):
     if project.kind == FeedbackKind.HINDSIGHT:
         # A hindsight task is ready once its consequence exists (imported, or simulated later).
         tasks = tasks.exclude(consequence="")
+    # Assignment: a task reserved for an annotator or a group reaches only them.
+    tasks = tasks.filter(
+        Q(assignee__isnull=True) | Q(assignee=annotator), assignee_group__in=sorted({"", group})
+    )
     return (
         tasks.exclude(Exists(seen_by_annotator))
         .annotate(leases=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)))
@@ -90,9 +108,17 @@ def _candidate_tasks(*, project: Project, annotator: User, now):
 
 
 def _lock_next_candidate(
-    *, project: Project, annotator: User, now, gold: bool | None, skip_ids: set[int]
+    *,
+    project: Project,
+    annotator: User,
+    now,
+    gold: bool | None,
+    skip_ids: set[int],
+    group: str = "",
 ):
-    qs = _candidate_tasks(project=project, annotator=annotator, now=now).exclude(pk__in=skip_ids)
+    qs = _candidate_tasks(project=project, annotator=annotator, now=now, group=group).exclude(
+        pk__in=skip_ids
+    )
     if gold is not None:
         qs = qs.filter(is_gold=gold)
     # SKIP LOCKED: concurrent claimers fan out over different tasks instead of queueing on one.
@@ -154,45 +180,99 @@ def annotator_is_excluded(*, project: Project, annotator: User, lock: bool = Fal
     )
 
 
+def _quota_reached(*, project: Project, annotator: User, quota: int | None, now) -> bool:
+    """Whether the annotator's tasks in the project (judged plus leased) reached their quota.
+    Exact when called with their membership row locked: their claims queue on it."""
+    if quota is None:
+        return False
+    used = (
+        Assignment.objects.filter(project=project, annotator=annotator)
+        .filter(
+            Q(status=AssignmentStatus.SUBMITTED)
+            | Q(status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+        )
+        .count()
+    )
+    return used >= quota
+
+
 def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
     """Leases the next task to the annotator, or returns None when nothing is left for them.
 
     Asking again while a lease is open returns the same lease, so a reload or retry never
     takes a second slot. Gold tasks are mixed in at the project's gold rate. An annotator
-    excluded from the project gets no task (PermissionDenied)."""
+    excluded from the project, or who failed its qualification, gets no task
+    (PermissionDenied); one still qualifying gets gold tasks only. Tasks reserved for another
+    annotator or group are never served, and an annotator at their quota gets none."""
     now = timezone.now()
     with transaction.atomic():
         # Locked, so that an exclusion committing meanwhile either waits for this lease (and
-        # then releases it) or is seen here.
-        if annotator_is_excluded(project=project, annotator=annotator, lock=True):
+        # then releases it) or is seen here; and so that one annotator's claims queue here,
+        # which makes their quota exact.
+        terms = (
+            Membership.objects.select_for_update()
+            .filter(project=project, user=annotator)
+            .only("pk", "user_id", "excluded_at", "group", "quota", "qualification")
+            .first()
+        )
+        if terms is not None and terms.excluded_at is not None:
             raise PermissionDenied(EXCLUDED_MESSAGE)
-        held = _renew_held_lease(project=project, annotator=annotator, now=now)
-        if held is not None:
-            return held
-        want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
-        for gold in (want_gold, not want_gold):
-            skip_ids: set[int] = set()
-            for _ in range(_CLAIM_ATTEMPTS):
-                task = _lock_next_candidate(
-                    project=project, annotator=annotator, now=now, gold=gold, skip_ids=skip_ids
-                )
-                if task is None:
-                    break
-                # Re-count under the lock, in a new statement: the candidate query's snapshot
-                # may predate a lease that another claimer committed since.
-                if slots_taken(task_id=task.pk, now=now) < project.overlap:
-                    return _new_lease(task=task, project=project, annotator=annotator, now=now)
-                skip_ids.add(task.pk)
+        if (
+            terms is not None
+            and terms.qualification == Qualification.PENDING
+            and membership_qualification_evaluate(project=project, membership=terms)
+            == Qualification.PASSED
+        ):
+            annotator_tasks_recount(project=project, annotator_id=annotator.pk)
+        if terms is None or terms.qualification != Qualification.FAILED:
+            return _claim_locked(project=project, annotator=annotator, terms=terms, now=now)
+    # Raised once the transaction that recorded the failed qualification has committed.
+    raise PermissionDenied(QUALIFICATION_FAILED_MESSAGE)
+
+
+def _claim_locked(
+    *, project: Project, annotator: User, terms: Membership | None, now
+) -> Assignment | None:
+    """task_claim_next's work once the annotator's membership row (`terms`) is locked."""
+    held = _renew_held_lease(project=project, annotator=annotator, now=now)
+    if held is not None:
+        return held
+    if terms is not None and _quota_reached(
+        project=project, annotator=annotator, quota=terms.quota, now=now
+    ):
+        return None
+    group = terms.group if terms is not None else ""
+    want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
+    order = (want_gold, not want_gold)
+    if terms is not None and terms.qualification == Qualification.PENDING:
+        order = (True,)  # the qualification: gold tasks only
+    for gold in order:
+        skip_ids: set[int] = set()
+        for _ in range(_CLAIM_ATTEMPTS):
+            task = _lock_next_candidate(
+                project=project,
+                annotator=annotator,
+                now=now,
+                gold=gold,
+                skip_ids=skip_ids,
+                group=group,
+            )
+            if task is None:
+                break
+            # Re-count under the lock, in a new statement: the candidate query's snapshot
+            # may predate a lease that another claimer committed since.
+            if slots_taken(task_id=task.pk, now=now) < project.overlap:
+                return _new_lease(task=task, project=project, annotator=annotator, now=now)
+            skip_ids.add(task.pk)
     return None
 
 
 def counted_judgments() -> QuerySet[Judgment]:
     """The judgments that fill a task's overlap: final phase, not excluded themselves, and not
-    by an annotator excluded from the project (the same ones that export)."""
-    excluded_member = Membership.objects.filter(
-        project_id=OuterRef("project_id"),
-        user_id=OuterRef("annotator_id"),
-        excluded_at__isnull=False,
+    by an annotator whose labels do not count (excluded from the project, or not qualified:
+    `Membership.objects.uncounted()`; the same ones that export)."""
+    excluded_member = Membership.objects.uncounted().filter(
+        project_id=OuterRef("project_id"), user_id=OuterRef("annotator_id")
     )
     return (
         Judgment.objects.filter(excluded_at__isnull=True)
@@ -225,6 +305,16 @@ def task_judgment_counts_refresh(*, task_ids: Iterable[int]) -> None:
         )
 
 
+def annotator_tasks_recount(*, project: Project, annotator_id: int) -> None:
+    """Recounts the overlap of every task the annotator judged in the project: call when
+    whether their labels count changed (excluded, included, qualified)."""
+    task_judgment_counts_refresh(
+        task_ids=Judgment.objects.filter(project=project, annotator_id=annotator_id).values_list(
+            "task_id", flat=True
+        )
+    )
+
+
 def annotator_leases_release(*, project: Project, annotator_id: int) -> int:
     """Closes the annotator's open leases in the project (as expired), freeing their slots.
     Returns how many were open."""
@@ -243,17 +333,21 @@ def annotator_leases_release(*, project: Project, annotator_id: int) -> int:
 
 
 def _own_assignment_locked(*, assignment_id: int, annotator: User) -> Assignment:
-    """The annotator's lease, locked, with `annotator_excluded` read in the same statement."""
+    """The annotator's lease, locked, with `annotator_excluded` and `annotator_uncounted` (their
+    labels do not count toward overlap) read in the same statement."""
     excluded = Membership.objects.filter(
         project_id=OuterRef("project_id"),
         user_id=OuterRef("annotator_id"),
         excluded_at__isnull=False,
     )
+    uncounted = Membership.objects.uncounted().filter(
+        project_id=OuterRef("project_id"), user_id=OuterRef("annotator_id")
+    )
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
         .filter(pk=assignment_id, annotator=annotator)
         .select_related("project")
-        .annotate(annotator_excluded=Exists(excluded))
+        .annotate(annotator_excluded=Exists(excluded), annotator_uncounted=Exists(uncounted))
         .first()
     )
     if assignment is None:

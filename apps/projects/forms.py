@@ -18,6 +18,8 @@ class ProjectForm(forms.ModelForm):
             "critique_min_length",
             "lease_seconds",
             "gold_rate",
+            "qualification_tasks",
+            "qualification_accuracy",
             "show_suggestions",
             "queue_order",
         ]

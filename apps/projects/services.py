@@ -2,7 +2,7 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
-from apps.projects.models import Membership, Principle, Project, Role, RubricItem
+from apps.projects.models import Membership, Principle, Project, Qualification, Role, RubricItem
 
 
 @transaction.atomic
@@ -21,10 +21,21 @@ def project_create(
     return project
 
 
-def membership_set(*, project: Project, user: User, role: str = Role.ANNOTATOR) -> Membership:
-    """Adds the user to the project, or changes their role."""
+def membership_set(
+    *, project: Project, user: User, role: str = Role.ANNOTATOR, group: str | None = None
+) -> Membership:
+    """Adds the user to the project, or changes their role (and group, if given). A new
+    annotator of a project with a qualification starts it (their labels count once passed)."""
+    pending = role == Role.ANNOTATOR and project.qualification_tasks > 0
+    defaults: dict = {"role": role} if group is None else {"role": role, "group": group}
     membership, _ = Membership.objects.update_or_create(
-        project=project, user=user, defaults={"role": role}
+        project=project,
+        user=user,
+        defaults=defaults,
+        create_defaults={
+            **defaults,
+            "qualification": Qualification.PENDING if pending else Qualification.NOT_REQUIRED,
+        },
     )
     return membership
 

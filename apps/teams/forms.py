@@ -1,0 +1,76 @@
+from django import forms
+
+from apps.projects.models import Role
+from apps.teams.services import DEFAULT_INVITATION_LIFETIME, INVITATION_LIFETIMES
+
+
+class InvitationForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+    email = forms.EmailField(
+        required=False, help_text="Optional: the link is emailed there as well as shown here."
+    )
+    group = forms.CharField(max_length=50, required=False, help_text="Optional group to join.")
+    days = forms.TypedChoiceField(
+        label="Valid for",
+        choices=[(d, f"{d} day{'s' if d > 1 else ''}") for d in INVITATION_LIFETIMES],
+        coerce=int,
+        initial=DEFAULT_INVITATION_LIFETIME,
+    )
+
+
+class AcceptForm(forms.Form):
+    """A new account for the invited person."""
+
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+
+class MemberTermsForm(forms.Form):
+    quota = forms.IntegerField(
+        min_value=0, required=False, help_text="Most tasks (judged + leased); empty = no limit."
+    )
+    group = forms.CharField(max_length=50, required=False)
+
+
+class ShareForm(forms.Form):
+    percent = forms.IntegerField(
+        min_value=1, max_value=100, label="Share of the open tasks (%)", initial=10
+    )
+    annotators = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    group = forms.CharField(max_length=50, required=False, help_text="…or a group.")
+
+    def __init__(self, *args, annotators: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["annotators"].choices = annotators
+
+
+class TaskAssignForm(forms.Form):
+    task_ids = forms.CharField(
+        label="Task ids", help_text="Comma-separated, e.g. 12, 13, 20.", max_length=10_000
+    )
+    annotator = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    group = forms.CharField(max_length=50, required=False)
+
+    def __init__(self, *args, annotators: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["annotator"].choices = [("", "—"), *annotators]
+
+    def clean_task_ids(self) -> list[int]:
+        raw = [part.strip() for part in self.cleaned_data["task_ids"].split(",")]
+        try:
+            return [int(part) for part in raw if part]
+        except ValueError as exc:
+            raise forms.ValidationError("Task ids are whole numbers, separated by commas.") from exc
+
+
+class ReportForm(forms.Form):
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), help_text="Included (up to its end)."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            raise forms.ValidationError("The period ends before it starts.")
+        return data
