@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.teams",
     "django_celery_beat",
     "apps.autopilot",
+    "apps.judges",
 ]
 
 MIDDLEWARE = [

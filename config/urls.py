@@ -48,6 +48,7 @@ urlpatterns = [
     path("", include("apps.dashboard.urls")),
     path("", include("apps.generation.urls")),
     path("", include("apps.autopilot.urls")),
+    path("", include("apps.judges.urls")),
     path("", include("apps.teams.urls")),
     path("api/", include("apps.exports.api_urls")),
     path("api/", include("apps.webhooks.api_urls")),

@@ -262,6 +262,23 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
         name=write("ModelEndpoint", "name", 100),
         base_url="https://93.184.215.14/v1",
     )
+    o["judge"] = _create(
+        "Judge",
+        project=project,
+        name=write("Judge", "name", 100),
+        backend="reward_model",
+        config={},
+        created_by=project_admin,
+    )
+    o["judge_job"] = _create(
+        "JudgeJob",
+        project=project,
+        judge=o["judge"],
+        created_by=project_admin,
+        item_ids=[tasks[1].pk],
+        total=1,
+        status="succeeded",
+    )
     o["api_token"] = _api_token(annotator, name=write("ApiToken", "name", 100))
     if any(m.__name__ == "TrainingRule" for m in apps.get_models()):
         o["training_rule"] = _create(
@@ -313,6 +330,7 @@ _BY_MODULE = {
         "apps.imports": "import_job",
         "apps.generation": "generation_job",
         "apps.exports": "export_job",
+        "apps.judges": "judge_job",
     },
     "endpoint_id": {"apps.webhooks": "webhook", "apps.exports": "webhook",
                     "apps.generation": "model_endpoint"},
@@ -336,6 +354,7 @@ def kwargs_for(route, world: World) -> dict:
         "snapshot_id": o["snapshot"].pk,
         "token_key": o["api_token"].token_key,
         "rule_id": o["training_rule"].pk if "training_rule" in o else None,
+        "judge_id": o["judge"].pk,
         "number": o["round"].number,
         "what": "reward",
         "path": "model/config.json",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +49,9 @@ class FakeOpenAIServer:
     requests: list[dict] = field(default_factory=list)  # each: {"path", "headers", "json"}
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Answers a request (its JSON body) once the script is spent, instead of echoing: a server
+    # whose reply depends on what it is asked, whatever order concurrent requests arrive in.
+    responder: Callable[[dict], str] | None = None
 
     def then(self, *steps: Step) -> FakeOpenAIServer:
         with self.lock:
@@ -81,6 +84,8 @@ def _handler(server: FakeOpenAIServer):
             if text is None:
                 user_turns = [m["content"] for m in body["messages"] if m["role"] == "user"]
                 reply = step.reply if step.reply is not None else f"You said: {user_turns[-1]}"
+                if step.reply is None and server.responder is not None:
+                    reply = server.responder(body)
                 text = completion(*[reply] * int(body.get("n", 1)), model=body["model"])
             payload = text.encode()
             try:

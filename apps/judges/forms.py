@@ -1,0 +1,63 @@
+from django import forms
+
+from apps.judges.models import JudgeBackend
+from apps.judges.prompts import KINDS
+
+
+class JudgeForm(forms.Form):
+    """A new judge: its backend and the model it calls. The URL and key of an endpoint go to the
+    project's model servers (the key encrypted); a local model or reward model is a reference."""
+
+    name = forms.CharField(max_length=100)
+    backend = forms.ChoiceField(choices=JudgeBackend.choices)
+    model = forms.CharField(
+        max_length=500,
+        required=False,
+        help_text="Endpoint: the model name the server expects. Local: a model reference "
+        "(base:…, run:…). Reward model: run:<id>, or empty for the project's champion.",
+    )
+    base_url = forms.CharField(max_length=500, required=False, label="Server URL")
+    api_key = forms.CharField(
+        max_length=2000, required=False, widget=forms.PasswordInput, label="API key"
+    )
+    device = forms.ChoiceField(
+        choices=[("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda")], required=False
+    )
+    max_tokens = forms.IntegerField(min_value=1, max_value=4096, required=False)
+    batch_size = forms.IntegerField(min_value=1, max_value=256, initial=16)
+    prelabel = forms.BooleanField(required=False, label="Show as suggestions to annotators")
+
+    def backend_config(self) -> dict:
+        data = self.cleaned_data
+        backend = data["backend"]
+        config = {"model": data.get("model") or ""}
+        if backend == JudgeBackend.ENDPOINT:
+            config.update(base_url=data.get("base_url") or "", api_key=data.get("api_key") or "")
+        if backend == JudgeBackend.LOCAL and data.get("device"):
+            config["device"] = data["device"]
+        if backend != JudgeBackend.REWARD_MODEL and data.get("max_tokens"):
+            config["max_tokens"] = data["max_tokens"]
+        return config
+
+
+class JudgeSettingsForm(forms.Form):
+    """The templates (one per kind; empty: the default), pre-labelling and the batch size."""
+
+    prelabel = forms.BooleanField(required=False, label="Show as suggestions to annotators")
+    batch_size = forms.IntegerField(min_value=1, max_value=256)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind in KINDS:
+            self.fields[f"template_{kind}"] = forms.CharField(
+                required=False, widget=forms.Textarea(attrs={"rows": 10}), strip=False
+            )
+
+    def templates(self) -> dict:
+        return {kind: self.cleaned_data.get(f"template_{kind}") or "" for kind in KINDS}
+
+
+class JudgeRunForm(forms.Form):
+    only_unjudged = forms.BooleanField(
+        required=False, initial=True, label="Only tasks this judge has not labelled"
+    )
