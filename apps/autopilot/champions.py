@@ -1,12 +1,16 @@
 """The champion registry and its gate: a finished run is a challenger, promoted only if it beats
 the champion on the same held-out data; every decision is recorded.
 
-Reward models are measured on the project's frozen evaluation pairs (`FrozenEvalRow`): held-out
-pairs frozen, label and all, the first time a gate saw their prompt. The challenger and the
-champion are both scored on exactly the frozen pairs whose prompt the challenger did not train on,
-and the gain comes with a paired bootstrap interval. Policies are measured by their win rate over
-the champion policy, judged by the champion reward model (the trainer measures it when the policy
-starts from the champion and is judged by the champion reward model).
+Reward models are measured on the project's frozen evaluation pairs (`FrozenEvalRow`: held-out
+pairs frozen, label and all, after the first gate that saw their prompt) and on its pairwise gold
+tasks (never exported, so never trained on; their known answer is the label). Challenger and
+champion are scored on exactly the same items, minus any whose prompt either of them trained on,
+and compared item by item: the challenger is promoted only if the lower end of the
+paired-bootstrap interval of its accuracy gain is above a margin, so a challenger that is no
+better and happened to win a small, noisy set stays out. Policies are
+measured by their win rate over the champion policy, judged by the champion reward model (the
+trainer measures it when the policy starts from the champion and is judged by the champion reward
+model).
 """
 
 import hashlib
@@ -122,11 +126,105 @@ def frozen_eval_rows_extend(*, project_id: int, rows: list[dict]) -> int:
     return len(new)
 
 
+def gold_eval_rows(*, project_id: int, form: str = "standard") -> list[dict]:
+    """The project's pairwise gold tasks as held-out pairs (prompt, chosen, rejected), the known
+    answer as the label. Gold tasks never leave the project in an export, so no run trained on
+    them. Gold answers that are not A or B (a tie) make no pair."""
+    from apps.exports.datasets import completion_value, prompt_values, task_responses
+    from apps.labeling.models import Task
+
+    gold = list(
+        Task.objects.filter(project_id=project_id, is_gold=True).values_list(
+            "pk", "prompt_id", "gold_payload"
+        )
+    )
+    responses = task_responses({task_id for task_id, _, _ in gold})
+    prompts = prompt_values({prompt_id for _, prompt_id, _ in gold}, form=form)
+    rows = []
+    for task_id, prompt_id, answer in gold:
+        choice = (answer or {}).get("choice")
+        texts = [text for _, text in responses.get(task_id, [])]
+        if choice not in ("A", "B") or len(texts) != 2:
+            continue
+        chosen, rejected = texts if choice == "A" else texts[::-1]
+        rows.append(
+            {
+                "prompt": prompts[prompt_id],
+                "chosen": completion_value(chosen, form),
+                "rejected": completion_value(rejected, form),
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Challenger and champion scored on the same items: per item 1 (right), 0.5 (tie), 0."""
+
+    challenger: list[float]
+    champion: list[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.challenger)
+
+    @property
+    def gain(self) -> float:
+        return (sum(self.challenger) - sum(self.champion)) / self.n
+
+    def interval(self) -> tuple[float, float]:
+        return bootstrap_interval(
+            [a - b for a, b in zip(self.challenger, self.champion, strict=True)]
+        )
+
+    def only_challenger_right(self) -> int:
+        return sum(a > b for a, b in zip(self.challenger, self.champion, strict=True))
+
+    def only_champion_right(self) -> int:
+        return sum(b > a for a, b in zip(self.challenger, self.champion, strict=True))
+
+
+def paired_verdict(comparison: PairedComparison, *, margin: float) -> tuple[bool, str, dict]:
+    """Promote only if the lower end of the 95 % paired-bootstrap interval of the accuracy gain
+    (challenger − champion, item by item) is above `margin`: the gain must be more than the luck
+    of which items the held-out set happens to hold."""
+    n = comparison.n
+    low, high = comparison.interval()
+    challenger_accuracy = sum(comparison.challenger) / n
+    champion_accuracy = sum(comparison.champion) / n
+    metrics = {
+        "challenger_accuracy": challenger_accuracy,
+        "champion_accuracy": champion_accuracy,
+        "gain": comparison.gain,
+        "gain_ci95": [low, high],
+        "margin": margin,
+        "only_challenger_right": comparison.only_challenger_right(),
+        "only_champion_right": comparison.only_champion_right(),
+        "eval_pairs": n,
+    }
+    text = (
+        f"accuracy {challenger_accuracy:.3f} vs champion {champion_accuracy:.3f} on the same {n} "
+        f"held-out pairs (gain {comparison.gain:+.3f}, 95% paired-bootstrap CI "
+        f"[{low:+.3f}, {high:+.3f}]; right where the other is wrong: challenger "
+        f"{metrics['only_challenger_right']}, champion {metrics['only_champion_right']})"
+    )
+    if low > margin + 1e-12:
+        return True, f"{text}: the interval is above {margin:+.3f}", metrics
+    return False, f"{text}: the interval's lower end is not above {margin:+.3f}", metrics
+
+
+def _trained_prompts(run: TrainingRun | None) -> set[str]:
+    if run is None or run.snapshot is None:
+        return set()
+    train_rows, _ = _run_files(run)
+    return {_key(row["prompt"]) for row in train_rows}
+
+
 def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Verdict:
-    """Scores challenger and champion on the same frozen held-out pairs (those whose prompt the
-    challenger did not train on) and promotes when the challenger is more than
-    ARBITER_AUTOPILOT_REWARD_MIN_GAIN more accurate, or exactly that much with a lower held-out
-    Bradley–Terry loss."""
+    """Scores challenger and champion on the same held-out items: the frozen pairs and the
+    pairwise gold tasks, minus any whose
+    prompt either model trained on. Promotes when the paired-bootstrap interval of the accuracy
+    gain lies above ARBITER_AUTOPILOT_REWARD_MIN_GAIN (see `paired_verdict`)."""
     if challenger.snapshot is None:
         return Verdict(False, "the run has no snapshot to measure it on")
     train_rows, eval_rows = _run_files(challenger)
@@ -145,7 +243,7 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
             "the project's first reward model",
             {"challenger_accuracy": accuracy, "eval_pairs": len(first)},
         )
-    trained_on = {_key(row["prompt"]) for row in train_rows}
+    trained_on = {_key(row["prompt"]) for row in train_rows} | _trained_prompts(champion)
     frozen = [
         row
         for row in FrozenEvalRow.objects.filter(project_id=challenger.project_id).values_list(
@@ -153,48 +251,37 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
         )
         if _key(row["prompt"]) not in trained_on
     ]
-    if len(frozen) < MIN_EVAL_PAIRS:
+    form = (challenger.snapshot.options or {}).get("form", "standard")
+    gold = [
+        row
+        for row in gold_eval_rows(project_id=challenger.project_id, form=form)
+        if _key(row["prompt"]) not in trained_on
+    ]
+    items = frozen + gold
+    if len(items) < MIN_EVAL_PAIRS:
         return Verdict(
             False,
-            f"only {len(frozen)} frozen held-out pairs the challenger did not train on; "
+            f"only {len(items)} held-out pairs neither model trained on; "
             f"the gate needs {MIN_EVAL_PAIRS}",
-            {"eval_pairs": len(frozen)},
+            {"eval_pairs": len(items), "frozen_pairs": len(frozen), "gold_pairs": len(gold)},
         )
-    challenger_margins = pair_margins(run_model_dir(challenger), frozen)
-    champion_margins = pair_margins(run_model_dir(champion), frozen)
-    challenger_wins, champion_wins = wins(challenger_margins), wins(champion_margins)
-    challenger_loss = bradley_terry_loss(challenger_margins)
-    champion_loss = bradley_terry_loss(champion_margins)
-    n = len(frozen)
-    challenger_accuracy, champion_accuracy = sum(challenger_wins) / n, sum(champion_wins) / n
-    gain = challenger_accuracy - champion_accuracy
-    low, high = bootstrap_interval(
-        [a - b for a, b in zip(challenger_wins, champion_wins, strict=True)]
+    challenger_margins = pair_margins(run_model_dir(challenger), items)
+    champion_margins = pair_margins(run_model_dir(champion), items)
+    promote, text, metrics = paired_verdict(
+        PairedComparison(wins(challenger_margins), wins(champion_margins)),
+        margin=settings.ARBITER_AUTOPILOT_REWARD_MIN_GAIN,
     )
-    min_gain = settings.ARBITER_AUTOPILOT_REWARD_MIN_GAIN
-    metrics = {
-        "challenger_accuracy": challenger_accuracy,
-        "champion_accuracy": champion_accuracy,
-        "gain": gain,
-        "gain_ci95": [low, high],
-        "challenger_loss": challenger_loss,
-        "champion_loss": champion_loss,
-        "eval_pairs": n,
-        "eval_set_sha256": _key(sorted(_key(row) for row in frozen)),
+    metrics |= {
+        "frozen_pairs": len(frozen),
+        "gold_pairs": len(gold),
+        "challenger_loss": bradley_terry_loss(challenger_margins),
+        "champion_loss": bradley_terry_loss(champion_margins),
+        "eval_set_sha256": _key(sorted(_key(row) for row in items)),
     }
-    comparison = (
-        f"accuracy {challenger_accuracy:.3f} vs champion {champion_accuracy:.3f} on {n} frozen "
-        f"held-out pairs (gain {gain:+.3f}, 95% CI [{low:+.3f}, {high:+.3f}])"
+    where = f"{len(frozen)} frozen held-out pairs" + (
+        f" and {len(gold)} gold tasks" if gold else ""
     )
-    if gain > min_gain + 1e-12:
-        return Verdict(True, comparison, metrics)
-    if abs(gain - min_gain) <= 1e-12:
-        # Level on accuracy (small frozen sets often are): the lower held-out loss decides.
-        losses = f"; held-out loss {challenger_loss:.4f} vs champion {champion_loss:.4f}"
-        if challenger_loss < champion_loss:
-            return Verdict(True, comparison + losses, metrics)
-        return Verdict(False, comparison + losses + " is not lower", metrics)
-    return Verdict(False, comparison + f" is below the required gain {min_gain:+.3f}", metrics)
+    return Verdict(promote, f"{text}; measured on {where}", metrics)
 
 
 def policy_gate(
@@ -272,7 +359,9 @@ def run_gate(*, run_id: int) -> ModelDecision | None:
                 rule=_rule_of(run),
             )
             if run.family == Family.REWARD and run.objective in PAIRWISE_REWARD and run.snapshot:
-                # Held-out pairs first seen now join the frozen set, for the next challenger.
+                # Held-out pairs first seen now join the frozen set, for the next challengers.
+                # Not before this decision: the newest labels may carry the very mistakes the
+                # challenger learned (one careless annotator), and would vouch for it.
                 _, eval_rows = _run_files(run)
                 frozen_eval_rows_extend(project_id=run.project_id, rows=eval_rows)
             if verdict.promote:

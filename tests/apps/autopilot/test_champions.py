@@ -1,9 +1,14 @@
+import random
+
 import pytest
 
 from apps.autopilot.champions import (
+    PairedComparison,
     bootstrap_interval,
     champion_promote,
     champion_rollback,
+    gold_eval_rows,
+    paired_verdict,
     policy_gate,
     run_gate,
 )
@@ -16,7 +21,8 @@ from apps.training.models import RunStatus, TaskScore, TrainingRun
 from apps.training.scoring import tasks_score
 from apps.training.services import training_run_execute, training_run_launch
 from apps.training.suggestions import task_stored_scores
-from tests.apps.autopilot.conftest import REWARD_CONFIG, add_labels
+from tests.apps.autopilot.conftest import REWARD_CONFIG, add_labels, learnable_pair
+from tests.factories import make_task
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +47,55 @@ def test_the_bootstrap_interval_of_paired_differences():
     assert low < 0.5 < high and high - low < 0.25
 
 
+def test_a_challenger_that_wins_a_few_items_by_luck_is_not_promoted():
+    # 60 items; the challenger is right on 3 the champion gets wrong, and wrong on none: a gain of
+    # 0.05 that the paired bootstrap cannot tell from chance.
+    champion = [1.0] * 45 + [0.0] * 15
+    challenger = [1.0] * 48 + [0.0] * 12
+    promote, reason, metrics = paired_verdict(PairedComparison(challenger, champion), margin=0.0)
+    assert not promote and metrics["gain"] == pytest.approx(0.05)
+    assert metrics["gain_ci95"][0] <= 0 and "lower end is not above +0.000" in reason
+    assert (metrics["only_challenger_right"], metrics["only_champion_right"]) == (3, 0)
+
+
+def test_a_challenger_better_beyond_chance_is_promoted_and_the_margin_is_respected():
+    # Right on 12 of the champion's 15 misses, wrong on 1 of its hits.
+    champion = [1.0] * 45 + [0.0] * 15
+    challenger = [1.0] * 44 + [0.0] + [1.0] * 12 + [0.0] * 3
+    comparison = PairedComparison(challenger, champion)
+    promote, reason, metrics = paired_verdict(comparison, margin=0.0)
+    low, high = metrics["gain_ci95"]
+    assert promote and 0 < low < metrics["gain"] < high and "interval is above" in reason
+    assert not paired_verdict(comparison, margin=low + 0.01)[0]
+
+
+def test_a_challenger_level_with_the_champion_is_not_promoted():
+    same = [1.0, 0.0, 0.5] * 20
+    promote, _, metrics = paired_verdict(PairedComparison(same, list(same)), margin=0.0)
+    assert not promote and metrics["gain_ci95"] == [0.0, 0.0]
+
+
+def gold_pairs(count: int, seed: int = 11):
+    """Learnable pairs with the better response on a random side, and that side's letter."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        _, good, bad = learnable_pair(rng)
+        yield ([good, bad], "A") if rng.random() < 0.5 else ([bad, good], "B")
+
+
+def test_gold_tasks_are_held_out_pairs_with_their_known_answer(pairwise_project):
+    made = {}
+    for texts, choice in gold_pairs(3):
+        task = make_task(
+            pairwise_project, texts=texts, is_gold=True, gold_payload={"choice": choice}
+        )
+        made[task.prompt.messages[0]["content"]] = texts if choice == "A" else texts[::-1]
+    make_task(pairwise_project, is_gold=True, gold_payload={"choice": "tie"})  # no pair
+    make_task(pairwise_project)  # not gold
+    rows = gold_eval_rows(project_id=pairwise_project.pk)
+    assert {row["prompt"]: [row["chosen"], row["rejected"]] for row in rows} == made
+
+
 @pytest.fixture
 def heard():
     """Events heard after commit, by name."""
@@ -62,18 +117,31 @@ def test_a_challenger_trained_on_flipped_labels_is_rejected_and_the_champion_kee
     assert FrozenEvalRow.objects.filter(project=pairwise_project).count() == champion.eval_rows
     assert [e.name for e in heard if e.name == "model.promoted"] == ["model.promoted"]
 
-    # A careless annotator judges many new tasks the wrong way round.
+    # A careless annotator judges many new tasks the wrong way round; the project also has gold
+    # tasks, whose known answers no run trains on.
     add_labels(pairwise_project, 120, flip=True, seed=7)
+    gold = [
+        make_task(pairwise_project, texts=texts, is_gold=True, gold_payload={"choice": choice})
+        for texts, choice in gold_pairs(8)
+    ]
     challenger = train_reward(pairwise_project, tiny_bert_ref, django_capture_on_commit_callbacks)
     decision = run_gate(run_id=challenger.pk)
 
     assert decision.decision == "rejected" and decision.by_gate
     metrics = decision.metrics
-    assert metrics["eval_pairs"] == champion.eval_rows  # the frozen pairs, none trained on
+    # Both models on the same items: every frozen pair (none trained on by either; the
+    # challenger's own held-out pairs, labeled by the careless annotator, are not among them) and
+    # every gold task.
+    assert (metrics["frozen_pairs"], metrics["gold_pairs"]) == (champion.eval_rows, len(gold))
+    assert metrics["eval_pairs"] == champion.eval_rows + len(gold)
+    # Now they are frozen, for the next challenger.
+    frozen = FrozenEvalRow.objects.filter(project=pairwise_project).count()
+    assert frozen == challenger.eval_rows > champion.eval_rows
     assert metrics["challenger_accuracy"] < metrics["champion_accuracy"]
     low, high = metrics["gain_ci95"]
-    assert low <= metrics["gain"] <= high
-    assert "frozen held-out pairs" in decision.reason and decision.previous == champion
+    assert low <= metrics["gain"] <= high and low <= 0
+    assert "frozen held-out pairs and 8 gold tasks" in decision.reason
+    assert "95% paired-bootstrap CI" in decision.reason and decision.previous == champion
     assert decision.snapshot_sha256 == challenger.snapshot.sha256
     assert champion_run(project=pairwise_project, family="reward") == champion
     # Suggestions and the queue read the champion's scores, not the newer run's.
