@@ -43,6 +43,15 @@ class Judgment(models.Model):
     )
     payload = models.JSONField()
     critique = models.TextField(blank=True)
+    # The annotator's own response: an edit of `edited_response` (rewrite mode), or, with no
+    # edited response, an answer written from scratch (a demonstration project).
+    written_response = models.TextField(blank=True)
+    edited_response = models.ForeignKey(
+        "corpus.Response", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Word-level edit distance of the edit from the original over the longer one's word count
+    # (0 = unchanged … 1 = nothing kept): the margin of the edit-beats-original pair.
+    edit_distance = models.FloatField(null=True, blank=True)
     display_order = models.JSONField(default=list, help_text="Response ids in the order shown.")
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)

@@ -137,6 +137,15 @@ def validate_hindsight(payload: object, shape: TaskShape) -> dict:
     return validate_pairwise(payload, shape) if shape.size == 2 else validate_thumbs(payload, shape)
 
 
+def validate_demonstration(payload: object, shape: TaskShape) -> dict:
+    """A demonstration's answer is the response the annotator wrote (stored beside the payload);
+    the payload itself carries nothing but an optional rubric."""
+    _require_dict(payload)
+    if shape.size:
+        raise InvalidPayload("A demonstration task shows no responses to judge.")
+    return {}
+
+
 def validate_rubric(rows: object, shape: TaskShape) -> list[dict]:
     """Every active rubric item scored once for every response."""
     if not isinstance(rows, list):
@@ -169,6 +178,7 @@ VALIDATORS: dict[str, Callable[[object, TaskShape], dict]] = {
     "principles": validate_principles,
     "thumbs": validate_thumbs,
     "hindsight": validate_hindsight,
+    "demonstration": validate_demonstration,
 }
 
 

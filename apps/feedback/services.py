@@ -15,6 +15,12 @@ from apps.core.events import EventName
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import TaskShape, validate_payload
+from apps.feedback.rewrites import (
+    InvalidWrittenResponse,
+    word_edit_distance,
+    words,
+    written_response_clean,
+)
 from apps.labeling.models import Assignment, AssignmentStatus, Task
 from apps.labeling.services import (
     EXCLUDED_MESSAGE,
@@ -75,6 +81,71 @@ def _check_critique(*, project: Project, critique: str) -> str:
     return critique
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a judgment stores of the annotator's own response."""
+
+    text: str = ""
+    edited_response_id: int | None = None
+    edit_distance: float | None = None
+
+
+def _editable_positions(*, normal: dict, size: int) -> set[int]:
+    """The responses a rewrite may edit: the chosen one (a pairwise A or B, a listwise first
+    rank), else any of the task's (a tie, both bad, a single response)."""
+    choice = normal.get("choice")
+    if choice in ("A", "B"):
+        return {"AB".index(choice)}
+    ranks = normal.get("ranks")
+    if ranks:
+        return {position for position, rank in enumerate(ranks) if rank == 1}
+    return set(range(size))
+
+
+def _check_written(
+    *,
+    project: Project,
+    normal: dict,
+    items: list[tuple[int, int, str]],
+    written_response: object,
+    edited_position: object,
+) -> Written:
+    """The demonstration or rewrite that goes with the judgment, checked against the project
+    and the task; an empty text with a position is an edit the annotator cancelled."""
+    if project.kind == FeedbackKind.DEMONSTRATION:
+        text = written_response_clean(written_response, what="demonstration")
+        if not text:
+            raise InvalidWrittenResponse("Write the response: a demonstration cannot be empty.")
+        if edited_position is not None:
+            raise InvalidWrittenResponse("A demonstration is written from scratch; it edits none.")
+        return Written(text=text)
+    text = written_response_clean(written_response, what="rewrite")
+    if not text:
+        return Written()
+    if not project.allow_rewrite:
+        raise InvalidWrittenResponse("This project takes no rewrites.")
+    if edited_position is None and len(items) == 1:
+        edited_position = 0
+    if isinstance(edited_position, bool) or not isinstance(edited_position, int):
+        raise InvalidWrittenResponse("Say which response the rewrite edits (its position).")
+    if not 0 <= edited_position < len(items):
+        raise InvalidWrittenResponse(
+            f"The edited response must be a position from 0 to {len(items) - 1}."
+        )
+    if edited_position not in _editable_positions(normal=normal, size=len(items)):
+        raise InvalidWrittenResponse("Only the response you chose as best can be rewritten.")
+    _, response_id, original = items[edited_position]
+    if words(text) == words(original):
+        raise InvalidWrittenResponse(
+            "The rewrite changes no word of the response; change it or cancel the edit."
+        )
+    return Written(
+        text=text,
+        edited_response_id=response_id,
+        edit_distance=word_edit_distance(original, text),
+    )
+
+
 def _phase_for(*, project: Project, assignment: Assignment) -> str:
     if project.kind != FeedbackKind.HINDSIGHT:
         return Phase.MAIN
@@ -120,9 +191,13 @@ def judgment_submit(
     critique: str = "",
     duration_ms: int | None = None,
     phase: str | None = None,
+    written_response: str = "",
+    edited_position: int | None = None,
 ) -> Submission:
     """Stores the annotator's judgment for the leased task. The phase follows from the kind and
-    what is stored; a client that names the phase it answers makes a resubmission idempotent."""
+    what is stored; a client that names the phase it answers makes a resubmission idempotent.
+    `written_response` is a demonstration (demonstration projects) or, with `edited_position`
+    (canonical, 0 = A; implied for a single response), a rewrite of the chosen response."""
     try:
         return _judgment_submit(
             assignment_id=assignment_id,
@@ -131,6 +206,8 @@ def judgment_submit(
             critique=critique,
             duration_ms=duration_ms,
             phase=phase,
+            written_response=written_response,
+            edited_position=edited_position,
         )
     except IntegrityError:
         # A concurrent twin of this submission won the unique constraint: answer with its row.
@@ -147,7 +224,15 @@ def judgment_submit(
 
 @transaction.atomic
 def _judgment_submit(
-    *, assignment_id, annotator, payload, critique, duration_ms, phase
+    *,
+    assignment_id,
+    annotator,
+    payload,
+    critique,
+    duration_ms,
+    phase,
+    written_response,
+    edited_position,
 ) -> Submission:
     now = timezone.now()
     assignment = _own_assignment_locked(assignment_id=assignment_id, annotator=annotator)
@@ -173,6 +258,13 @@ def _judgment_submit(
         kind=project.kind, payload=payload, shape=task_shape(task=task, items=items)
     )
     critique = _check_critique(project=project, critique=critique)
+    written = _check_written(
+        project=project,
+        normal=normal,
+        items=items,
+        written_response=written_response,
+        edited_position=edited_position,
+    )
     expected = _phase_for(project=project, assignment=assignment)
     if phase and phase != expected:
         stored = Judgment.objects.filter(task=task, annotator=annotator, phase=phase).first()
@@ -199,6 +291,9 @@ def _judgment_submit(
         previous=previous,
         payload=normal,
         critique=critique,
+        written_response=written.text,
+        edited_response_id=written.edited_response_id,
+        edit_distance=written.edit_distance,
         display_order=assignment.display_order,
         started_at=started_at,
         duration_ms=_time_on_task_ms(started_at=started_at, client_ms=duration_ms, now=now),

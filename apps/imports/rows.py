@@ -14,6 +14,7 @@ MIN_RESPONSES = {
     FeedbackKind.PRINCIPLES: 1,
     FeedbackKind.HINDSIGHT: 1,
     FeedbackKind.CHAT: 0,
+    FeedbackKind.DEMONSTRATION: 0,
 }
 MAX_LISTWISE_RESPONSES = 8
 MAX_SOURCE = 200  # Response.source
@@ -104,6 +105,11 @@ def parse_row(*, line: int, raw: str, kind: str) -> PromptRow:
     if not isinstance(raw_responses, list):
         raise RowError('"responses" must be a list')
     responses = [_response(value, i) for i, value in enumerate(raw_responses)]
+    if kind == FeedbackKind.DEMONSTRATION and responses:
+        raise RowError(
+            "a demonstration project takes prompts only (the annotator writes the response); "
+            "import responses into a project of a judging kind"
+        )
     needed = MIN_RESPONSES.get(kind, 1)
     # A prompt with no responses at all waits for a generation job to write them.
     if responses and len(responses) < needed:

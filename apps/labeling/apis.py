@@ -45,6 +45,21 @@ class JudgmentIn(serializers.Serializer):
     phase = serializers.ChoiceField(
         choices=["main", "foresight", "hindsight"], required=False, allow_null=True
     )
+    written_response = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        help_text="A demonstration (demonstration projects), or a rewrite of the chosen response "
+        "(projects that allow rewrites).",
+    )
+    edited_position = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        help_text="Canonical position (0 = A) of the response the rewrite edits; implied for one.",
+    )
 
 
 class JudgmentOut(serializers.ModelSerializer):
@@ -58,6 +73,9 @@ class JudgmentOut(serializers.ModelSerializer):
             "phase",
             "payload",
             "critique",
+            "written_response",
+            "edited_response",
+            "edit_distance",
             "display_order",
             "duration_ms",
             "submitted_at",

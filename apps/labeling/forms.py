@@ -67,7 +67,9 @@ def payload_from_post(*, post: QueryDict, kind: str, size: int) -> object:
             return json.loads(post["payload"])
         except json.JSONDecodeError:
             raise ApplicationError("The answer could not be read; please answer again.") from None
-    if kind == "listwise":
+    if kind == "demonstration":
+        payload = {}
+    elif kind == "listwise":
         payload = _ranks(post, size)
     elif kind == "thumbs" or (kind == "hindsight" and size == 1):
         payload = _labels(post, size)
@@ -79,3 +81,9 @@ def payload_from_post(*, post: QueryDict, kind: str, size: int) -> object:
     if rubric:
         payload["rubric"] = rubric
     return payload
+
+
+def written_from_post(*, post: QueryDict) -> tuple[str, int | None]:
+    """The response the annotator wrote (a demonstration, or a rewrite) and the canonical
+    position of the response it edits ("" / None when it edits none)."""
+    return post.get("written_response", ""), _int_or_none(post.get("edited_position", ""))

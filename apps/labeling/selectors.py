@@ -50,6 +50,11 @@ class LabelingView:
         return f"labeling/kinds/{self.kind}.html"
 
     @property
+    def originals(self) -> dict[str, str]:
+        """Each shown response's text by canonical position: what a rewrite starts from."""
+        return {str(s.position): s.response.text for s in self.shown}
+
+    @property
     def consequence_revealed(self) -> bool:
         return self.phase == Phase.HINDSIGHT
 

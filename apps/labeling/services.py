@@ -389,7 +389,8 @@ def task_groups_for_prompt(
 ) -> list[tuple[int, ...]]:
     """Which of a prompt's responses (by index) go together into one task, for the project kind:
     pairs for pairwise, the whole list (up to 8) for listwise, one response each for thumbs and
-    principles, pairs (or a single response) for hindsight."""
+    principles, pairs (or a single response) for hindsight, and for a demonstration one task of
+    the prompt alone (the annotator writes the response)."""
     if kind == FeedbackKind.PAIRWISE:
         return _pairs(n_responses, strategy=strategy, limit=limit, rng=rng)
     if kind == FeedbackKind.LISTWISE:
@@ -400,6 +401,8 @@ def task_groups_for_prompt(
         return _pairs(n_responses, strategy=strategy, limit=limit, rng=rng)
     if kind in (FeedbackKind.THUMBS, FeedbackKind.PRINCIPLES):
         return [(i,) for i in range(n_responses)]
+    if kind == FeedbackKind.DEMONSTRATION:
+        return [()]
     return []
 
 

@@ -8,8 +8,9 @@ from django.views.decorators.http import require_POST
 
 from apps.core.errors import ApplicationError
 from apps.feedback.payloads import STRENGTHS
+from apps.feedback.rewrites import MAX_WRITTEN_CHARS
 from apps.feedback.services import judgment_submit
-from apps.labeling.forms import payload_from_post
+from apps.labeling.forms import payload_from_post, written_from_post
 from apps.labeling.selectors import annotator_progress, assignment_get_for_user, labeling_view
 from apps.labeling.services import assignment_skip, task_claim_next
 from apps.projects.selectors import project_get_for_user
@@ -27,6 +28,7 @@ def _render_panel(
         "view": labeling_view(assignment=assignment) if assignment else None,
         "progress": annotator_progress(project=project, annotator=request.user),
         "strengths": STRENGTHS,
+        "max_written_chars": MAX_WRITTEN_CHARS,
         "error": error,
         "notice": notice,
     }
@@ -58,6 +60,7 @@ def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpRes
         payload = payload_from_post(
             post=request.POST, kind=project.kind, size=len(assignment.display_order)
         )
+        written_response, edited_position = written_from_post(post=request.POST)
         result = judgment_submit(
             assignment_id=assignment_id,
             annotator=request.user,
@@ -65,6 +68,8 @@ def submit(request: HttpRequest, project_id: int, assignment_id: int) -> HttpRes
             critique=request.POST.get("critique", ""),
             duration_ms=_duration(request),
             phase=request.POST.get("phase") or None,
+            written_response=written_response,
+            edited_position=edited_position,
         )
     except ApplicationError as exc:
         if not request.htmx:

@@ -22,6 +22,7 @@ class ProjectOut(serializers.ModelSerializer):
             "max_pairs_per_prompt",
             "critique_policy",
             "critique_min_length",
+            "allow_rewrite",
             "created_at",
         ]
 
@@ -34,6 +35,7 @@ class ProjectIn(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     pair_strategy = serializers.ChoiceField(choices=PairStrategy.choices, default=PairStrategy.ALL)
     max_pairs_per_prompt = serializers.IntegerField(min_value=1, max_value=100, default=6)
+    allow_rewrite = serializers.BooleanField(default=False)
 
 
 @extend_schema(request=ProjectIn, responses={200: ProjectOut(many=True), 201: ProjectOut})
@@ -60,6 +62,7 @@ class ProjectUpdateIn(serializers.Serializer):
     max_pairs_per_prompt = serializers.IntegerField(min_value=1, max_value=100, required=False)
     critique_policy = serializers.ChoiceField(choices=CritiquePolicy.choices, required=False)
     critique_min_length = serializers.IntegerField(min_value=0, max_value=10000, required=False)
+    allow_rewrite = serializers.BooleanField(required=False)
 
 
 @extend_schema(methods=["PATCH"], request=ProjectUpdateIn, responses={200: ProjectOut, 409: None})

@@ -16,6 +16,7 @@ class ProjectForm(forms.ModelForm):
             "max_pairs_per_prompt",
             "critique_policy",
             "critique_min_length",
+            "allow_rewrite",
             "lease_seconds",
             "gold_rate",
             "qualification_tasks",

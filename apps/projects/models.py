@@ -9,6 +9,7 @@ class FeedbackKind(models.TextChoices):
     THUMBS = "thumbs", "Thumbs up / down"
     HINDSIGHT = "hindsight", "Hindsight (foresight, then consequence)"
     CHAT = "chat", "Reactions in a live chat"
+    DEMONSTRATION = "demonstration", "Demonstration (write the answer)"
 
 
 class PairStrategy(models.TextChoices):
@@ -52,6 +53,11 @@ class Project(models.Model):
         max_length=10, choices=CritiquePolicy.choices, default=CritiquePolicy.OPTIONAL
     )
     critique_min_length = models.PositiveSmallIntegerField(default=0)
+    allow_rewrite = models.BooleanField(
+        default=False,
+        help_text="Annotators may edit the chosen (or the only) response; the edit is stored "
+        "with their judgment and exports as SFT data and as an edit-beats-original pair.",
+    )
     gold_rate = models.FloatField(
         default=0.0, help_text="Share of served tasks that are gold tasks."
     )
@@ -133,7 +139,6 @@ class Membership(models.Model):
     # Intransitive triads (A≻B, B≻C, C≻A) among this annotator's own pairwise judgments, kept
     # up to date as judgments arrive, so the dashboard reads it instead of recounting.
     intransitive_cycles = models.PositiveIntegerField(default=0)
-
     # Assignment: tasks reserved for a group are served only to its members.
     group = models.SlugField(max_length=50, blank=True, db_index=False)
     # At most this many tasks (judged plus leased); empty = no limit.

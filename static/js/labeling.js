@@ -25,6 +25,7 @@
   document.addEventListener("submit", (event) => {
     if (event.target.matches && event.target.matches("form.judge")) {
       event.target.querySelector('input[name="duration_ms"]').value = Math.round(performance.now() - shownAt);
+      dropUnchangedRewrite(event.target);
     }
   }, true);
 
@@ -113,6 +114,108 @@
     if (first) first.focus();
   }
 
+  // Rewrite mode: E opens the editor inside the chosen (or the only) response, filled with its
+  // text; every keystroke redraws the word-level diff; Escape cancels the edit.
+  const rewrite = () => document.querySelector("form.judge [data-rewrite]");
+  function originals() {
+    const data = document.getElementById("rewrite-originals");
+    return data ? JSON.parse(data.textContent) : {};
+  }
+  function rewriteTarget(f) {
+    const cards = Array.from(f.querySelectorAll(".card[data-position]"));
+    if (cards.length === 1) return cards[0];
+    const choice = f.querySelector("input[name=choice]:checked");
+    if (choice && (choice.value === "A" || choice.value === "B")) return f.querySelector(`.card[data-letter="${choice.value}"]`);
+    if (choice) return cards[0];  // a tie or both bad: either may be edited; the select can change it
+    const ranking = f.querySelector("[data-ranking]");
+    if (ranking && !f.querySelector("input[name=not_rankable]:checked")) return ranking.querySelector(".rank-item");
+    return null;
+  }
+  function rewriteError(message) {
+    const box = rewrite() && rewrite().querySelector("[data-rewrite-error]");
+    if (!box) return;
+    box.textContent = message;
+    box.hidden = !message;
+  }
+  function updateDiff() {
+    const section = rewrite();
+    if (!section) return;
+    const editor = section.querySelector("[data-rewrite-editor]");
+    const position = section.querySelector("[data-rewrite-target]").value;
+    const view = section.querySelector("[data-rewrite-diff]");
+    if (position === "" || !window.ArbiterWordDiff) { view.hidden = true; return; }
+    const runs = window.ArbiterWordDiff.diff(originals()[position] || "", editor.value);
+    window.ArbiterWordDiff.render(runs, section.querySelector("[data-rewrite-diff-body]"));
+    const added = window.ArbiterWordDiff.count(runs, "insert"), removed = window.ArbiterWordDiff.count(runs, "delete");
+    section.querySelector("[data-rewrite-stats]").textContent = added || removed
+      ? `${added} word${added === 1 ? "" : "s"} added, ${removed} removed` : "no change yet";
+    view.hidden = false;
+  }
+  function openEditorIn(card) {
+    const section = rewrite();
+    const f = form();
+    f.querySelectorAll(".card.editing").forEach((c) => c.classList.remove("editing"));
+    card.classList.add("editing");
+    card.appendChild(section);
+    section.classList.add("open");
+    const select = section.querySelector("[data-rewrite-target]");
+    const editor = section.querySelector("[data-rewrite-editor]");
+    if (select.value !== card.dataset.position || !editor.value) {
+      select.value = card.dataset.position;
+      editor.value = originals()[card.dataset.position] || "";
+    }
+    rewriteError("");
+    updateDiff();
+    editor.focus();
+  }
+  function startRewrite() {
+    const f = form();
+    if (!f || !rewrite()) return;
+    const card = rewriteTarget(f);
+    if (!card) { rewriteError("Choose the better response first, then press E to edit it."); return; }
+    openEditorIn(card);
+  }
+  function cancelRewrite() {
+    const section = rewrite();
+    if (!section) return;
+    section.querySelector("[data-rewrite-editor]").value = "";
+    section.querySelector("[data-rewrite-target]").value = "";
+    section.classList.remove("open");
+    document.querySelectorAll("form.judge .card.editing").forEach((c) => c.classList.remove("editing"));
+    const home = document.querySelector("form.judge [data-rewrite-home]");
+    if (home) home.appendChild(section);
+    updateDiff();
+    rewriteError("");
+    if (document.activeElement) document.activeElement.blur();
+  }
+  // An editor left as the original is no rewrite: nothing is sent for it.
+  function dropUnchangedRewrite(f) {
+    const section = f.querySelector("[data-rewrite]");
+    if (!section || !window.ArbiterWordDiff) return;
+    const editor = section.querySelector("[data-rewrite-editor]");
+    const select = section.querySelector("[data-rewrite-target]");
+    const original = originals()[select.value];
+    const same = (a, b) => a.length === b.length && a.every((t, i) => t.word === b[i].word);
+    if (select.value === "" || original === undefined) return;
+    if (same(window.ArbiterWordDiff.tokens(original), window.ArbiterWordDiff.tokens(editor.value))) {
+      editor.value = "";
+      select.value = "";
+    }
+  }
+  document.addEventListener("input", (event) => {
+    if (event.target.matches && event.target.matches("[data-rewrite-editor]")) updateDiff();
+    if (event.target.matches && event.target.matches("[data-demonstration-editor]")) {
+      const count = document.querySelector("[data-demonstration-count]");
+      const n = window.ArbiterWordDiff ? window.ArbiterWordDiff.tokens(event.target.value).length : 0;
+      if (count) count.textContent = `${n} word${n === 1 ? "" : "s"}`;
+    }
+  });
+  document.addEventListener("change", (event) => {
+    if (!event.target.matches || !event.target.matches("[data-rewrite-target]")) return;
+    const card = form().querySelector(`.card[data-position="${event.target.value}"]`);
+    if (card) openEditorIn(card); else cancelRewrite();
+  });
+
   function toggleGuidelines() {
     const dialog = document.getElementById("guidelines");
     if (!dialog) return;
@@ -124,6 +227,7 @@
   });
 
   const common = {
+    e: () => startRewrite(),
     s: () => { const b = form() && form().querySelector("[data-skip]"); if (b) b.click(); },
     c: () => { const t = form() && form().querySelector("textarea[name=critique]"); if (t) t.focus(); },
     g: () => toggleGuidelines(),
@@ -165,8 +269,13 @@
     q: () => quoteSelection(),
   };
 
+  const demonstration = {
+    w: () => { const t = form().querySelector("[data-demonstration-editor]"); if (t) t.focus(); },
+  };
+
   function keymapFor(f) {
     const kind = f.dataset.kind;
+    if (kind === "demonstration") return demonstration;
     if (kind === "listwise") return listwise;
     if (kind === "principles") return principles;
     if (kind === "thumbs" || f.querySelector("input[data-key=up]")) return thumbs;
@@ -174,9 +283,17 @@
   }
 
   document.addEventListener("keydown", (event) => {
+    const inForm = event.target.closest && event.target.closest("form.judge");
+    if (inForm && event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.matches("textarea")) {
+      // Enter types a new line in a text area; Ctrl+Enter submits from inside it.
+      event.preventDefault();
+      inForm.requestSubmit();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const typing = event.target.closest && event.target.closest("textarea, input[type=text], input[type=number], select");
     if (typing) {
+      if (event.key === "Escape" && event.target.matches("[data-rewrite-editor]")) { event.preventDefault(); cancelRewrite(); return; }
       if (event.key === "Escape") event.target.blur();
       return;  // typing a critique or a quote must not trigger shortcuts
     }
