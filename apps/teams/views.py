@@ -66,6 +66,7 @@ def _period(data) -> tuple[ReportForm, datetime | None, datetime | None]:
 
 @never_cache  # the page that shows a new invitation link must not be kept by any cache
 @login_required
+@require_GET
 def team(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _admin_project(request, project_id)
     annotators = annotator_choices(project=project)
@@ -169,7 +170,7 @@ def assign(request: HttpRequest, project_id: int) -> HttpResponse:
 @require_GET
 def report_csv(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _admin_project(request, project_id)
-    form, start, end = _period(request.GET)
+    form, start, end = _period(request.GET or None)  # no period given: this month so far
     if start is None:
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
     body = work_report_csv(project=project, start=start, end=end)

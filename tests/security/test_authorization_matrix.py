@@ -151,6 +151,15 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "accounts:token-revoke": {"POST": OWNER},
     "accounts:api-tokens": {"GET": SIGNED_IN},
     "accounts:api-token": {"DELETE": OWNER},
+    # A project's team: invitations, assignment, quotas, qualification, the work report.
+    "teams:team": {"GET": ADMINS},
+    "teams:invite": {"POST": ADMINS},
+    "teams:invitation-withdraw": {"POST": ADMINS},
+    "teams:member": {"POST": ADMINS},
+    "teams:assign": {"POST": ADMINS},
+    "teams:report": {"GET": ADMINS},
+    # Whoever holds an invitation's link may accept it (signed in or making an account).
+    "teams:accept": {"GET": EVERYONE, "POST": EVERYONE},
 }
 
 
@@ -171,6 +180,10 @@ BODIES = {
     ("quality:exclude", "POST"): {"excluded": "1"},
     ("quality:exclude-judgment", "POST"): {"excluded": "1"},
     ("projects:members", "POST"): {"username": "oadmin", "role": "admin"},
+    ("teams:invite", "POST"): {"role": "annotator", "days": "7"},
+    ("teams:member", "POST"): {"quota": "5", "group": "experts"},
+    ("teams:assign", "POST"): {"action": "share", "percent": "50", "group": "experts"},
+    ("teams:accept", "POST"): {"username": "invitee", "password": "correct horse battery"},
     ("chat:send", "POST"): {"content": "Hello"},
     ("chat:api-send", "POST"): {"content": "Hello"},
     ("chat:api-reaction", "PUT"): {"kind": "thumbs_up"},

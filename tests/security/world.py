@@ -280,6 +280,7 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
         status="succeeded",
     )
     o["api_token"] = _api_token(annotator, name=write("ApiToken", "name", 100))
+    o["invitation"], o["invitation_secret"] = _invitation(project, by=project_admin)
     if any(m.__name__ == "TrainingRule" for m in apps.get_models()):
         o["training_rule"] = _create(
             "TrainingRule",
@@ -313,6 +314,13 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
         f for f in write.fields if _has_field(model(f.split(".")[0]), f.split(".")[1])
     }
     return world
+
+
+def _invitation(project, *, by):
+    """An open invitation to the project, and the secret of its link."""
+    from apps.teams.services import invitation_create
+
+    return invitation_create(project=project, by=by, email="invitee@example.org")
 
 
 def _api_token(user, *, name: str):
@@ -353,6 +361,8 @@ def kwargs_for(route, world: World) -> dict:
         "run_id": o["run"].pk,
         "snapshot_id": o["snapshot"].pk,
         "token_key": o["api_token"].token_key,
+        "invitation_id": o["invitation"].pk,
+        "secret": o["invitation_secret"],
         "rule_id": o["training_rule"].pk if "training_rule" in o else None,
         "judge_id": o["judge"].pk,
         "number": o["round"].number,
