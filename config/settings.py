@@ -228,6 +228,9 @@ ARBITER_JOB_MAX_ATTEMPTS = env.int(
 ARBITER_TRAINING_PROCESSES = env.int("ARBITER_TRAINING_PROCESSES", default=1)
 # The accelerate config file (DDP, FSDP, DeepSpeed) for multi-process GPU runs whose config names none.
 ARBITER_ACCELERATE_CONFIG = env.str("ARBITER_ACCELERATE_CONFIG", default="")
+# Python modules the operator wrote that register verifiable reward checkers for online RL
+# (trainer.policy.rewards.register_checker); imported at start-up, named by runs, never sent by them.
+ARBITER_REWARD_CHECKER_MODULES = env.list("ARBITER_REWARD_CHECKER_MODULES", default=[])
 ARBITER_JOB_QUEUED_TOO_LONG_SECONDS = env.float(
     "ARBITER_JOB_QUEUED_TOO_LONG_SECONDS", default=15 * 60.0
 )

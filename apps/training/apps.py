@@ -1,4 +1,7 @@
+import importlib
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class TrainingConfig(AppConfig):
@@ -21,3 +24,6 @@ class TrainingConfig(AppConfig):
         )
         # The labeling page shows the latest reward-model scores as suggestions.
         scores_source_set(task_stored_scores)
+        # The operator's verifiable reward checkers, so launches can name them and workers run them.
+        for module in settings.ARBITER_REWARD_CHECKER_MODULES:
+            importlib.import_module(module)

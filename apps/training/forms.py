@@ -33,6 +33,45 @@ class LaunchForm(forms.Form):
         help_text="A trained reward model: RAFT ranks samples with it; other policies are judged by it.",
     )
 
+    heldout_judge_run = forms.ModelChoiceField(
+        queryset=TrainingRun.objects.none(),
+        required=False,
+        label="Held-out judge",
+        help_text="Policies: a reward model trained on other labels, for the reward-hacking watch "
+        "(empty: the most recent other reward-model run).",
+    )
+    beta = forms.FloatField(
+        required=False,
+        min_value=1e-6,
+        max_value=10.0,
+        help_text="Policies: KL pull towards the base (empty = the objective's default).",
+    )
+    reward_runs = forms.ModelMultipleChoiceField(
+        queryset=TrainingRun.objects.none(),
+        required=False,
+        label="Online reward models",
+        help_text="GRPO, RLOO: the reward models whose weighted scores are the reward (empty, with "
+        "no regex or checker: the project's champion reward model).",
+    )
+    reward_weights = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="GRPO, RLOO: one weight per reward model in the order listed, comma-separated "
+        "(empty: 1 each).",
+    )
+    regex_rewards = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Regex rewards",
+        help_text="GRPO, RLOO: one pattern per line; a completion containing a match scores 1.",
+    )
+    checkers = forms.MultipleChoiceField(
+        required=False,
+        label="Verifiable checkers",
+        help_text="GRPO, RLOO: reward functions the operator registered.",
+    )
+
     def __init__(self, *args, project, objectives: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["objective"].choices = [(o, o) for o in objectives]
@@ -42,14 +81,38 @@ class LaunchForm(forms.Form):
             + available_models(),
             empty="Default (reward models: the bundled MiniLM)",
         )
-        self.fields["reward_run"].queryset = TrainingRun.objects.filter(
+        reward_runs = TrainingRun.objects.filter(
             project=project, family="reward", status=RunStatus.SUCCEEDED
         )
+        for field in ("reward_run", "heldout_judge_run", "reward_runs"):
+            self.fields[field].queryset = reward_runs
+        from trainer.policy.rewards import registered_checkers
+
+        self.fields["checkers"].choices = [(name, name) for name in registered_checkers()]
+
+    def clean_reward_weights(self) -> list[float]:
+        text = self.cleaned_data["reward_weights"].strip()
+        try:
+            return [float(part) for part in text.split(",")] if text else []
+        except ValueError:
+            raise forms.ValidationError("Weights are numbers separated by commas.") from None
 
     def trainer_config(self) -> dict:
         data = self.cleaned_data
         config = {"num_epochs": data["num_epochs"], "lora": data["lora"]}
-        for key in ("model", "learning_rate", "batch_size", "max_steps"):
+        for key in ("model", "learning_rate", "batch_size", "max_steps", "beta"):
             if data.get(key) not in (None, ""):
                 config[key] = data[key]
+        if data.get("heldout_judge_run"):
+            config["heldout_judge_reward_model"] = f"run:{data['heldout_judge_run'].pk}"
+        if data["objective"] in ("grpo", "rloo"):
+            if data.get("reward_runs"):
+                config["reward_models"] = [f"run:{run.pk}" for run in data["reward_runs"]]
+            if data.get("reward_weights"):
+                config["reward_weights"] = data["reward_weights"]
+            patterns = [line.strip() for line in data.get("regex_rewards", "").splitlines()]
+            if any(patterns):
+                config["regex_rewards"] = [p for p in patterns if p]
+            if data.get("checkers"):
+                config["checkers"] = list(data["checkers"])
         return config

@@ -295,6 +295,15 @@ def model_reference_path(
     raise _not_available(what, reference)
 
 
+def referenced_run_ids(references) -> set[int]:
+    """The ids of the runs among `references` that name one (run:<id>); anything else is skipped."""
+    return {
+        int(match[1])
+        for reference in references
+        if isinstance(reference, str) and (match := _RUN.fullmatch(reference.strip()))
+    }
+
+
 def model_reference_check(
     *,
     reference: Any,
@@ -325,6 +334,11 @@ TRAINER_MODEL_KEYS = {
     "model": (None, "the base model"),
     "reward_model": ("reward", "the reward model"),
     "judge_reward_model": ("reward", "the judging reward model"),
+    "heldout_judge_reward_model": ("reward", "the held-out judge"),
+}
+# Keys holding a list of models (the online objectives' reward models).
+TRAINER_MODEL_LIST_KEYS = {
+    "reward_models": ("reward", "a training reward model"),
 }
 
 
@@ -336,6 +350,16 @@ def trainer_config_check(*, project: Project, family: str, config: dict) -> dict
             config[key] = model_reference_check(
                 reference=config[key], project=project, family=key_family or family, what=what
             )
+    for key, (key_family, what) in TRAINER_MODEL_LIST_KEYS.items():
+        if key in config:
+            if not isinstance(config[key], list):
+                raise ApplicationError(f"{key} must be a list of model references.")
+            config[key] = [
+                model_reference_check(
+                    reference=reference, project=project, family=key_family, what=what
+                )
+                for reference in config[key]
+            ]
     return config
 
 
@@ -357,6 +381,18 @@ def trainer_config_resolve(*, run: TrainingRun) -> dict:
                 )
             except ApplicationError as exc:
                 raise ModelLoadError(exc.message) from None
+    for key, (key_family, what) in TRAINER_MODEL_LIST_KEYS.items():
+        try:
+            config[key] = [
+                model_reference_path(
+                    reference=reference, project=run.project, family=key_family, what=what
+                )
+                for reference in config.get(key) or []
+            ]
+        except ApplicationError as exc:
+            raise ModelLoadError(exc.message) from None
+        if not config[key]:
+            config.pop(key)
     return config
 
 

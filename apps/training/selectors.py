@@ -133,3 +133,33 @@ def held_out_table(*, project: Project, runs: list[TrainingRun]) -> list[MetricR
         MetricRow(name=name, label=labels[name], values=[run.metrics.get(name) for run in runs])
         for name in names
     ]
+
+
+@dataclass(frozen=True)
+class HackingWatch:
+    """A policy run's reward-hacking watch, from its held-out metrics (trainer.policy.evaluate):
+    gains are the trained policy's mean score minus the base's on the same held-out prompts."""
+
+    train_reward_gain: float
+    heldout_judge_gain: float | None
+    kl_to_base: float | None
+    response_length: float | None
+    response_length_base: float | None
+    suspected: bool
+    heldout_judge: str | None
+
+
+def run_hacking_watch(*, run: TrainingRun) -> HackingWatch | None:
+    """The watch of a finished policy run that measured it, else None."""
+    metrics = run.metrics or {}
+    if run.family != "policy" or "watch_train_reward_gain" not in metrics:
+        return None
+    return HackingWatch(
+        train_reward_gain=metrics["watch_train_reward_gain"],
+        heldout_judge_gain=metrics.get("watch_heldout_judge_gain"),
+        kl_to_base=metrics.get("kl_to_reference"),
+        response_length=metrics.get("response_length"),
+        response_length_base=metrics.get("response_length_base"),
+        suspected=bool(metrics.get("watch_hacking_suspected")),
+        heldout_judge=(run.config or {}).get("heldout_judge_reward_model"),
+    )

@@ -7,6 +7,7 @@ import traceback
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
@@ -27,6 +28,7 @@ from apps.projects.models import Project
 from apps.training.datasets import export_kind_for, split_snapshot
 from apps.training.model_choices import (
     model_reference_check,
+    referenced_run_ids,
     trainer_config_check,
     trainer_config_resolve,
 )
@@ -100,19 +102,84 @@ def training_config_validate(
         raise ApplicationError(
             "Choose the base model: a policy run of this project, or one of the offered base models."
         )
-    reward_key = "reward_model" if objective == "raft" else "judge_reward_model"
-    if reward_run_id is None and spec.family == "policy" and not config.get(reward_key):
-        reward_run_id = _champion_reward_run_id(project)
-    reward_model = _reward_model_reference(project, reward_run_id)
-    if reward_model:
-        if spec.family != "policy":
-            raise ApplicationError("Only policy runs use a trained reward model.")
-        config[reward_key] = reward_model
+    if objective in ONLINE_OBJECTIVES:
+        config = _online_rewards(project=project, config=config, reward_run_id=reward_run_id)
+    else:
+        reward_key = "reward_model" if objective == "raft" else "judge_reward_model"
+        if reward_run_id is None and spec.family == "policy" and not config.get(reward_key):
+            reward_run_id = _champion_reward_run_id(project)
+        reward_model = _reward_model_reference(project, reward_run_id)
+        if reward_model:
+            if spec.family != "policy":
+                raise ApplicationError("Only policy runs use a trained reward model.")
+            config[reward_key] = reward_model
+    # The reward-hacking watch's held-out judge (an explicit None in the config opts out).
+    if (
+        spec.family == "policy"
+        and "heldout_judge_reward_model" not in config
+        and (heldout := _heldout_judge_reference(project, config))
+    ):
+        config["heldout_judge_reward_model"] = heldout
     # Models are stored as references and turned into folders on the worker (model_choices.py).
     config = trainer_config_check(project=project, family=spec.family, config=config)
     _check_config(objective, config)
 
     return spec, export_kind, config
+
+
+ONLINE_OBJECTIVES = ("grpo", "rloo")
+
+
+def _online_rewards(*, project: Project, config: dict, reward_run_id: int | None) -> dict:
+    """An online run's reward sources: the reward run chosen (added to `reward_models`), else, when
+    the config names no reward at all, the project's champion reward model; checkers must be
+    registered ones (an operator registers them in code, see ARBITER_REWARD_CHECKER_MODULES)."""
+    from trainer.policy.rewards import registered_checkers
+
+    config = dict(config)
+    models = config.get("reward_models") or []
+    if not isinstance(models, list):
+        raise ApplicationError("reward_models must be a list of model references.")
+    chosen = _reward_model_reference(project, reward_run_id)
+    if chosen and chosen not in models:
+        models = [chosen, *models]
+        weights = config.get("reward_weights")
+        if isinstance(weights, list) and weights:
+            config["reward_weights"] = [1.0, *weights]
+    if not (models or config.get("regex_rewards") or config.get("checkers")):
+        champion = _champion_reward_run_id(project)
+        if champion:
+            models = [_reward_model_reference(project, champion)]
+    if models:
+        config["reward_models"] = models
+    checkers = config.get("checkers") or []
+    known = registered_checkers()
+    unknown = [name for name in checkers if not isinstance(name, str) or name not in known]
+    if unknown:
+        raise ApplicationError(
+            f"Unknown checker {unknown[0]!r}; registered checkers: {', '.join(known) or 'none'}."
+        )
+    return config
+
+
+def _heldout_judge_reference(project: Project, config: dict) -> str | None:
+    """The reward-hacking watch's held-out judge when none was chosen: the project's most recent
+    succeeded reward run other than the reward models the policy trains against or is judged by."""
+    used_ids = referenced_run_ids(
+        [
+            config.get("reward_model"),
+            config.get("judge_reward_model"),
+            *(config.get("reward_models") or []),
+        ]
+    )
+    run_id = (
+        TrainingRun.objects.filter(project=project, family="reward", status=RunStatus.SUCCEEDED)
+        .exclude(pk__in=used_ids)
+        .order_by(F("finished_at").desc(nulls_last=True), "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return f"run:{run_id}" if run_id else None
 
 
 def _champion_reward_run_id(project: Project) -> int | None:

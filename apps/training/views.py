@@ -17,6 +17,7 @@ from apps.training.selectors import (
     run_calibration,
     run_curves,
     run_get_for_admin,
+    run_hacking_watch,
     runs_for_project,
 )
 from apps.training.services import (
@@ -74,6 +75,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "held_out": held_out_table(project=run.project, runs=[run]),
         # ECE and reliability diagram of a reward model, into the page through json_script only
         "calibration": run_calibration(run=run, root=storage_root()),
+        "watch": run_hacking_watch(run=run),
         "config_json": json.dumps(run.config, indent=2, sort_keys=True),
         "log_lines": run.log_lines.order_by("-id")[:200][::-1],
         "artifacts": run_artifacts(run=run, root=storage_root()),
