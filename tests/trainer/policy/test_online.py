@@ -157,3 +157,34 @@ def test_metrics_file_names_the_objective(tmp_path, write_rows, tiny_gpt2):
     run("rloo", config, tmp_path, write_rows, eval_rows=0)
     written = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert written["objective"] == "rloo"
+
+
+@pytest.mark.parametrize("objective", ["grpo", "rloo"])
+def test_online_objective_cancels_and_resumes_at_the_saved_step(
+    tmp_path, write_rows, tiny_gpt2, objective
+):
+    from tests.trainer.test_cancel_and_resume import StopAfter
+
+    config = {
+        **FAST,
+        "model": str(tiny_gpt2),
+        "regex_rewards": ["e"],
+        "max_steps": 4,
+        "save_steps": 10,
+    }
+    paths = {
+        "train_path": write_rows("train", tiny.prompt_rows(8, seed=1)),
+        "output_dir": tmp_path / objective,
+    }
+    first = StopAfter(2)
+    cancelled = train(objective=objective, config=config, callbacks=first.callbacks(), **paths)
+    assert cancelled.status == "cancelled"
+    assert first.steps == [1, 2]
+    assert (tmp_path / objective / "checkpoints" / "checkpoint-2").is_dir()
+
+    second = StopAfter(None)
+    resumed = train(
+        objective=objective, config=config, callbacks=second.callbacks(), resume=True, **paths
+    )
+    assert resumed.status == "succeeded"
+    assert second.steps == [3, 4]
