@@ -13,7 +13,8 @@ class Family(models.TextChoices):
 class TrainingRule(models.Model):
     """Launches a run of `objective` with `config` every `every_labels` new counted labels and/or
     on a schedule, when its guards allow. `label_watermark` is the id of the last judgment counted
-    at the rule's last launch: firing moves it by compare-and-set, so one crossing launches once."""
+    at the rule's last launch: firing moves it by compare-and-set, so one crossing launches once.
+    A judgment with a lower id that committed after the launch still counts (`label_horizon`)."""
 
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="training_rules"
@@ -46,6 +47,16 @@ class TrainingRule(models.Model):
     enabled = models.BooleanField(default=True)
     disabled_reason = models.TextField(blank=True)
     label_watermark = models.BigIntegerField(default=0)
+    label_horizon = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="PostgreSQL: what the last launch's snapshot saw (its xmin and xmax, and the "
+        "ids it saw of transactions from its xmin on); a judgment it did not see counts toward "
+        "the next crossing.",
+    )
+    label_floor = models.BigIntegerField(
+        default=0, help_text="Every judgment the horizon did not see has a higher id than this."
+    )
     launches = models.PositiveIntegerField(default=0)
     last_launched_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveSmallIntegerField(default=0)

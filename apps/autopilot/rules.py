@@ -4,17 +4,24 @@ Nothing here runs per submitted judgment. A beat task (`autopilot.check_rules`, 
 seconds) counts each enabled rule's new labels with one indexed query; a crossing is claimed by a
 compare-and-set UPDATE of the rule's watermark and a unique (rule, number) firing row, in the same
 transaction as the launch, so two checkers that both saw it launch one run between them.
+
+Ids are allocated when a judgment is inserted, not when it commits: a submit may take id 100,
+another take 101 and commit first, and a launch in between moves the watermark past 100 before
+100 exists for anyone else. On PostgreSQL the launch therefore also keeps what its snapshot saw
+(`label_horizon`); a judgment that snapshot did not see is counted toward the next crossing
+whatever its id (`selectors.since_last_launch`), told by the transaction id PostgreSQL keeps on
+every row (`xmin`): nothing is written per submit.
 """
 
 import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from apps.autopilot.models import RuleFiring, TrainingRule, Trigger
-from apps.autopilot.selectors import RuleProgress, counted_labels
+from apps.autopilot.selectors import RuleProgress, label_horizon, new_labels, since_last_launch
 from apps.core import events
 from apps.core.errors import ApplicationError
 from apps.feedback.models import Judgment, Phase
@@ -45,9 +52,7 @@ def _minutes(delta: timedelta) -> int:
 
 
 def _alpha_guard(rule: TrainingRule) -> str:
-    labels = counted_labels(project=rule.project, after_id=rule.label_watermark).only(
-        "task_id", "annotator_id", "payload"
-    )
+    labels = new_labels(rule=rule).only("task_id", "annotator_id", "payload")
     agreement = agreement_of(kind=rule.project.kind, judgments=labels)
     if agreement.alpha is None:
         return (
@@ -61,8 +66,8 @@ def _alpha_guard(rule: TrainingRule) -> str:
 def _gold_guard(rule: TrainingRule) -> str:
     phase = Phase.HINDSIGHT if rule.project.kind == FeedbackKind.HINDSIGHT else Phase.MAIN
     gold = Judgment.objects.filter(
+        since_last_launch(rule),
         project=rule.project,
-        pk__gt=rule.label_watermark,
         phase=phase,
         excluded_at__isnull=True,
         task__is_gold=True,
@@ -76,12 +81,22 @@ def _gold_guard(rule: TrainingRule) -> str:
     return ""
 
 
+def _next_floor(rule: TrainingRule, horizon: dict) -> int:
+    """An id below every judgment the new horizon does not see yet. If every transaction still
+    in progress began after the last launch's snapshot (its xmin is past that one's xmax), they
+    took their ids after it, above its watermark; else the last floor still holds."""
+    previous = rule.label_horizon
+    if not previous or (horizon and horizon["xmin"] >= previous["xmax"]):
+        return rule.label_watermark
+    return rule.label_floor
+
+
 def rule_evaluate(
     *, rule: TrainingRule, now: datetime | None = None, trigger: str = Trigger.LABELS
 ) -> RuleProgress:
     """Whether the rule fires now, and the line that says why not (or what it waits for)."""
     now = now or timezone.now()
-    new = counted_labels(project=rule.project, after_id=rule.label_watermark).count()
+    new = new_labels(rule=rule).count()
 
     def state(ready: bool, why: str) -> RuleProgress:
         return RuleProgress(rule=rule, new_labels=new, ready=ready, why=why)
@@ -124,14 +139,14 @@ def rule_fire(
     progress = rule_evaluate(rule=rule, now=now, trigger=trigger)
     if not progress.ready:
         return None
-    watermark = (
-        counted_labels(project=rule.project, after_id=rule.label_watermark).aggregate(m=Max("pk"))[
-            "m"
-        ]
-        or rule.label_watermark
-    )
     try:
         with transaction.atomic():
+            watermark, horizon = label_horizon(
+                project=rule.project, after_id=rule.label_watermark, floor=rule.label_floor
+            )
+            floor = _next_floor(rule, horizon)
+            if horizon:  # rows at or below the floor are never asked about again
+                horizon["seen"] = [pk for pk in horizon["seen"] if pk > floor]
             moved = TrainingRule.objects.filter(
                 pk=rule.pk,
                 enabled=True,
@@ -139,6 +154,8 @@ def rule_fire(
                 launches=rule.launches,
             ).update(
                 label_watermark=watermark,
+                label_floor=floor,
+                label_horizon=horizon,
                 launches=F("launches") + 1,
                 last_launched_at=timezone.now(),
             )

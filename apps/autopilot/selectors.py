@@ -3,7 +3,9 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BooleanField, Max, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.autopilot.models import Champion, ModelDecision, RuleFiring, TrainingRule
@@ -28,7 +30,7 @@ def champion_run_id(*, project_id: int, family: str) -> int | None:
     )
 
 
-def counted_labels(*, project: Project, after_id: int):
+def counted_labels(*, project: Project, after_id: int = 0):
     """The labels a rule counts: final-phase judgments by annotators, not excluded, not on gold
     tasks, newer than `after_id`. Served by the primary key and the (project, time) index."""
     phase = Phase.HINDSIGHT if project.kind == FeedbackKind.HINDSIGHT else Phase.MAIN
@@ -39,6 +41,77 @@ def counted_labels(*, project: Project, after_id: int):
         excluded_at__isnull=True,
         task__is_gold=False,
     )
+
+
+XID_SPACE = 2**32  # a row's `xmin` holds the low 32 bits of the transaction that wrote it
+ROW_XID = RawSQL(f'"{Judgment._meta.db_table}"."xmin"::text::bigint', ())
+
+
+def _not_before(xid_sql: str, xmin_param: str = "%s") -> str:
+    """SQL: the row's transaction id is at or after the snapshot's xmin, compared modulo 2³² as
+    `xmin` is stored (the rows asked about are recent, far inside the 2³¹ window). 0, 1 and 2
+    (frozen, bootstrap) are old."""
+    return (
+        f"({xid_sql} > 2 AND mod({xid_sql} - mod({xmin_param}, {XID_SPACE}) + {XID_SPACE}, "
+        f"{XID_SPACE}) < {XID_SPACE // 2})"
+    )
+
+
+def since_last_launch(rule: TrainingRule) -> Q:
+    """The judgments that arrived after the rule's last launch (or its creation): those with a
+    higher id than its watermark, and on PostgreSQL also those with a lower id (taken before the
+    launch) whose transaction committed after it. The launch's snapshot saw every transaction
+    older than its xmin, and listed the rows of younger ones it did see (`seen`); any other row
+    of a younger transaction, in the short id range above `label_floor`, it did not see."""
+    newer = Q(pk__gt=rule.label_watermark)
+    horizon = rule.label_horizon
+    if not horizon or connection.vendor != "postgresql":
+        return newer  # SQLite writes one transaction at a time: ids are in commit order
+    xid = f'"{Judgment._meta.db_table}"."xmin"::text::bigint'
+    unseen = RawSQL(_not_before(xid), (horizon["xmin"],), output_field=BooleanField())
+    return newer | (
+        Q(unseen, pk__gt=rule.label_floor, pk__lte=rule.label_watermark)
+        & ~Q(pk__in=horizon["seen"])
+    )
+
+
+def new_labels(*, rule: TrainingRule):
+    """The labels the rule counts toward its next crossing (see `counted_labels`)."""
+    return counted_labels(project=rule.project).filter(since_last_launch(rule))
+
+
+def label_horizon(
+    *, project: Project, after_id: int = 0, floor: int | None = 0
+) -> tuple[int, dict]:
+    """Where a launch taken now leaves the count: the highest id of a label the database shows
+    now (or `after_id`), and on PostgreSQL the snapshot that showed it (one statement, so they
+    agree): {"xmin", "xmax", "seen": the ids above `floor` it showed from transactions at or
+    after its xmin; none when `floor` is None}. A transaction's subtransactions have younger ids
+    than it, so rows written in a savepoint are judged as rightly as any."""
+    labels = counted_labels(project=project, after_id=after_id).values("pk").order_by()
+    if connection.vendor != "postgresql":
+        return labels.aggregate(m=Max("pk"))["m"] or after_id, {}
+    highest_sql, highest_params = labels.query.sql_with_params()
+    recent = (
+        counted_labels(project=project, after_id=floor or 0)
+        .filter(pk__isnull=floor is None)  # no row at all
+        .annotate(row_xid=ROW_XID)
+        .values_list("pk", "row_xid")
+        .order_by()
+    )
+    recent_sql, recent_params = recent.query.sql_with_params()
+    snapshot_xmin = "pg_snapshot_xmin(s)::text::bigint"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {snapshot_xmin}, pg_snapshot_xmax(s)::text::bigint, "
+            f"(SELECT max(c.id) FROM ({highest_sql}) AS c(id)), "
+            f"ARRAY(SELECT r.id FROM ({recent_sql}) AS r(id, xid) "
+            f"WHERE {_not_before('r.xid', snapshot_xmin)} ORDER BY r.id) "
+            "FROM pg_current_snapshot() AS s",
+            (*highest_params, *recent_params),
+        )
+        xmin, xmax, highest, seen = cursor.fetchone()
+    return highest or after_id, {"xmin": xmin, "xmax": xmax, "seen": list(seen)}
 
 
 @dataclass(frozen=True)

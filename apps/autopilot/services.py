@@ -7,8 +7,8 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from apps.accounts.models import User
 from apps.autopilot.models import TrainingRule
+from apps.autopilot.selectors import label_horizon
 from apps.core.errors import ApplicationError
-from apps.feedback.models import Judgment
 from apps.projects.models import Project
 from apps.training.services import training_config_validate
 
@@ -82,15 +82,15 @@ def training_rule_create(*, project: Project, user: User, **values) -> TrainingR
     if unknown:
         raise ApplicationError(f"Unknown rule fields: {', '.join(sorted(unknown))}.")
     _validate(project, values)
-    watermark = (
-        Judgment.objects.filter(project=project)
-        .order_by("-pk")
-        .values_list("pk", flat=True)
-        .first()
-        or 0
-    )
+    # Labels the database shows now trained the runs before the rule; newer ids count.
+    watermark, horizon = label_horizon(project=project, floor=None)
     rule = TrainingRule.objects.create(
-        project=project, created_by=user, label_watermark=watermark, **values
+        project=project,
+        created_by=user,
+        label_watermark=watermark,
+        label_floor=watermark,
+        label_horizon=horizon,
+        **values,
     )
     _schedule_sync(rule)
     return rule

@@ -1,10 +1,11 @@
 """The trigger path under load, on PostgreSQL with real threads and connections: however many
 annotators submit and however many checkers look at once, one crossing launches one run."""
 
+import random
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from apps.autopilot.models import RuleFiring
 from apps.autopilot.rules import rule_fire, rules_check
@@ -57,8 +58,6 @@ def _rule(project, tiny_bert_ref):
 def test_sixteen_annotators_across_the_threshold_and_two_checkers_launch_exactly_one_run(
     pairwise_project, tiny_bert_ref
 ):
-    import random
-
     add_labels(pairwise_project, 20)  # enough rows for a run once the threshold is crossed
     rule = _rule(pairwise_project, tiny_bert_ref)
     rng = random.Random(1)
@@ -111,3 +110,61 @@ def test_checkers_racing_on_one_crossing_launch_once(pairwise_project, tiny_bert
     assert len([f for f in fired if f is not None]) == 1
     assert RuleFiring.objects.filter(rule=rule).count() == 1 == TrainingRun.objects.count()
     assert Judgment.objects.count() == THRESHOLD + 5
+
+
+def test_a_judgment_committed_after_the_watermark_passed_its_id_counts_in_the_next_crossing(
+    pairwise_project, tiny_bert_ref
+):
+    from apps.autopilot.selectors import new_labels
+
+    add_labels(pairwise_project, 20)  # enough rows for a run
+    rule = training_rule_create(
+        project=pairwise_project, user=pairwise_project.created_by, name="every 10",
+        objective="reward_pairwise", config={"model": tiny_bert_ref, **REWARD_CONFIG},
+        every_labels=10,
+    )  # fmt: skip
+    slow = add_member(pairwise_project, UserFactory())
+    _, good, bad = learnable_pair(random.Random(5))
+    make_task(pairwise_project, texts=[good, bad])
+    lease = task_claim_next(project=pairwise_project, annotator=slow)
+    held, inserted, release = [], threading.Event(), threading.Event()
+
+    def submit_and_hold_the_transaction_open():
+        try:
+            with transaction.atomic():
+                submission = judgment_submit(
+                    assignment_id=lease.pk,
+                    annotator=slow,
+                    payload={"choice": "A", "strength": "clearly"},
+                )
+                held.append(submission.judgment.pk)
+                inserted.set()
+                assert release.wait(120)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=submit_and_hold_the_transaction_open)
+    thread.start()
+    try:
+        assert inserted.wait(120)
+        # Given: its id is taken, others submit and commit after it, and the rule fires on them.
+        add_labels(pairwise_project, 10, seed=3)
+        first = rule_fire(rule_id=rule.pk)
+        rule.refresh_from_db()
+        assert first is not None and first.labels == 10
+        assert rule.label_watermark > held[0]  # the watermark moved past the uncommitted id
+    finally:
+        release.set()
+        thread.join(timeout=120)
+    # When: the held judgment commits, below the watermark.
+    assert Judgment.objects.filter(pk=held[0]).exists()
+    rule.refresh_from_db()
+    # Then: it counts toward the next crossing, once.
+    assert list(new_labels(rule=rule).values_list("pk", flat=True)) == [held[0]]
+    TrainingRun.objects.update(status="succeeded")  # the first run ended
+    add_labels(pairwise_project, 9, seed=4)
+    second = rule_fire(rule_id=rule.pk)
+    assert second is not None and second.labels == 10
+    rule.refresh_from_db()
+    assert new_labels(rule=rule).count() == 0
+    assert rule.label_floor >= 0 and rule.label_horizon["xmax"] > 0
