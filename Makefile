@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation bench-loop bench-soak screenshots clean
+.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation bench-loop bench-policy bench-soak screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ compose-check:
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
 # Benchmarks load the settings outside pytest: a throwaway key unless the environment sets one.
-bench-labeling bench-training bench-dashboard bench-export bench-generation bench-soak bench-loop: export SECRET_KEY ?= arbiter-bench-only-secret-key
+bench-labeling bench-training bench-dashboard bench-export bench-generation bench-soak bench-loop bench-policy: export SECRET_KEY ?= arbiter-bench-only-secret-key
 
 bench-labeling: install
 	$(BIN)/python bench/labeling/bench_labeling.py
@@ -76,6 +76,12 @@ bench-generation: install
 # retrains every 60 labels for 4 rounds on a real worker; per round: accuracy, decision, latency.
 bench-loop: install
 	$(BIN)/python bench/loop/bench_loop.py
+
+# Pretrains a tiny LM on half-wrong additions, has simulated annotators (15 % noise) label pairs of
+# its samples over HTTP, trains a reward model and DPO, KTO, RAFT, GRPO and RLOO policies through the
+# app, and measures each on held-out prompts by the hidden truth; redraws docs/bench-policy.svg.
+bench-policy: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/policy/bench_policy.py --chart docs/bench-policy.svg
 
 # 200 annotators label over HTTP for 3 minutes while workers, database connections and Redis are
 # killed; ends with annotators=… judgments=… lost=0 duplicated=0 over_assigned=0 stuck_jobs=0 errors_5xx=…
