@@ -306,6 +306,21 @@ class KtoConfig(PolicyConfig):
 
 
 @dataclass
+class SftConfig(PolicyConfig):
+    """Supervised fine-tuning through TRL's SFTTrainer on (prompt, completion) rows: demonstrations
+    written from scratch and annotators' rewrites. LoRA by default (adapters are merged on save),
+    so a small dataset moves the policy a little instead of overwriting it; the result can be the
+    `model` a DPO run starts from.
+
+    completion_only_loss: score only the completion's tokens (the prompt is context, not a target).
+    """
+
+    lora: bool = True
+    learning_rate: float = 1e-4
+    completion_only_loss: bool = True
+
+
+@dataclass
 class LipoConfig(PolicyConfig):
     """LiPO-λ policy optimisation on ranked lists, s_i = beta * log(pi(y_i|x) / pi_ref(y_i|x))."""
 

@@ -30,6 +30,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "principles": ("prompt", "response", "principle", "verdict"),
     "reactions": ("prompt", "completion", "reaction"),
     "prompts": ("prompt",),
+    "sft": ("prompt", "completion"),
 }
 
 
@@ -178,6 +179,17 @@ def _check_reactions(row: Row) -> None:
         )
 
 
+def _check_sft(row: Row) -> None:
+    """A completion is a string, or TRL's conversational form: one assistant message (kept as its
+    text, since the prompt is rendered separately)."""
+    completion = row["completion"]
+    if isinstance(completion, list) and len(completion) == 1 and isinstance(completion[0], dict):
+        completion = completion[0].get("content")
+    if not isinstance(completion, str) or not completion.strip():
+        raise ValueError("column 'completion' must be a non-empty string or one assistant message")
+    row["completion"] = completion
+
+
 _CHECKERS: dict[str, Callable[[Row], None]] = {
     "pairwise": _check_pairwise,
     "unpaired_binary": _check_unpaired,
@@ -185,4 +197,5 @@ _CHECKERS: dict[str, Callable[[Row], None]] = {
     "principles": _check_principles,
     "reactions": _check_reactions,
     "prompts": lambda row: None,
+    "sft": _check_sft,
 }

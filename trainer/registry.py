@@ -22,6 +22,7 @@ from trainer.config import (
     RewardPrincipleConfig,
     RewardReactionConfig,
     RlooConfig,
+    SftConfig,
 )
 
 
@@ -30,7 +31,7 @@ class Objective:
     """One trainable objective.
 
     dataset_kind: the JSONL format it reads (see trainer/README.md): pairwise, unpaired_binary, listwise,
-        principles, reactions, or prompts (any file with a `prompt` column).
+        principles, reactions, prompts (any file with a `prompt` column), or sft (prompt, completion).
     family: "reward" (produces a reward-model directory) or "policy" (produces a causal-LM directory).
     """
 
@@ -65,6 +66,13 @@ _ALL = (
         "reward",
         RewardReactionConfig,
         "RLUF reaction model (P[love])",
+    ),
+    Objective(
+        "sft",
+        "sft",
+        "policy",
+        SftConfig,
+        "SFT on demonstrations and rewrites (TRL SFTTrainer, LoRA); can start a DPO run",
     ),
     Objective("dpo", "pairwise", "policy", DpoConfig, "DPO and variants (TRL DPOTrainer)"),
     Objective(

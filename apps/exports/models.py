@@ -16,6 +16,9 @@ class ExportKind(models.TextChoices):
     PRINCIPLES = "principles", "Principles (prompt, response, principle, verdict)"
     HINDSIGHT = "hindsight", "Hindsight: foresight and hindsight judgments with the consequence"
     REACTIONS = "reactions", "Chat reactions with their conversations"
+    SFT = "sft", "SFT from demonstrations and rewrites (prompt, completion)"
+    SFT_MESSAGES = "sft_messages", "SFT from demonstrations and rewrites (messages)"
+    EDIT_PAIRS = "edit_pairs", "Edit beats original (prompt, chosen=edit, rejected, margin)"
     RAW = "raw", "Raw judgments"
 
 

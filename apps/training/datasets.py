@@ -21,6 +21,15 @@ EXPORT_FOR: dict[str, dict[str, str]] = {
     "listwise": {FeedbackKind.LISTWISE: ExportKind.LISTWISE},
     "principles": {FeedbackKind.PRINCIPLES: ExportKind.PRINCIPLES},
     "reactions": {FeedbackKind.CHAT: ExportKind.REACTIONS},
+    # Demonstrations and rewrites: what annotators wrote, as prompt and completion.
+    "sft": {
+        FeedbackKind.DEMONSTRATION: ExportKind.SFT,
+        FeedbackKind.PAIRWISE: ExportKind.SFT,
+        FeedbackKind.LISTWISE: ExportKind.SFT,
+        FeedbackKind.THUMBS: ExportKind.SFT,
+        FeedbackKind.PRINCIPLES: ExportKind.SFT,
+        FeedbackKind.HINDSIGHT: ExportKind.SFT,
+    },
     # RAFT needs prompts only: any export with a `prompt` column serves.
     "prompts": {
         FeedbackKind.PAIRWISE: ExportKind.PAIRS,

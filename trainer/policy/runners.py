@@ -8,12 +8,14 @@ from trainer.policy.kto import train_kto
 from trainer.policy.lipo import train_lipo
 from trainer.policy.online import train_grpo, train_rloo
 from trainer.policy.raft import train_raft
+from trainer.policy.sft import train_sft
 
 RUNNERS: dict[str, Callable[..., TrainingResult]] = {
     "dpo": train_dpo,
     "kto": train_kto,
     "lipo": train_lipo,
     "raft": train_raft,
+    "sft": train_sft,
     "grpo": train_grpo,
     "rloo": train_rloo,
 }

@@ -9,6 +9,7 @@ from apps.exports.kinds.binary import build_principles, build_unpaired
 from apps.exports.kinds.chat import REACTION_LABELS, build_reactions
 from apps.exports.kinds.judgments import build_hindsight, build_listwise, build_raw
 from apps.exports.kinds.pairs import build_hindsight_pairs, build_pairs
+from apps.exports.kinds.rewrites import build_edit_pairs, build_sft, build_sft_messages
 from apps.exports.models import ExportKind
 
 BUILDERS = {
@@ -20,6 +21,9 @@ BUILDERS = {
     ExportKind.HINDSIGHT: build_hindsight,
     ExportKind.REACTIONS: build_reactions,
     ExportKind.RAW: build_raw,
+    ExportKind.SFT: build_sft,
+    ExportKind.SFT_MESSAGES: build_sft_messages,
+    ExportKind.EDIT_PAIRS: build_edit_pairs,
 }
 
 __all__ = ["BUILDERS", "REACTION_LABELS"]

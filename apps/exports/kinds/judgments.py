@@ -159,6 +159,8 @@ def build_raw(project, options, stats):
         Column("shown_positions", "int_list"),
         Column("payload", "json"),
         Column("critique", "str"),
+        Column("written_response", "str"),
+        Column("edited_response_id", "int"),
     ]
     queryset = judgments_for_export(project=project).order_by(*ORDER)
     fields = (
@@ -175,6 +177,8 @@ def build_raw(project, options, stats):
         "display_order",
         "payload",
         "critique",
+        "written_response",
+        "edited_response_id",
     )
 
     def rows():
@@ -183,8 +187,9 @@ def build_raw(project, options, stats):
                 :8
             ]
             source, source_name, started, submitted, duration, shown, payload, critique = item.row[
-                8:
+                8:16
             ]
+            written, edited_id = item.row[16:]
             ids = [response_id for response_id, _ in item.responses]
             position = {response_id: i for i, response_id in enumerate(ids)}
             shown = list(shown or [])
@@ -209,6 +214,8 @@ def build_raw(project, options, stats):
                     [position.get(response_id, -1) for response_id in shown],
                     payload,
                     critique,
+                    written,
+                    edited_id,
                 ),
             )
 

@@ -153,7 +153,7 @@ def test_an_export_job_is_queued_then_downloaded(
 
 def test_the_export_kinds_follow_the_project_kind(judged, admin_user):
     kinds = api_for(admin_user).get(f"/api/projects/{judged.pk}/exports/kinds/").json()
-    assert [k["kind"] for k in kinds] == ["pairs", "raw"]
+    assert [k["kind"] for k in kinds] == ["pairs", "raw", "sft", "sft_messages", "edit_pairs"]
 
 
 def test_the_schema_documents_the_dataset_api(admin_user):
