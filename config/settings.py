@@ -137,7 +137,36 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     "apps.accounts.backends.LoginLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Single sign-on: answers only the OIDC callback, and only when OIDC is configured below.
+    "apps.teams.oidc.OidcBackend",
 ]
+# Single sign-on with OpenID Connect (mozilla-django-oidc): off unless OIDC_RP_CLIENT_ID and the
+# provider's endpoints are set. Arbiter is a confidential client using PKCE and RS256 ID tokens.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+# What the sign-in button says, e.g. "Acme SSO".
+ARBITER_OIDC_PROVIDER_NAME = env.str("ARBITER_OIDC_PROVIDER_NAME", default="single sign-on")
+# The claim that lists the user's groups, and which project roles each group grants, as JSON:
+# {"labelers": {"3": "annotator"}, "leads": {"3": "admin", "4": "admin"}}.
+ARBITER_OIDC_GROUPS_CLAIM = env.str("ARBITER_OIDC_GROUPS_CLAIM", default="groups")
+ARBITER_OIDC_GROUP_ROLES = env.json("ARBITER_OIDC_GROUP_ROLES", default={})
+# Invitation emails go through Django's email backend (the console, unless configured).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="arbiter@localhost")
 # Login lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is refused (429, the lockout page) for the cool-off; a success resets it.
 AXES_FAILURE_LIMIT = env.int("ARBITER_LOGIN_FAILURE_LIMIT", default=5)

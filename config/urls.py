@@ -50,6 +50,7 @@ urlpatterns = [
     path("", include("apps.autopilot.urls")),
     path("", include("apps.judges.urls")),
     path("", include("apps.teams.urls")),
+    path("", include("apps.teams.oidc_urls")),
     path("api/", include("apps.exports.api_urls")),
     path("api/", include("apps.webhooks.api_urls")),
     path("api/", include("apps.dashboard.api_urls")),

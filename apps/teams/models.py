@@ -31,3 +31,23 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation to {self.project} as {self.role}"
+
+
+class OidcIdentity(models.Model):
+    """Which account a single sign-on identity (the provider's `sub`) signs in to. Accounts are
+    matched by this, never by email: an email claim alone must not open an existing account."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer} → {self.user}"

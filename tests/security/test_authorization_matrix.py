@@ -160,6 +160,10 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "teams:report": {"GET": ADMINS},
     # Whoever holds an invitation's link may accept it (signed in or making an account).
     "teams:accept": {"GET": EVERYONE, "POST": EVERYONE},
+    # Single sign-on is off unless configured (as here): both answer 404 to everyone. With it
+    # on, anyone may start a sign-in (tests/browser/test_teams.py signs in through a provider).
+    "oidc_authentication_init": {},
+    "oidc_authentication_callback": {},
 }
 
 
