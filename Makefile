@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation bench-loop bench-policy bench-soak screenshots clean
+.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation bench-judge bench-loop bench-policy bench-soak screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ compose-check:
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
 # Benchmarks load the settings outside pytest: a throwaway key unless the environment sets one.
-bench-labeling bench-training bench-dashboard bench-export bench-generation bench-soak bench-loop bench-policy: export SECRET_KEY ?= arbiter-bench-only-secret-key
+bench-labeling bench-training bench-dashboard bench-export bench-generation bench-judge bench-soak bench-loop bench-policy: export SECRET_KEY ?= arbiter-bench-only-secret-key
 
 bench-labeling: install
 	$(BIN)/python bench/labeling/bench_labeling.py
@@ -71,6 +71,11 @@ bench-export: install
 
 bench-generation: install
 	$(BIN)/python bench/generation/bench_generation.py
+
+# A local judge labels 1,000 pairwise tasks in both orders, batched and one task at a time; ends with
+# judged=1000 batched_per_s=… sequential_per_s=… position_bias=…
+bench-judge: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/judge/bench_judge.py
 
 # Simulated annotators label over HTTP against a hidden true reward (10 % noise); a training rule
 # retrains every 60 labels for 4 rounds on a real worker; per round: accuracy, decision, latency.

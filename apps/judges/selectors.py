@@ -238,3 +238,47 @@ def task_judge_suggestions(task: Task) -> list[JudgeSuggestion]:
             )
         )
     return suggestions
+
+
+# --- pairs for exports (asked for with include_judges) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgePair:
+    judge: str
+    task_id: int
+    prompt_id: int
+    winner: int | None  # canonical position, None: no pair (see `skip`)
+    margin: float | None  # mean strength step of the two orders
+    skip: str = ""
+
+
+def judge_pairs_for_export(*, project: Project):
+    """Each judge's verdict on each pair task not gold, in prompt and task order: a pair when
+    both orders chose the same response, otherwise a reason ("judge_inconsistent",
+    "judge_no_preference" for ties and both-bad, "judge_unparsed")."""
+    from itertools import groupby
+
+    from apps.feedback.payloads import strength_step
+
+    rows = (
+        JudgeLabel.objects.filter(project=project, task__is_gold=False)
+        .order_by("task__prompt_id", "task_id", "judge__name", "order")
+        .values_list("judge__name", "task_id", "task__prompt_id", "payload")
+        .iterator(chunk_size=5000)
+    )
+    for (task_id, judge), group in groupby(rows, key=lambda row: (row[1], row[0])):
+        labels = list(group)
+        prompt_id = labels[0][2]
+        payloads = [payload for *_, payload in labels]
+        choices = {(p or {}).get("choice") for p in payloads}
+        if len(payloads) < 2 or None in choices:
+            yield JudgePair(judge, task_id, prompt_id, None, None, "judge_unparsed")
+        elif len(choices) > 1:
+            yield JudgePair(judge, task_id, prompt_id, None, None, "judge_inconsistent")
+        elif choices & {"A", "B"}:
+            steps = [strength_step(p.get("strength")) for p in payloads]
+            winner = "AB".index(choices.pop())
+            yield JudgePair(judge, task_id, prompt_id, winner, sum(steps) / len(steps))
+        else:
+            yield JudgePair(judge, task_id, prompt_id, None, None, "judge_no_preference")

@@ -2,7 +2,7 @@
 or per task; the main phase of pairwise projects, or the hindsight phase of hindsight projects."""
 
 from collections.abc import Iterator
-from itertools import groupby
+from itertools import chain, groupby, islice
 
 from django.db.models.fields.json import KT
 
@@ -12,6 +12,8 @@ from apps.exports.datasets import (
     KeyedRow,
     completion_value,
     enriched_judgments,
+    prompt_values,
+    task_responses,
     text_type,
 )
 from apps.exports.kinds.common import BASE_FIELDS, ORDER, per_judgment_columns
@@ -48,6 +50,12 @@ def _pairs(project: Project, options: ExportOptions, stats: ExportStats, *, phas
         .order_by(*ORDER)
     )
     stream = enriched_judgments(queryset, (*BASE_FIELDS, "choice", "strength"), form=form)
+    if options.aggregate == "none" and options.include_judges:
+        # Asked for: the judges' pairs after people's, each row saying whose it is and its weight.
+        columns += [Column("source", "str"), Column("weight", "float")]
+        people = ((key, (*row, "people", 1.0)) for key, row in _pair_rows(stream, form, stats))
+        judges = _judge_rows(project, form, options.judges_weight, stats)
+        return columns, chain(people, judges)
     if options.aggregate == "none":
         return columns, _pair_rows(stream, form, stats)
     return columns, _aggregated_pair_rows(stream, form, options.aggregate, stats)
@@ -117,6 +125,38 @@ def _aggregated_pair_rows(stream, form: str, method: str, stats: ExportStats):
                 _side_strength(items, "AB"[1 - verdict.winner]),
             ),
         )
+
+
+def _judge_rows(project: Project, form: str, weight: float, stats: ExportStats):
+    from apps.judges.selectors import judge_pairs_for_export
+
+    verdicts = judge_pairs_for_export(project=project)
+    while chunk := list(islice(verdicts, 5000)):
+        responses = task_responses({v.task_id for v in chunk})
+        prompts = prompt_values({v.prompt_id for v in chunk}, form=form)
+        for v in chunk:
+            pair = responses.get(v.task_id, [])
+            if v.winner is None or len(pair) != 2:
+                stats.skipped[v.skip or "not_a_pair"] += 1
+                continue
+            (win_id, win_text), (lose_id, lose_text) = pair[v.winner], pair[1 - v.winner]
+            yield (
+                f"p{v.prompt_id}",
+                (
+                    prompts[v.prompt_id],
+                    completion_value(win_text, form),
+                    completion_value(lose_text, form),
+                    float(v.margin) if v.margin else None,
+                    v.prompt_id,
+                    v.task_id,
+                    win_id,
+                    lose_id,
+                    None,
+                    None,
+                    f"judge:{v.judge}",
+                    weight,
+                ),
+            )
 
 
 def _side_strength(items, side: str) -> float:
