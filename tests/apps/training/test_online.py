@@ -194,3 +194,45 @@ def test_the_run_page_shows_the_watch_without_a_flag_when_both_rewards_rose(
     client.force_login(labeled_project.created_by)
     page = client.get(f"/runs/{run.pk}/").content.decode()
     assert 'id="hacking-watch"' in page and "hacking-suspected" not in page
+
+
+def test_the_launch_form_turns_online_fields_into_the_trainer_config(
+    labeled_project, settings, policy_ref, registered_checkers
+):
+    from apps.training.forms import LaunchForm
+
+    first = reward_run(labeled_project, settings, minutes_ago=2)
+    second = reward_run(labeled_project, settings, minutes_ago=1)
+    form = LaunchForm(
+        {
+            "objective": "rloo",
+            "model": policy_ref,
+            "num_epochs": 1,
+            "eval_share": 0.2,
+            "beta": 0.05,
+            "reward_runs": [first.pk, second.pk],
+            "reward_weights": "1, 0.5",
+            "regex_rewards": "great\n\n^the",
+            "checkers": ["tests.mentions_good_word"],
+            "heldout_judge_run": second.pk,
+        },
+        project=labeled_project,
+        objectives=["rloo"],
+    )
+    assert form.is_valid(), form.errors
+    config = form.trainer_config()
+    # In the order the form lists the runs (newest first), which the weights follow.
+    listed = [run.pk for run in form.fields["reward_runs"].queryset]
+    assert listed == [second.pk, first.pk]
+    assert config["reward_models"] == [f"run:{second.pk}", f"run:{first.pk}"]
+    assert config["reward_weights"] == [1.0, 0.5]
+    assert config["regex_rewards"] == ["great", "^the"]
+    assert config["checkers"] == ["tests.mentions_good_word"]
+    assert config["heldout_judge_reward_model"] == f"run:{second.pk}"
+    assert config["beta"] == 0.05
+    bad = LaunchForm(
+        {"objective": "rloo", "num_epochs": 1, "eval_share": 0.2, "reward_weights": "1, x"},
+        project=labeled_project,
+        objectives=["rloo"],
+    )
+    assert not bad.is_valid() and "reward_weights" in bad.errors
