@@ -24,6 +24,7 @@ from trainer.errors import ModelLoadError
 from trainer.models import apply_lora, disable_dropout, load_model, load_tokenizer
 from trainer.reward.batching import Encoded, PackedBatch, pack_batch, pad_batch
 from trainer.reward.decoder import pooling_for, prepare_decoder_tokenizer
+from trainer.reward.unpadded import bert_base, first_token_states
 
 METADATA_FILE = "reward_model.json"
 HEAD_FILE = "reward_head.safetensors"
@@ -52,6 +53,8 @@ class RewardModel(nn.Module):
         parameters = inspect.signature(backbone.forward).parameters
         self._takes_token_types = "token_type_ids" in parameters
         self._takes_position_ids = "position_ids" in parameters
+        # Set by `use_unpadded_if_exact`: packed batches go through trainer.reward.unpadded.
+        self.unpadded = False
 
     def forward(
         self,
@@ -89,6 +92,11 @@ class RewardModel(nn.Module):
 
     def forward_packed(self, packed: PackedBatch) -> torch.Tensor:
         """Scores for a `PackedBatch` ((N, num_outputs), in the order the sequences were packed from)."""
+        if self.unpadded:
+            first = first_token_states(bert_base(self.backbone), packed)
+            pooler = self._pooler_layer()
+            pooled = pooler(first[:, None]) if pooler is not None else first
+            return self.head(pooled.to(self.head.weight.dtype))
         hidden = self.backbone(**packed.inputs).last_hidden_state
         flat = hidden.reshape(-1, hidden.shape[-1])
         count = packed.lengths.shape[0]
@@ -134,6 +142,34 @@ def packing_matches_padding(
         return False
     finally:
         model.train(was_training)
+
+
+def use_unpadded_if_exact(
+    model: RewardModel, sequences: list[Encoded], *, pad_token_id: int
+) -> bool:
+    """Turn on the unpadded first-token pass (trainer.reward.unpadded) for packed batches when the backbone is
+    a BERT encoder, the head reads the first token, and on these real inputs it gives the padded forward's
+    scores; return whether it is on. Padded calls (evaluation, scoring) keep the stock forward."""
+    model.unpadded = False
+    reads_first_token = model.pooling in ("pooler", "cls")
+    if not reads_first_token or bert_base(model.backbone) is None or len(sequences) < 2:
+        return False
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            padded = model(**pad_batch(sequences, pad_token_id=pad_token_id, device=device))
+            model.unpadded = True
+            fast = model.forward_packed(
+                pack_batch(sequences, pad_token_id=pad_token_id, device=device)
+            )
+        model.unpadded = bool(torch.allclose(padded, fast, atol=1e-4, rtol=1e-3))
+    except (RuntimeError, ValueError, TypeError, AttributeError, IndexError):
+        model.unpadded = False
+    finally:
+        model.train(was_training)
+    return model.unpadded
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:

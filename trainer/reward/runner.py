@@ -28,6 +28,7 @@ from trainer.reward.model import (
     build_reward_model,
     packing_matches_padding,
     save_reward_model,
+    use_unpadded_if_exact,
 )
 from trainer.reward.tasks import Example, RewardTask
 
@@ -213,6 +214,16 @@ def fit(
     packing = config.packing and packing_matches_padding(model, probe, pad_token_id=pad_token_id)
     if config.packing and not packing:
         callbacks.on_log("packing is off: this backbone does not score packed rows as padded ones")
+    # Gradient checkpointing wraps the stock layers, which the unpadded pass does not call.
+    unpadded = (
+        packing
+        and not device.gradient_checkpointing
+        and use_unpadded_if_exact(model, probe, pad_token_id=pad_token_id)
+    )
+    if unpadded:
+        callbacks.on_log(
+            "unpadded pass: linear layers skip padding; the last layer computes first tokens only"
+        )
 
     def compute_loss(
         batch: list[int], prepared: torch.nn.Module
