@@ -241,3 +241,34 @@ def make_hard_pairs(count: int, *, seed: int, flip_rate: float = 0.1) -> list[di
         )
     rng.shuffle(rows)
     return rows
+
+
+def with_annotator_votes(
+    rows: list[dict], *, annotators: int, error_rate: float, seed: int
+) -> list[dict]:
+    """Clean rows as the aggregated pairs export writes them after `annotators` people judged each pair.
+
+    Each annotator picks the wrong response with probability `error_rate`, independently; the row's chosen
+    side is the majority (an odd `annotators` leaves no tie) and `votes_chosen` / `votes_rejected` count the
+    votes on each side, so a row whose majority is wrong is flipped and carries the minority's votes.
+    """
+    if annotators % 2 == 0:
+        raise ValueError("annotators must be odd so that every pair has a majority")
+    rng = random.Random(seed)
+    voted = []
+    for row in rows:
+        right = sum(rng.random() >= error_rate for _ in range(annotators))
+        wrong = annotators - right
+        chosen, rejected = row["chosen"], row["rejected"]
+        if wrong > right:
+            chosen, rejected = rejected, chosen
+        voted.append(
+            {
+                **row,
+                "chosen": chosen,
+                "rejected": rejected,
+                "votes_chosen": max(right, wrong),
+                "votes_rejected": min(right, wrong),
+            }
+        )
+    return voted
