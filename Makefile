@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-dashboard bench-export bench-generation bench-judge bench-loop bench-policy bench-soak screenshots clean
+.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-noise bench-dashboard bench-export bench-generation bench-judge bench-loop bench-policy bench-soak screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,14 +47,19 @@ compose-check:
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
 # Benchmarks load the settings outside pytest: a throwaway key unless the environment sets one.
-bench-labeling bench-training bench-dashboard bench-export bench-generation bench-judge bench-soak bench-loop bench-policy: export SECRET_KEY ?= arbiter-bench-only-secret-key
+bench-labeling bench-training bench-noise bench-dashboard bench-export bench-generation bench-judge bench-soak bench-loop bench-policy: export SECRET_KEY ?= arbiter-bench-only-secret-key
 
 bench-labeling: install
 	$(BIN)/python bench/labeling/bench_labeling.py
 
+# The decoder line first: the last line is the hard set's speedup_vs_trl=… accuracy=… line (issue 13).
 bench-training: install
-	$(BIN)/python bench/training/bench_training.py
 	$(BIN)/python bench/training/bench_decoder.py
+	$(BIN)/python bench/training/bench_training.py
+
+# Each noise-robust reward option on against off (same seeds) on the hard set with 30 % label noise.
+bench-noise: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/training/bench_noise.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -16,7 +16,8 @@ only the option differs. Options and their data:
   has `--flip-rate` of its labels flipped (one annotator per pair).
 
 Prints one line per run, then one `noise_option=<name> ...` line per option: accuracy on and off as mean and
-sample standard deviation over seeds, the mean paired difference (on − off, same seed) and its spread.
+sample standard deviation over seeds, the mean paired difference (on − off, same seed) and its spread. It
+runs option by option (all seeds of one before the next), printing each option's line as soon as it is done.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ def option_line(name: str, on: list[float], off: list[float]) -> str:
     )
 
 
+def _write_seed(directory: Path, *, seed: int, args: argparse.Namespace) -> dict[str, Path]:
+    """The seed's training files (flipped labels; 3-annotator votes) and its clean held-out file."""
+    flipped = make_hard_pairs(args.train_pairs, seed=200 + 2 * seed, flip_rate=args.flip_rate)
+    clean = make_hard_pairs(args.train_pairs, seed=200 + 2 * seed, flip_rate=0.0)
+    voted = with_annotator_votes(
+        clean, annotators=ANNOTATORS, error_rate=args.flip_rate, seed=300 + seed
+    )
+    held_out = make_hard_pairs(args.eval_pairs, seed=201 + 2 * seed, flip_rate=0.0)
+    return {
+        "flipped": write_jsonl(flipped, directory / f"flipped-{seed}.jsonl"),
+        "votes": write_jsonl(voted, directory / f"votes-{seed}.jsonl"),
+        "eval": write_jsonl(held_out, directory / f"test-{seed}.jsonl"),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -98,56 +114,38 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     started, load_before = time.monotonic(), os.getloadavg()[0]
-    results: dict[tuple[str, str], list[float]] = {}
-    cache: dict[tuple[str, int, str], float] = {}
+    accuracies: dict[tuple[str, int, str], float] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for seed in range(args.seeds):
-            clean = make_hard_pairs(args.train_pairs, seed=200 + 2 * seed, flip_rate=0.0)
-            data = {
-                "flipped": write_jsonl(
-                    make_hard_pairs(
-                        args.train_pairs, seed=200 + 2 * seed, flip_rate=args.flip_rate
-                    ),
-                    Path(scratch) / f"flipped-{seed}.jsonl",
-                ),
-                "votes": write_jsonl(
-                    with_annotator_votes(
-                        clean, annotators=ANNOTATORS, error_rate=args.flip_rate, seed=300 + seed
-                    ),
-                    Path(scratch) / f"votes-{seed}.jsonl",
-                ),
-            }
-            eval_path = write_jsonl(
-                make_hard_pairs(args.eval_pairs, seed=201 + 2 * seed, flip_rate=0.0),
-                Path(scratch) / f"test-{seed}.jsonl",
-            )
-            for name, kind, on, off in chosen:
+        paths = [_write_seed(Path(scratch), seed=seed, args=args) for seed in range(args.seeds)]
+        # Option by option, so that an interrupted run still has complete on/off lines for the first ones.
+        for name, kind, on, off in chosen:
+            results: dict[str, list[float]] = {"on": [], "off": []}
+            for seed in range(args.seeds):
                 for side, options in (("on", on), ("off", off)):
                     key = (kind, seed, json.dumps(options, sort_keys=True))
-                    if key not in cache:
+                    if key not in accuracies:
                         # A configuration two options share (plain training) runs once per seed.
                         run_started = time.monotonic()
                         result = train(
                             objective="reward_pairwise",
                             config={**base, "seed": seed, **options},
-                            train_path=data[kind],
-                            eval_path=eval_path,
-                            output_dir=Path(scratch) / f"run-{len(cache)}",
+                            train_path=paths[seed][kind],
+                            eval_path=paths[seed]["eval"],
+                            output_dir=Path(scratch) / f"run-{len(accuracies)}",
                         )
-                        cache[key] = result.metrics["pairwise_accuracy"]
+                        accuracies[key] = result.metrics["pairwise_accuracy"]
                         print(
                             f"seed {seed} {kind:>7} {options or 'plain'}: held-out accuracy "
-                            f"{cache[key]:.4f} ({time.monotonic() - run_started:.0f}s, "
+                            f"{accuracies[key]:.4f} ({time.monotonic() - run_started:.0f}s, "
                             f"load {os.getloadavg()[0]:.1f})",
                             flush=True,
                         )
-                    results.setdefault((name, side), []).append(cache[key])
+                    results[side].append(accuracies[key])
+            print(option_line(name, results["on"], results["off"]), flush=True)
     print(
-        f"{len(cache)} runs in {time.monotonic() - started:.0f}s, load average "
+        f"{len(accuracies)} runs in {time.monotonic() - started:.0f}s, load average "
         f"{load_before:.1f}->{os.getloadavg()[0]:.1f}"
     )
-    for name, _, _, _ in chosen:
-        print(option_line(name, results[(name, "on")], results[(name, "off")]))
     return 0
 
 
