@@ -74,7 +74,7 @@ def train_reward_model(
     )
 
     pad_id = tokenizer.pad_token_id
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     if getattr(config, "ensemble_size", 0) >= 2 and hasattr(task, "apply_estimate"):
         gaps = cross_fitted_gaps(
             task_factory=task_factory,
@@ -101,6 +101,8 @@ def train_reward_model(
         resume=resume,
     )
     runtime = time.monotonic() - started
+    # CPU seconds of every thread of this process: what other work on a shared machine disturbs least.
+    cpu_runtime = time.process_time() - cpu_started
     if not outcome.main_process:
         # Under several processes the main one evaluates and writes; the others only trained.
         return TrainingResult(
@@ -120,6 +122,7 @@ def train_reward_model(
         metrics.update({f"train_{k}": v for k, v in outcome.last_metrics.items()})
     metrics["train_steps"] = float(outcome.step)
     metrics["train_runtime_seconds"] = runtime
+    metrics["train_cpu_seconds"] = cpu_runtime
     metrics.update(input_counts)
     history = list(outcome.history)
     if finished and eval_examples:
