@@ -66,9 +66,12 @@ def train_dpo(
         records=records,
         tokenizer=tokenizer,
         config=config,
+        device=device,
         checkpoint_dir=checkpoint_dir,
         resume=resume,
         callbacks=callbacks,
+        text_keys=("chosen", "rejected"),
+        sequences_per_record=2,
         unit="pairs",
     )
 

@@ -17,6 +17,7 @@ from trainer.events import Status, TrainingCallbacks, TrainingResult
 from trainer.outputs import MODEL_SUBDIR, write_metrics
 from trainer.policy.common import load_policy
 from trainer.policy.evaluate import TrainingReward, generation_metrics
+from trainer.policy.hf_bridge import is_main_process
 
 POLICY_METADATA_FILE = "arbiter_policy.json"
 
@@ -68,7 +69,12 @@ def finish_policy_run(
 ) -> TrainingResult:
     """Save the (merged) policy to output_dir/model; for a finished run with held-out rows, evaluate it against
     `reference` (the frozen base; loaded afresh when None) and write metrics.json. Returns the run's result.
-    `training_reward` is the reward the run optimised, for the reward-hacking watch (see generation_metrics)."""
+    `training_reward` is the reward the run optimised, for the reward-hacking watch (see generation_metrics).
+    Under several processes only the main one evaluates and writes; the others return an empty result."""
+    if not is_main_process():
+        return TrainingResult(
+            status=status, metrics={}, model_dir=output_dir / MODEL_SUBDIR, history=[]
+        )
     policy = merged(model)
     policy.eval()
     finished = status == "succeeded"

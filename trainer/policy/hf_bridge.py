@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,12 @@ def hf_arguments(
     """TrainingArguments fields shared by our TRL-based objectives.
 
     Precision and checkpointing come from the device: TRL's defaults (bf16, gradient checkpointing) make a CPU
-    step many times slower.
+    step many times slower. `config.batch_size` is the global batch, as in our own loop: under N processes
+    (torchrun / accelerate launch) each takes its 1/N share, rounded up.
     """
     return {
         "output_dir": str(checkpoint_dir),
-        "per_device_train_batch_size": config.batch_size,
+        "per_device_train_batch_size": per_process_batch_size(config.batch_size),
         "gradient_accumulation_steps": config.gradient_accumulation_steps,
         "learning_rate": config.learning_rate,
         "num_train_epochs": config.num_epochs,
@@ -51,6 +54,37 @@ def hf_arguments(
         "max_length": config.max_length,
         "beta": config.beta,
     }
+
+
+def world_size() -> int:
+    """How many training processes the launcher started (WORLD_SIZE, set by torchrun and accelerate launch)."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def is_main_process() -> bool:
+    """True in the one process that reports and writes the run's files (RANK 0, or no launcher at all)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def per_process_batch_size(global_batch_size: int) -> int:
+    """Each process's share of a global batch; rounded up, so N processes never train on less than asked."""
+    return math.ceil(global_batch_size / world_size())
+
+
+def any_process(flag: bool, *, device: Any) -> bool:
+    """True on every process when `flag` is True on any of them (a no-op without a process group).
+
+    Every process calls it at the same point, so a stop seen by one rank stops all of them at the same step
+    instead of leaving the others waiting in the next all-reduce.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    vote = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
+    dist.all_reduce(vote)
+    return bool(vote.item() > 0)
 
 
 class CallbackBridge(TrainerCallback):
@@ -98,7 +132,10 @@ class CallbackBridge(TrainerCallback):
                 eta_seconds=eta,
             )
         )
-        if state.global_step < state.max_steps and self.callbacks.should_stop():
+        # The Trainer logs on every process at the same step, so every process takes part in the vote.
+        if state.global_step < state.max_steps and any_process(
+            self.callbacks.should_stop(), device=args.device
+        ):
             self.cancelled = True
             control.should_save = True
             control.should_training_stop = True
@@ -148,6 +185,49 @@ def run_hf_trainer(
     return "succeeded", history, step
 
 
+def preflight_trl_run(
+    *,
+    model: Any,
+    reference: Any,
+    tokenizer: Any,
+    records: list[dict],
+    text_keys: tuple[str, ...],
+    sequences_per_record: int,
+    config: PolicyConfig,
+    device: DeviceChoice,
+    callbacks: TrainingCallbacks,
+) -> None:
+    """The memory preflight of a TRL run (see trainer.memory): the largest micro-batch is the global batch of
+    records, each `sequences_per_record` sequences at the longest tokenised length (at most max_length);
+    LoRA adapters are counted as peft will add them; a reference copy is held frozen alongside."""
+    from trainer.memory import check_training_fits, lora_parameters
+    from trainer.models import lora_targets
+
+    texts = [record["prompt"] + record[key] for record in records for key in text_keys]
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]] if texts else []
+    # + 1 for the EOS TRL appends.
+    longest = min(config.max_length, max(lengths, default=config.max_length) + 1)
+    tokens = min(config.batch_size, len(records)) * sequences_per_record * longest
+    trainable = None
+    if config.lora:
+        targets = lora_targets(
+            config.lora_target_modules, model_type=getattr(model.config, "model_type", None)
+        )
+        trainable = lora_parameters(model, rank=config.lora_r, targets=targets)
+    frozen = sum(p.numel() for p in reference.parameters()) if reference is not None else 0
+    estimate = check_training_fits(
+        model,
+        tokens=tokens,
+        device=device,
+        lora=config.lora,
+        processes=world_size(),
+        trainable_parameters=trainable,
+        frozen_parameters=frozen,
+    )
+    if is_main_process():
+        callbacks.on_log(f"memory preflight: {estimate.describe()} per process; it fits")
+
+
 def train_with_trl(
     trainer_class: Any,
     *,
@@ -157,18 +237,36 @@ def train_with_trl(
     records: list[dict],
     tokenizer: Any,
     config: PolicyConfig,
+    device: DeviceChoice,
     checkpoint_dir: Path,
     resume: bool,
     callbacks: TrainingCallbacks,
     unit: str,
+    text_keys: tuple[str, ...],
+    sequences_per_record: int,
 ) -> tuple[Any, Status, list[dict], int, float]:
     """Builds one of TRL's preference trainers (DPOTrainer, KTOTrainer) on `records`, runs it
     with progress and cancel bridged to `callbacks`, and returns the trainer, the status, the
-    history, the last step and the runtime in seconds. `unit` names a record in log lines."""
+    history, the last step and the runtime in seconds. `unit` names a record in log lines.
+
+    First the memory preflight: a record is `sequences_per_record` sequences of prompt + record[key] for
+    `text_keys` (DPO: chosen and rejected; KTO: the completion and its KL partner); a run that would not
+    fit is refused before TRL loads anything more (InsufficientMemoryError)."""
     from datasets import Dataset
 
     from trainer.models import lora_config
 
+    preflight_trl_run(
+        model=model,
+        reference=reference,
+        tokenizer=tokenizer,
+        records=records,
+        text_keys=text_keys,
+        sequences_per_record=sequences_per_record,
+        config=config,
+        device=device,
+        callbacks=callbacks,
+    )
     bridge = CallbackBridge(callbacks)
     hf_trainer = trainer_class(
         model=model,

@@ -8,13 +8,19 @@ from pathlib import Path
 from trainer.config import KtoConfig
 from trainer.data import MIN_EVAL_ROWS, load_rows
 from trainer.device import choose_device
+from trainer.errors import ConfigError
 from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.metrics import auroc
 from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import join_completion, load_policy, render_prompt
 from trainer.policy.evaluate import implicit_rewards
 from trainer.policy.finish import finish_policy_run
-from trainer.policy.hf_bridge import hf_arguments, train_with_trl
+from trainer.policy.hf_bridge import (
+    hf_arguments,
+    per_process_batch_size,
+    train_with_trl,
+    world_size,
+)
 
 
 def train_kto(
@@ -35,6 +41,12 @@ def train_kto(
         num_threads=config.num_threads,
         gradient_checkpointing=config.gradient_checkpointing,
     )
+    if per_process_batch_size(config.batch_size) < 2:
+        raise ConfigError(
+            f"KTO pairs each row with a neighbour in its process's batch: batch_size {config.batch_size} "
+            f"over {world_size()} processes leaves fewer than 2 per process; use batch_size >= "
+            f"{2 * world_size()}"
+        )
     train_rows = load_rows("unpaired_binary", train_path)
     eval_rows = load_rows("unpaired_binary", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
     labels = {row["label"] for row in train_rows}
@@ -73,9 +85,13 @@ def train_kto(
         records=records,
         tokenizer=tokenizer,
         config=config,
+        device=device,
         checkpoint_dir=checkpoint_dir,
         resume=resume,
         callbacks=callbacks,
+        text_keys=("completion",),
+        # KTO also scores each completion against a mismatched prompt for its KL term.
+        sequences_per_record=2,
         unit="rows",
     )
 
