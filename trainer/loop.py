@@ -106,6 +106,7 @@ def run_loop(
     callbacks: TrainingCallbacks,
     resume: bool,
     peak_tokens: int | None = None,
+    frozen_parameters: int = 0,
 ) -> LoopOutcome:
     """Train `model` until the planned steps are done or `callbacks.should_stop()` returns True on any process.
 
@@ -117,7 +118,8 @@ def run_loop(
     first. After the loop `model` (the caller's module) holds the trained weights on every process (DDP).
     `peak_tokens`, the padded token count of the largest global micro-batch, turns on the memory preflight:
     a run that would not fit is refused before its first step (InsufficientMemoryError), and an
-    out-of-memory error during a step fails the run with the same kind of error.
+    out-of-memory error during a step fails the run with the same kind of error. `frozen_parameters` counts
+    models the caller holds alongside without training them (RAFT's reward model).
     """
     accelerator = make_accelerator(device)
     rank, world = accelerator.process_index, accelerator.num_processes
@@ -126,7 +128,12 @@ def run_loop(
     steps_per_epoch, total_steps = plan_total_steps(batches_per_epoch=len(batches), config=config)
     if peak_tokens is not None:
         estimate = check_training_fits(
-            model, tokens=peak_tokens, device=device, lora=config.lora, processes=world
+            model,
+            tokens=peak_tokens,
+            device=device,
+            lora=config.lora,
+            processes=world,
+            frozen_parameters=frozen_parameters,
         )
         if main:
             callbacks.on_log(f"memory preflight: {estimate.describe()} per process; it fits")

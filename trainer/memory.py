@@ -10,6 +10,11 @@ and N tokens in the largest micro-batch of this process:
                                              attention by SDPA, which keeps no T x T scores)
                 with checkpointing: L x N x H x b (each layer's input) + one layer's full activations
     logits      N x V x 4 x 2               (language-model heads only: logits and their gradient)
+    frozen      F x 4                       (frozen models held alongside: DPO's and KTO's reference copy,
+                                             RAFT's reward model)
+
+Under LoRA, T is the adapters' size, r x (inputs + outputs) of every adapted layer, counted before peft
+wraps the model when TRL does the wrapping (DPO, KTO).
 
 plus 20% for the allocator and temporaries (and 1 GiB of CUDA context). It is an estimate: it errs high
 rather than low, because a refused run costs a click and a crashed one costs hours.
@@ -42,9 +47,10 @@ class MemoryEstimate:
     activations: int
     logits: int
     total: int
+    frozen: int = 0
 
     def describe(self) -> str:
-        parts = ("weights", "gradients", "optimizer", "activations", "logits")
+        parts = ("weights", "frozen", "gradients", "optimizer", "activations", "logits")
         detail = ", ".join(f"{p} {getattr(self, p) / GIB:.1f}" for p in parts if getattr(self, p))
         return f"about {self.total / GIB:.1f} GiB ({detail} GiB)"
 
@@ -60,6 +66,7 @@ def estimate_training_memory(
     gradient_checkpointing: bool,
     vocab_size: int = 0,
     cuda: bool = False,
+    frozen_parameters: int = 0,
 ) -> MemoryEstimate:
     """The formula of the module docstring; `tokens` is the largest micro-batch of one process, padded."""
     value_bytes = 2 if bf16 else 4
@@ -72,9 +79,10 @@ def estimate_training_memory(
     gradients = trainable_parameters * 4
     optimizer = trainable_parameters * 8
     logits = tokens * vocab_size * 4 * 2
-    subtotal = weights + gradients + optimizer + activations + logits
+    frozen = frozen_parameters * 4
+    subtotal = weights + frozen + gradients + optimizer + activations + logits
     total = int(subtotal * _ALLOCATOR_MARGIN) + (_CUDA_CONTEXT if cuda else 0)
-    return MemoryEstimate(weights, gradients, optimizer, activations, logits, total)
+    return MemoryEstimate(weights, gradients, optimizer, activations, logits, total, frozen)
 
 
 def available_memory(device: DeviceChoice) -> int:
@@ -111,6 +119,23 @@ def model_shape(model: nn.Module) -> tuple[int, int, int]:
     return int(layers), int(hidden), vocab
 
 
+def lora_parameters(model: nn.Module, *, rank: int, targets: list[str] | str) -> int:
+    """How many parameters LoRA adapters of rank `rank` on `targets` would add to `model` (before peft wraps
+    it): r x (inputs + outputs) per adapted layer. `targets` are module-name suffixes, or "all-linear" (every
+    linear layer but the output embedding)."""
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    count = 0
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        # nn.Linear, and GPT-2's Conv1D (the same matrix, transposed).
+        linear = isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
+        if not linear or weight is None or weight.ndim != 2 or module is output:
+            continue
+        if targets == "all-linear" or name.rsplit(".", 1)[-1] in targets:
+            count += rank * (weight.shape[0] + weight.shape[1])
+    return count
+
+
 def check_training_fits(
     model: nn.Module,
     *,
@@ -119,15 +144,21 @@ def check_training_fits(
     lora: bool,
     processes: int = 1,
     available: int | None = None,
+    trainable_parameters: int | None = None,
+    frozen_parameters: int = 0,
 ) -> MemoryEstimate:
     """Estimate this run's memory per process and raise InsufficientMemoryError if it exceeds what is free.
 
     `tokens` is the padded token count of the largest global micro-batch; each of `processes` holds its share.
+    `trainable_parameters` defaults to the parameters with requires_grad (give it when another library adds
+    adapters later); `frozen_parameters` counts models held alongside without training (a reference copy).
     """
     layers, hidden, vocab = model_shape(model)
+    if trainable_parameters is None:
+        trainable_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     estimate = estimate_training_memory(
         total_parameters=sum(p.numel() for p in model.parameters()),
-        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        trainable_parameters=trainable_parameters,
         num_layers=layers,
         hidden_size=hidden,
         tokens=-(-tokens // max(1, processes)),
@@ -135,6 +166,7 @@ def check_training_fits(
         gradient_checkpointing=device.gradient_checkpointing,
         vocab_size=vocab,
         cuda=device.is_cuda,
+        frozen_parameters=frozen_parameters,
     )
     free = available_memory(device) if available is None else available
     if estimate.total > free:

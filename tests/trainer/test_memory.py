@@ -13,6 +13,7 @@ from trainer.memory import (
     InsufficientMemoryError,
     check_training_fits,
     estimate_training_memory,
+    lora_parameters,
     out_of_memory_error,
 )
 from trainer.reward.model import build_reward_model
@@ -101,3 +102,111 @@ def test_an_out_of_memory_error_becomes_a_reason_the_user_can_act_on():
     assert str(error).startswith(
         "out of memory during step 7: CUDA out of memory. Tried to allocate"
     )
+
+
+def test_a_frozen_reference_adds_its_weights_to_the_estimate():
+    alone = estimate_training_memory(
+        total_parameters=1000,
+        trainable_parameters=1000,
+        num_layers=2,
+        hidden_size=8,
+        tokens=10,
+        bf16=False,
+        gradient_checkpointing=False,
+    )
+    with_reference = estimate_training_memory(
+        total_parameters=1000,
+        trainable_parameters=1000,
+        num_layers=2,
+        hidden_size=8,
+        tokens=10,
+        bf16=False,
+        gradient_checkpointing=False,
+        frozen_parameters=1000,
+    )
+    assert with_reference.frozen == 4000
+    assert with_reference.total == int((alone.total / 1.2 + 4000) * 1.2)
+    assert "frozen" in with_reference.describe() and "frozen" not in alone.describe()
+
+
+def test_lora_parameters_are_counted_as_peft_adds_them(tiny_gpt2):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from trainer.models import lora_targets
+
+    for requested in ("auto", "all-linear", ["c_attn"]):
+        model = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
+        targets = lora_targets(requested, model_type="gpt2")
+        counted = lora_parameters(model, rank=4, targets=targets)
+        wrapped = get_peft_model(model, LoraConfig(r=4, target_modules=targets))
+        added = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+        assert counted == added, requested
+
+
+def preflight_lines(objective, config, rows, tmp_path, write_rows):
+    lines = []
+    result = train(
+        objective=objective,
+        config={"max_steps": 1, "save_steps": 0, "batch_size": 2, "num_threads": 2, **config},
+        train_path=write_rows("train", rows),
+        output_dir=tmp_path / objective,
+        callbacks=TrainingCallbacks(on_log=lines.append),
+    )
+    assert result.status == "succeeded"
+    return [line for line in lines if line.startswith("memory preflight: about ")]
+
+
+def test_dpo_and_kto_runs_check_memory_counting_the_reference_copy(tmp_path, write_rows, tiny_gpt2):
+    full = preflight_lines(
+        "dpo", {"model": str(tiny_gpt2)}, tiny.pairwise_rows(4, seed=1), tmp_path, write_rows
+    )
+    lora = preflight_lines(
+        "kto",
+        {"model": str(tiny_gpt2), "lora": True},
+        tiny.unpaired_rows(4, seed=1),
+        tmp_path,
+        write_rows,
+    )
+    # The full-weight run holds a frozen reference copy; under LoRA the reference is the base itself.
+    assert len(full) == 1 and "frozen" in full[0]
+    assert len(lora) == 1 and "frozen" not in lora[0]
+
+
+def test_lipo_and_raft_runs_check_memory_before_training(
+    tmp_path, write_rows, tiny_gpt2, tiny_reward_model
+):
+    lipo = preflight_lines(
+        "lipo", {"model": str(tiny_gpt2)}, tiny.listwise_rows(4, seed=1), tmp_path, write_rows
+    )
+    raft = preflight_lines(
+        "raft",
+        {
+            "model": str(tiny_gpt2),
+            "reward_model": str(tiny_reward_model),
+            "num_samples": 2,
+            "max_new_tokens": 4,
+        },
+        tiny.prompt_rows(4, seed=1),
+        tmp_path,
+        write_rows,
+    )
+    assert len(lipo) == 1
+    # RAFT keeps its reward model loaded alongside the policy.
+    assert len(raft) == 1 and "frozen" in raft[0]
+
+
+def test_a_trl_run_that_cannot_fit_is_refused_before_training(tiny_gpt2):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2)
+    full = sum(p.numel() for p in model.parameters())
+    with pytest.raises(InsufficientMemoryError, match="refusing to start"):
+        check_training_fits(
+            model,
+            tokens=64,
+            device=CPU,
+            lora=False,
+            frozen_parameters=full,
+            available=full * 4 * 2,
+        )

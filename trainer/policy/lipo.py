@@ -106,6 +106,10 @@ def train_lipo(
         checkpoint_dir=output_dir / CHECKPOINT_SUBDIR,
         callbacks=callbacks,
         resume=resume,
+        # The largest micro-batch as padding makes it: every response of the longest list at the longest length.
+        peak_tokens=min(config.batch_size, len(lists))
+        * max((len(responses) for responses in lists), default=1)
+        * max((len(item.input_ids) for responses in lists for item in responses), default=1),
     )
     runtime = time.monotonic() - started
 

@@ -119,6 +119,10 @@ def train_raft(
         checkpoint_dir=output_dir / CHECKPOINT_SUBDIR,
         callbacks=callbacks,
         resume=resume,
+        peak_tokens=min(config.batch_size, len(examples))
+        * max((len(example.input_ids) for example in examples), default=1),
+        # The reward model stays loaded for the held-out reward-hacking watch.
+        frozen_parameters=sum(p.numel() for p in scorer.model.parameters()),
     )
     runtime = time.monotonic() - started
     return finish_policy_run(
