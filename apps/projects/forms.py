@@ -35,6 +35,21 @@ class ProjectForm(forms.ModelForm):
             # A disabled field keeps its stored value whatever is posted (project_update checks too).
             self.fields["kind"].disabled = True
             self.fields["kind"].help_text = "Fixed: the project already has tasks of this kind."
+        # Optional in a post: left out, they keep their stored (or default) value.
+        for name in ("qualification_tasks", "qualification_accuracy"):
+            self.fields[name].required = False
+
+    def clean_qualification_tasks(self):
+        value = self.cleaned_data.get("qualification_tasks")
+        return self.instance.qualification_tasks if value is None else value
+
+    def clean_qualification_accuracy(self):
+        value = self.cleaned_data.get("qualification_accuracy")
+        if value is None:
+            return self.instance.qualification_accuracy
+        if not 0 <= value <= 1:
+            raise forms.ValidationError("A share between 0 and 1, e.g. 0.8.")
+        return value
 
 
 class MemberForm(forms.Form):
