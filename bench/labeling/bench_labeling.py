@@ -18,7 +18,10 @@ What it does, start to end:
    judgments stored (201) inside it.
 5. After each level, checks the database: tasks whose judgments plus live leases exceed the
    overlap, and (task, annotator) pairs judged twice.
-6. Stops gunicorn, counts SQL statements per request (Django test client), drops the database.
+6. Then (unless --rules-pairs 0), on one more project, phases with autopilot's training rules
+   switched off and on, interleaved, with a rules checker running: CPU per judgment of each
+   (bench/labeling/rules_on_off.py).
+7. Stops gunicorn, counts SQL statements per request (Django test client), drops the database.
 
 Latency columns: `next` and `submit` are single HTTP requests; `request` pools both; `cycle`
 is next + submit, one judgment. The last line reports the 32-client level's per-request p99.
@@ -46,7 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-DB_NAME = "arbiter_bench"
+DB_NAME = os.environ.get("ARBITER_BENCH_DB", "arbiter_bench")  # a shared machine: one each
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 JUDGMENT_BODY = json.dumps(
@@ -504,6 +507,14 @@ def main() -> int:
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause after each judgment")
     parser.add_argument("--keep-db", action="store_true", help="leave arbiter_bench in place")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--rules-pairs", type=int, default=3,
+        help="then this many off/on pairs of phases with training rules (0: none; rules_on_off.py)",
+    )  # fmt: skip
+    parser.add_argument("--rules-clients", type=int, default=8, help="annotators in those phases")
+    parser.add_argument(
+        "--check-seconds", type=float, default=1.0, help="how often the rules checker runs"
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     n_annotators = max(32, *levels)
@@ -543,7 +554,7 @@ def main() -> int:
         seed = django_side(
             "seed",
             "--projects",
-            str(len(levels) + 1),
+            str(len(levels) + 1 + bool(args.rules_pairs)),
             "--tasks",
             str(args.tasks),
             "--annotators",
@@ -584,6 +595,26 @@ def main() -> int:
                 f"over-assigned {r['over_assigned']}, judged twice {r['double_judged']}",
                 flush=True,
             )
+        rules = None
+        if args.rules_pairs:
+            import rules_on_off
+
+            rules = rules_on_off.measure(
+                bench=sys.modules[__name__],
+                pairs=args.rules_pairs,
+                every=args.check_seconds,
+                project=seed["projects"][len(levels)],
+                pg_conn=pg_conn,
+                level_kwargs={
+                    "clients": args.rules_clients,
+                    "port": port,
+                    "tokens": seed["tokens"],
+                    "warmup": args.warmup,
+                    "duration": args.duration,
+                    "think_s": args.think_ms / 1000,
+                    "gunicorn_pid": proc.pid,
+                },
+            )
         stop_gunicorn(proc)
         queries = django_side(
             "queries", "--project", str(seed["projects"][-1]), "--token", seed["tokens"][0]
@@ -599,8 +630,15 @@ def main() -> int:
             drop_database()
     if args.json:
         args.json.write_text(
-            json.dumps({"config": config, "results": results, "queries": queries}, indent=1)
+            json.dumps(
+                {"config": config, "results": results, "queries": queries, "rules": rules},
+                indent=1,
+            )
         )
+    if rules:
+        import rules_on_off
+
+        rules_on_off.report(rules)
     print_report(results, config=config, queries=queries)
     bad = sum(r["over_assigned"] + r["double_judged"] for r in results)
     return 1 if bad else 0
