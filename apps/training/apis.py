@@ -30,6 +30,14 @@ class RunIn(serializers.Serializer):
     eval_share = serializers.FloatField(required=False, default=0.2, min_value=0.05, max_value=0.5)
     reward_run = serializers.IntegerField(required=False, allow_null=True, default=None)
     name = serializers.CharField(required=False, allow_blank=True, default="")
+    judges_weight = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Also train on the LLM judges' pairs at this weight (people's: 1); null: not.",
+    )
 
 
 @extend_schema(request=RunIn, responses={200: RunOut(many=True), 201: RunOut})
@@ -49,6 +57,7 @@ def run_list_api(request, project_id: int):
             eval_share=values["eval_share"],
             reward_run_id=values["reward_run"],
             name=values["name"],
+            judges_weight=values["judges_weight"],
         )
         return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
     paginator = PageNumberPagination()

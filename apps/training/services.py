@@ -198,9 +198,12 @@ def training_run_launch(
     eval_share: float = 0.2,
     reward_run_id: int | None = None,
     name: str = "",
+    judges_weight: float | None = None,
 ) -> TrainingRun:
     """Freezes the project's labels as a snapshot, checks that they suit the objective, and
-    queues the run on the training queue (once this transaction commits)."""
+    queues the run on the training queue (once this transaction commits). `judges_weight`: also
+    train on the LLM judges' pairs (apps/judges), each row weighted so (people's rows weigh 1);
+    None leaves them out."""
     spec, export_kind, config = training_config_validate(
         project=project,
         objective=objective,
@@ -208,9 +211,10 @@ def training_run_launch(
         eval_share=eval_share,
         reward_run_id=reward_run_id,
     )
-    snapshot = snapshot_create(
-        project=project, kind=export_kind, options={"split": eval_share, "split_seed": 0}, user=user
-    )
+    options = {"split": eval_share, "split_seed": 0}
+    if judges_weight is not None:
+        options.update(include_judges=True, judges_weight=judges_weight)
+    snapshot = snapshot_create(project=project, kind=export_kind, options=options, user=user)
     train_rows, eval_rows = snapshot.row_counts.get("train", 0), snapshot.row_counts.get("test", 0)
     if train_rows < MIN_TRAIN_ROWS or eval_rows < MIN_EVAL_ROWS:
         raise ApplicationError(

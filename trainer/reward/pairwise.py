@@ -29,8 +29,9 @@ class PairwiseTask:
     """Scores chosen and rejected separately with one scalar head; a (soft, weighted) Bradley-Terry loss.
 
     Each example's target holds: margin (annotated strength), preference (the soft label p, from the votes
-    and label smoothing), weight and adaptive_margin (1 and 0 until an ensemble estimate sets them), and
-    category (for per-category accuracy).
+    and label smoothing), weight (the row's `weight` column, 1 without one: an export that includes LLM
+    judges weights their rows below people's) and adaptive_margin (0), both until an ensemble estimate sets
+    them, and category (for per-category accuracy).
     """
 
     objective = "reward_pairwise"
@@ -52,7 +53,7 @@ class PairwiseTask:
                 target={
                     "margin": row.get("margin", 0.0),
                     "preference": self._preference(row),
-                    "weight": 1.0,
+                    "weight": float(row.get("weight") or 1.0),
                     "adaptive_margin": 0.0,
                     "category": row_category(row),
                 },
