@@ -137,3 +137,24 @@ def test_a_qualification_gates_an_annotators_labels_until_they_pass(page, live_s
     page.goto(f"{live_server.url}/projects/{project.pk}/team/")
     row = page.locator("tr[data-member=newcomer]")
     assert "Passed" in row.inner_text() and "1/1 right" in row.inner_text()
+
+
+def test_a_failed_qualification_stops_the_tasks_and_the_labels_never_count(
+    page, live_server, project
+):
+    project.qualification_tasks, project.qualification_accuracy = 1, 1.0
+    project.save()
+    gold = make_task(project, is_gold=True, gold_payload={"choice": "A"})
+    make_task(project)
+    membership_set(project=project, user=UserFactory(username="guesser"))
+
+    log_in(page, live_server, "guesser", PASSWORD)
+    page.goto(f"{live_server.url}/projects/{project.pk}/label/")
+    judge_shown_task(page, 1)  # "tie" where the gold answer is A: wrong
+    page.get_by_text("did not reach the accuracy this project asks for").wait_for()
+
+    assert Membership.objects.get(user__username="guesser").qualification == Qualification.FAILED
+    assert Judgment.objects.filter(task=gold, annotator__username="guesser").exists()
+    assert not counted_judgments().filter(annotator__username="guesser").exists()
+    gold.refresh_from_db()
+    assert gold.judgment_count == 0
