@@ -56,12 +56,18 @@ def roles_from_groups(groups: list[str]) -> dict[int, str]:
 
 @transaction.atomic
 def oidc_roles_apply(*, user: User, groups: list[str]) -> list[Membership]:
-    """Gives the user the project roles their groups grant (joining, or changing role). Roles
-    given by hand and groups the user left are not taken away here: an admin does that."""
+    """Gives the user the project roles their groups grant: joining, or raising an annotator to
+    admin. A role is never lowered or taken away here (not one given by hand, nor one whose
+    group the user left): an admin does that."""
     granted = roles_from_groups(groups)
     projects = Project.objects.in_bulk(list(granted))
+    admin_of = set(
+        Membership.objects.filter(user=user, role=Role.ADMIN).values_list("project_id", flat=True)
+    )
     memberships = []
     for project_id, role in granted.items():
+        if project_id in admin_of:
+            continue
         project = projects.get(project_id)
         if project is None:
             logger.warning(

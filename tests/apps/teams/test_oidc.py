@@ -72,3 +72,12 @@ def test_an_email_claim_alone_does_not_open_an_existing_account(configured):
     assert user != existing and user.username != existing.username
     assert OidcIdentity.objects.get(user=user).subject == "attacker-1"
     assert list(backend.filter_users_by_claims(claims)) == [user]
+
+
+def test_a_sign_in_never_lowers_an_admin_to_annotator(settings):
+    project = ProjectFactory()
+    settings.ARBITER_OIDC_GROUP_ROLES = {"labelers": {str(project.pk): "annotator"}}
+    user = UserFactory()
+    Membership.objects.create(project=project, user=user, role=Role.ADMIN)
+    oidc_roles_apply(user=user, groups=["labelers"])
+    assert Membership.objects.get(user=user).role == Role.ADMIN
