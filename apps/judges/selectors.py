@@ -208,18 +208,10 @@ def _count(values) -> dict[str, int]:
 # --- suggestions on the labeling page -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JudgeSuggestion:
-    judge: str
-    payload: dict  # canonical positions
-    consistent: bool  # both orders gave this verdict
-
-
-def task_judge_suggestions(task: Task) -> list[JudgeSuggestion]:
-    """The verdicts of the project's pre-labelling judges on the task (none unless an admin
-    turned a judge's pre-labelling on): the forward order's verdict, and whether the reversed
-    order agreed."""
-    suggestions = []
+def task_judge_suggestions(task: Task) -> list[tuple[str, dict, bool]]:
+    """(judge name, verdict, both orders agreed) of each of the project's pre-labelling judges
+    on the task — none unless an admin turned a judge's pre-labelling on. The verdict shown is
+    the as-stored order's (canonical positions)."""
     labels = (
         JudgeLabel.objects.filter(task=task, judge__prelabel=True, payload__isnull=False)
         .select_related("judge")
@@ -228,15 +220,12 @@ def task_judge_suggestions(task: Task) -> list[JudgeSuggestion]:
     by_judge: dict[int, list[JudgeLabel]] = defaultdict(list)
     for label in labels:
         by_judge[label.judge_id].append(label)
+    suggestions = []
     for judge_labels in by_judge.values():
         first = judge_labels[0]
         kind = judged_kind(task_kind=task.kind, size=len(first.display_order))
         _, _, inconsistent = judge_units(kind, [label.payload for label in judge_labels])
-        suggestions.append(
-            JudgeSuggestion(
-                judge=first.judge.name, payload=first.payload, consistent=not inconsistent
-            )
-        )
+        suggestions.append((first.judge.name, first.payload, not inconsistent))
     return suggestions
 
 

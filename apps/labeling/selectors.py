@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -33,6 +33,9 @@ class LabelingView:
     principles: list[Principle]
     rubric_items: list[RubricItem]
     suggested_scores: dict[int, float] | None = None  # canonical position -> reward-model score
+    # Verdicts of LLM judges an admin set to pre-label (apps/judges): [(judge name, canonical
+    # payload, whether both orders agreed)]; empty unless a judge's pre-labelling is on.
+    judge_suggestions: list[tuple[str, dict, bool]] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -53,6 +56,32 @@ class LabelingView:
     def originals(self) -> dict[str, str]:
         """Each shown response's text by canonical position: what a rewrite starts from."""
         return {str(s.position): s.response.text for s in self.shown}
+
+    @property
+    def judge_suggestion_lines(self) -> list[tuple[str, str, bool]]:
+        """Each pre-labelling judge's verdict in the screen's words (sides, not letters)."""
+        side = {s.letter: ("Left" if s.side == 0 else "Right") for s in self.shown}
+        lines = []
+        for name, payload, consistent in self.judge_suggestions:
+            choice = payload.get("choice")
+            if choice in side and len(self.shown) == 2:
+                text = f"{side[choice]} is {payload.get('strength') or ''} better"
+            elif choice == "tie":
+                text = "A tie"
+            elif choice == "both_bad":
+                text = "Both bad"
+            elif "labels" in payload:
+                text = ", ".join("good" if up else "bad" for up in payload["labels"])
+            elif payload.get("ranks"):
+                ranked = sorted(zip(payload["ranks"], "ABCDEFGH", strict=False))
+                text = "Ranking " + " > ".join(letter for _, letter in ranked)
+            elif "verdicts" in payload:
+                yes = sum(v["verdict"] == "yes" for v in payload["verdicts"])
+                text = f"{yes} of {len(payload['verdicts'])} principles met"
+            else:
+                continue
+            lines.append((name, " ".join(text.split()), consistent))
+        return lines
 
     @property
     def consequence_revealed(self) -> bool:
@@ -111,6 +140,7 @@ def labeling_view(*, assignment: Assignment) -> LabelingView:
         principles=principles,
         rubric_items=list(project.rubric_items.filter(is_active=True)),
         suggested_scores=_suggested_scores(task) if project.show_suggestions else None,
+        judge_suggestions=_judge_suggestions_source(task) if _judge_suggestions_source else [],
     )
 
 
@@ -123,6 +153,16 @@ _scores_source: ScoresSource | None = None
 def scores_source_set(source: ScoresSource | None) -> None:
     global _scores_source
     _scores_source = source
+
+
+# The same for LLM judges' verdicts: apps/judges plugs in its reader (`judge_suggestions_source_set`).
+JudgeSuggestionsSource = Callable[[Task], list[tuple[str, dict, bool]]]
+_judge_suggestions_source: JudgeSuggestionsSource | None = None
+
+
+def judge_suggestions_source_set(source: JudgeSuggestionsSource | None) -> None:
+    global _judge_suggestions_source
+    _judge_suggestions_source = source
 
 
 def _suggested_scores(task: Task) -> dict[int, float] | None:
