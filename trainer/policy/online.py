@@ -234,5 +234,7 @@ def _train_online(
         runtime=runtime,
         output_dir=output_dir,
         callbacks=callbacks,
+        # The win rate over the base is judged by the judge or, as for RAFT, by the first reward model.
+        judge_dir=config.judge_reward_model or next(iter(config.reward_models), None),
         training_reward=lambda prompts, texts: reward.scores(prompts, texts)[0],
     )

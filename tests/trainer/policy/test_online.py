@@ -76,6 +76,7 @@ def test_online_objective_trains_on_a_reward_model_and_reports_the_watch(
         "watch_train_reward_gain",
         "watch_heldout_judge_gain",
         "watch_hacking_suspected",
+        "win_rate_vs_base",
     } <= set(metrics)
     # The same model as training reward and held-out judge: the two gains agree, so no flag.
     assert metrics["watch_train_reward_gain"] == pytest.approx(metrics["watch_heldout_judge_gain"])
