@@ -126,6 +126,10 @@ def generation_job_create(
     for each of them; tasks of the project's kind are made from each prompt's new responses."""
     if project.kind == FeedbackKind.CHAT:
         raise ApplicationError("Chat projects get their replies live, in the chat.")
+    if project.kind == FeedbackKind.DEMONSTRATION:
+        raise ApplicationError(
+            "In a demonstration project the annotators write the responses; import prompts only."
+        )
     entries = resolve_backends(project=project, user=user, specs=backends)
     _check_sampling(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, batch_size=batch_size

@@ -76,6 +76,9 @@ def _scored_judgments(project: Project) -> list[Judgment]:
 
 def _ratings(kind: str, judgments: list[Judgment]) -> tuple[dict, str, str]:
     ratings: dict = defaultdict(dict)
+    if kind == FeedbackKind.DEMONSTRATION:
+        # Answers written from scratch have no shared scale to agree on.
+        return ratings, "nominal", "none: demonstrations are written, not rated"
     if kind in (FeedbackKind.PAIRWISE, FeedbackKind.HINDSIGHT):
         for j in judgments:
             if (value := signed_strength(j.payload)) is not None:
