@@ -314,11 +314,19 @@ def _judgment_submit(
         Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
     cycles_after_new_judgment(judgment)
     # The task row is locked, so its count plus this judgment is exact.
-    _announce(project=project, judgment=judgment, task=task, count=task.judgment_count + counts)
+    _announce(
+        project=project,
+        judgment=judgment,
+        task=task,
+        count=task.judgment_count + counts,
+        counted=counts,
+    )
     return Submission(judgment=judgment, created=True)
 
 
-def _announce(*, project: Project, judgment: Judgment, task: Task, count: int) -> None:
+def _announce(
+    *, project: Project, judgment: Judgment, task: Task, count: int, counted: bool = True
+) -> None:
     """Domain events, heard by subscribers (webhooks, ...) once the judgment commits."""
     events.emit(
         EventName.JUDGMENT_SUBMITTED,
@@ -331,6 +339,8 @@ def _announce(*, project: Project, judgment: Judgment, task: Task, count: int) -
             "phase": judgment.phase,
             "payload": judgment.payload,
             "submitted_at": judgment.submitted_at.isoformat() if judgment.submitted_at else None,
+            # False while the annotator's labels do not count (still qualifying).
+            "counted": counted,
         },
     )
     if count == project.overlap:
