@@ -293,8 +293,11 @@ def policy_gate(
     config = challenger.config or {}
     if judge is None:
         return Verdict(False, "no champion reward model to judge the policy")
+    # RAFT, GRPO and RLOO are judged by the (first) reward model they train on when none is named.
     judged_by = config.get("judge_reward_model") or (
-        config.get("reward_model") if challenger.objective == "raft" else None
+        config.get("reward_model")
+        if challenger.objective == "raft"
+        else next(iter(config.get("reward_models") or []), None)
     )
     if judged_by != f"run:{judge.pk}":
         return Verdict(
@@ -309,6 +312,12 @@ def policy_gate(
     win_rate = (challenger.metrics or {}).get("win_rate_vs_base")
     if win_rate is None:
         return Verdict(False, "the run measured no win rate")
+    if (challenger.metrics or {}).get("watch_hacking_suspected"):
+        return Verdict(
+            False,
+            "reward hacking suspected: its training reward rose on held-out prompts while the "
+            "held-out judge's fell",
+        )
     against = f"champion run {champion.pk}" if champion else f"base model {config.get('model')}"
     metrics = {"win_rate": win_rate, "threshold": threshold, "judge_run": judge.pk}
     text = f"win rate {win_rate:.3f} over {against}, judged by reward run {judge.pk}"

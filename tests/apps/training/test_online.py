@@ -236,3 +236,31 @@ def test_the_launch_form_turns_online_fields_into_the_trainer_config(
         objectives=["rloo"],
     )
     assert not bad.is_valid() and "reward_weights" in bad.errors
+
+
+def test_the_autopilot_gate_judges_grpo_by_its_reward_model_and_refuses_a_suspected_hacker(
+    labeled_project, settings
+):
+    from apps.autopilot.champions import policy_gate
+
+    judge = reward_run(labeled_project, settings, minutes_ago=1)
+
+    def challenger(**metrics):
+        return TrainingRun.objects.create(
+            project=labeled_project,
+            objective="grpo",
+            family="policy",
+            config={"model": "base:models/tiny", "reward_models": [f"run:{judge.pk}"]},
+            status=RunStatus.SUCCEEDED,
+            metrics={"win_rate_vs_base": 0.75, **metrics},
+            created_by=labeled_project.created_by,
+        )
+
+    fair = policy_gate(
+        challenger=challenger(watch_hacking_suspected=0.0), champion=None, judge=judge
+    )
+    assert fair.promote, fair.reason
+    hacker = policy_gate(
+        challenger=challenger(watch_hacking_suspected=1.0), champion=None, judge=judge
+    )
+    assert not hacker.promote and "reward hacking suspected" in hacker.reason
