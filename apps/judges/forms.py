@@ -61,3 +61,15 @@ class JudgeRunForm(forms.Form):
     only_unjudged = forms.BooleanField(
         required=False, initial=True, label="Only tasks this judge has not labelled"
     )
+
+
+class PolicyEvalForm(forms.Form):
+    """A succeeded policy run of the project, compared with its base model by the judge."""
+
+    run = forms.TypedChoiceField(coerce=int, label="Policy run")
+    prompts = forms.IntegerField(min_value=1, max_value=1000, initial=32)
+    max_tokens = forms.IntegerField(min_value=1, max_value=4096, initial=64)
+
+    def __init__(self, *args, runs=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["run"].choices = [(r.pk, f"run {r.pk}: {r.name}") for r in runs]

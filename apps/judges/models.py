@@ -54,8 +54,9 @@ class Judge(models.Model):
 
 
 class JudgeJob(Job):
-    """A judge labelling a frozen list of tasks, each in both orders, on a worker; a rerun skips
-    the tasks this job has already judged in both orders (each batch commits whole)."""
+    """A judge labelling a frozen list of tasks, each in both orders, on a worker — or, with a
+    `policy_run`, comparing a policy's answers with its base model's; a rerun skips what the
+    job has already judged (each batch commits whole)."""
 
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="judge_jobs"
@@ -71,6 +72,20 @@ class JudgeJob(Job):
     labels_written = models.PositiveIntegerField(default=0)
     unparsed = models.PositiveIntegerField(
         default=0, help_text="Replies that gave no verdict: stored with their reply, no payload."
+    )
+    # A policy evaluation instead of labelling: the run's policy and its base model answer the
+    # frozen prompts (item_ids are prompt ids then), and the judge compares the two answers.
+    policy_run = models.ForeignKey(
+        "training.TrainingRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="judge_evaluations",
+    )
+    results = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Policy evaluations: settings, each prompt's score and the win rate so far.",
     )
 
     class Meta:

@@ -479,6 +479,154 @@ def _run(job: JudgeJob, runner: JudgeRunner, *, should_stop) -> bool:
     return True
 
 
+# --- policy evaluation --------------------------------------------------------------------------
+
+MAX_EVAL_PROMPTS = 1000
+
+
+@transaction.atomic
+def judge_policy_eval_create(
+    *,
+    judge: Judge,
+    user: User,
+    run_id: int,
+    prompts: int = 32,
+    max_tokens: int = 64,
+    batch_size: int | None = None,
+) -> JudgeJob:
+    """Queues the judge comparing a succeeded policy run's answers with its base model's on the
+    project's first `prompts` prompts (greedy, `max_tokens` each): the policy's win rate against
+    its base by this judge, to set beside the reward model's."""
+    from apps.corpus.models import Prompt
+    from apps.training.models import RunStatus, TrainingRun
+
+    project = judge.project
+    _check_admin(project=project, user=user)
+    run = TrainingRun.objects.filter(
+        pk=run_id, project=project, family="policy", status=RunStatus.SUCCEEDED
+    ).first()
+    if run is None:
+        raise ApplicationError(f"Run {run_id} is not a succeeded policy run of this project.")
+    base = (run.config or {}).get("model")
+    if not base:
+        raise ApplicationError(f"Run {run.pk} names no base model to compare it with.")
+    model_reference_check(
+        reference=base, project=project, family="policy", what="the run's base model", adapters=True
+    )
+    if not 1 <= int(prompts) <= MAX_EVAL_PROMPTS:
+        raise ApplicationError(f"Evaluate on 1 to {MAX_EVAL_PROMPTS} prompts.")
+    if not 1 <= int(max_tokens) <= MAX_TOKENS:
+        raise ApplicationError(f"Max tokens must be between 1 and {MAX_TOKENS}.")
+    ids = list(
+        Prompt.objects.filter(project=project)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: int(prompts)]
+    )
+    if not ids:
+        raise ApplicationError("The project has no prompts to evaluate the policy on.")
+    job = JudgeJob.objects.create(
+        project=project,
+        judge=judge,
+        created_by=user,
+        policy_run=run,
+        item_ids=ids,
+        batch_size=_batch_size(batch_size or judge.batch_size),
+        total=len(ids),
+        results={"max_tokens": int(max_tokens), "base_model": base, "outcomes": {}},
+    )
+    job_enqueue(job)
+    return job
+
+
+def policy_score(payloads: list[dict | None]) -> float:
+    """One prompt's score for the policy (canonical A) against its base (B): 1 when both orders
+    prefer the policy, 0 when both prefer the base, 0.5 otherwise (a tie, both bad, orders that
+    disagree, or a reply without a verdict)."""
+    choices = {(p or {}).get("choice") for p in payloads}
+    if len(payloads) == 2 and choices == {"A"}:
+        return 1.0
+    if len(payloads) == 2 and choices == {"B"}:
+        return 0.0
+    return 0.5
+
+
+def _eval_summary(outcomes: dict[str, float]) -> dict:
+    scores = list(outcomes.values())
+    return {
+        "n": len(scores),
+        "wins": sum(s == 1.0 for s in scores),
+        "losses": sum(s == 0.0 for s in scores),
+        "ties": sum(s == 0.5 for s in scores),
+        "win_rate": sum(scores) / len(scores) if scores else None,
+    }
+
+
+def _run_policy_eval(job: JudgeJob, runner: JudgeRunner, *, should_stop) -> bool:
+    from apps.corpus.models import Prompt
+
+    project, run = job.project, job.policy_run
+    folders = [
+        model_reference_path(
+            reference=reference, project=project, family="policy", what=what, adapters=True
+        )
+        for reference, what in (
+            (f"run:{run.pk}", "the policy"),
+            (job.results["base_model"], "the run's base model"),
+        )
+    ]
+    template = template_for(job.judge.templates, "pairwise")
+    max_tokens = int(job.results.get("max_tokens", 64))
+    outcomes = dict(job.results.get("outcomes", {}))
+    todo = [pk for pk in job.item_ids if str(pk) not in outcomes]
+    with ExitStack() as stack:
+        policy, base = (
+            stack.enter_context(
+                backend_from_config({"type": "transformers", "model": folder, "device": "auto"})
+            )
+            for folder in folders
+        )
+        for start in range(0, len(todo), job.batch_size):
+            if should_stop():
+                return False
+            prompts = list(
+                Prompt.objects.filter(pk__in=todo[start : start + job.batch_size]).order_by("pk")
+            )
+            conversations = [p.messages for p in prompts]
+            answers = [
+                model.generate_batch(conversations, n=1, temperature=0.0, max_tokens=max_tokens)
+                for model in (policy, base)
+            ]
+            planned = []
+            for prompt, mine, theirs in zip(prompts, *answers, strict=True):
+                texts = [mine[0], theirs[0]]  # A: the policy, B: its base
+                for display in ([0, 1], [1, 0]):
+                    shown = [texts[k] for k in display]
+                    values = template_values(
+                        kind="pairwise",
+                        messages=prompt.messages,
+                        guidelines=project.guidelines,
+                        shown=shown,
+                    )
+                    request = JudgeRequest(
+                        kind="pairwise",
+                        text=fill(template, values),
+                        messages=prompt.messages,
+                        shown=shown,
+                    )
+                    planned.append((prompt.pk, display, request))
+            replies = runner.judge_batch([request for *_, request in planned])
+            per_prompt: dict[int, list] = {}
+            for (pk, display, _), reply in zip(planned, replies, strict=True):
+                payload = reply.payload and to_canonical("pairwise", reply.payload, display)
+                per_prompt.setdefault(pk, []).append(payload)
+            outcomes.update({str(pk): policy_score(p) for pk, p in per_prompt.items()})
+            results = {**job.results, "outcomes": outcomes, **_eval_summary(outcomes)}
+            JudgeJob.objects.filter(pk=job.pk).update(done=len(outcomes), results=results)
+            job.results = results
+            crash_point("judges.batch_written")
+    return True
+
+
 def judge_job_run(*, job_id: int, worker: str) -> JudgeJob:
     """Runs the job to its end: succeeded, cancelled (between batches) or failed with the reason.
     Safe to run twice: a finished job, or one another live worker holds, is left as is; a run
@@ -486,7 +634,7 @@ def judge_job_run(*, job_id: int, worker: str) -> JudgeJob:
     claimed = job_claim(JudgeJob, job_id, worker=worker)
     if claimed is None:
         return JudgeJob.objects.get(pk=job_id)
-    job = JudgeJob.objects.select_related("project", "judge").get(pk=claimed.pk)
+    job = JudgeJob.objects.select_related("project", "judge", "policy_run").get(pk=claimed.pk)
     try:
         with ExitStack() as stack:
             stack.enter_context(Heartbeat(claimed))
@@ -496,7 +644,10 @@ def judge_job_run(*, job_id: int, worker: str) -> JudgeJob:
                 crash_point("judges.between_batches")
                 return job_should_stop(claimed)
 
-            finished = _run(job, runner, should_stop=should_stop)
+            if job.policy_run_id:
+                finished = _run_policy_eval(job, runner, should_stop=should_stop)
+            else:
+                finished = _run(job, runner, should_stop=should_stop)
     except GenerationError as exc:
         job_fail_claim(claimed, exc.reason)
     except (BackendConfigError, ApplicationError) as exc:

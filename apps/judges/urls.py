@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/<int:project_id>/judges/calibration/", views.calibration, name="calibration"),
     path("judges/<int:judge_id>/", views.judge_detail, name="detail"),
     path("judges/<int:judge_id>/run/", views.judge_run, name="run"),
+    path("judges/<int:judge_id>/evaluate/", views.judge_evaluate, name="evaluate"),
     path("judges/<int:judge_id>/delete/", views.judge_remove, name="delete"),
     path("judge-jobs/<int:job_id>/", views.job_detail, name="job"),
     path("judge-jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
 from apps.generation.endpoints import display_backend_config
-from apps.judges.forms import JudgeForm, JudgeRunForm, JudgeSettingsForm
+from apps.judges.forms import JudgeForm, JudgeRunForm, JudgeSettingsForm, PolicyEvalForm
 from apps.judges.prompts import KINDS, template_for
 from apps.judges.selectors import (
     calibration_report,
@@ -22,6 +22,7 @@ from apps.judges.services import (
     judge_job_cancel,
     judge_job_create,
     judge_job_resume,
+    judge_policy_eval_create,
     judge_update,
 )
 from apps.projects.models import Role
@@ -87,6 +88,7 @@ def judge_detail(request: HttpRequest, judge_id: int) -> HttpResponse:
         "bias": judge_position_bias(judge=judge),
         "jobs": judge.jobs.all()[:20],
         "run_form": JudgeRunForm(),
+        "eval_form": PolicyEvalForm(runs=_policy_runs(judge)),
     }
     status = 422 if request.method == "POST" else 200
     return render(request, "judges/detail.html", context, status=status)
@@ -103,6 +105,36 @@ def judge_run(request: HttpRequest, judge_id: int) -> HttpResponse:
             judge=judge,
             user=request.user,
             only_unjudged=form.cleaned_data.get("only_unjudged", False),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("judges:detail", judge_id=judge.pk)
+    return redirect("judges:job", job_id=job.pk)
+
+
+def _policy_runs(judge):
+    from apps.training.models import RunStatus, TrainingRun
+
+    return TrainingRun.objects.filter(
+        project=judge.project_id, family="policy", status=RunStatus.SUCCEEDED
+    ).order_by("-pk")[:50]
+
+
+@login_required
+@require_POST
+def judge_evaluate(request: HttpRequest, judge_id: int) -> HttpResponse:
+    judge = judge_get_for_admin(user=request.user, judge_id=judge_id)
+    form = PolicyEvalForm(request.POST, runs=_policy_runs(judge))
+    if not form.is_valid():
+        messages.error(request, "Choose a succeeded policy run, a prompt count and max tokens.")
+        return redirect("judges:detail", judge_id=judge.pk)
+    try:
+        job = judge_policy_eval_create(
+            judge=judge,
+            user=request.user,
+            run_id=form.cleaned_data["run"],
+            prompts=form.cleaned_data["prompts"],
+            max_tokens=form.cleaned_data["max_tokens"],
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)

@@ -68,6 +68,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "judges:calibration": {"GET": ADMINS},
     "judges:detail": {"GET": ADMINS, "POST": ADMINS},
     "judges:run": {"POST": ADMINS},
+    "judges:evaluate": {"POST": ADMINS},
     "judges:delete": {"POST": ADMINS},
     "judges:job": {"GET": ADMINS},
     "judges:job-cancel": {"POST": ADMINS},
