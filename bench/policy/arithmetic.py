@@ -18,7 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 
-MAX_OPERAND = 19
+MAX_OPERAND = 9
 NUMBERS = [str(n) for n in range(2 * MAX_OPERAND + 2)]  # every sum and every wrong answer
 WORDS = ["what", "is", "+", "?", "the", "answer", "."]
 _PROMPT = re.compile(r"^what is (\d+) \+ (\d+) \?$")

@@ -46,9 +46,9 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
 def pretrain(
     directory: Path,
     *,
-    copies: int = 24,
+    copies: int = 64,
     right_share: float = 0.5,
-    epochs: int = 6,
+    epochs: int = 8,
     batch_size: int = 64,
     learning_rate: float = 3e-3,
     seed: int = 0,

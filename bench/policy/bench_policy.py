@@ -8,13 +8,13 @@ What it does, start to end:
 1. Pretrains a tiny GPT-2 (about 0.1 M parameters, word-level tokenizer built here; nothing is
    downloaded) from scratch on small additions, `what is 13 + 4 ?` → `the answer is 17 .`, from a
    corpus that is right only half the time (arithmetic.py): the base model is mediocre by
-   construction. 80 of the 400 problems are held out: the app never sees them.
+   construction. 20 of the 100 problems (operands 0-9) are held out: the app never sees them.
 2. Creates a fresh PostgreSQL database, migrates it, starts real Celery workers (one on the
    default queue, one on the training queue, kombu's filesystem broker) and seeds one pairwise
    project (each task judged by `--overlap` annotators) with an admin and `--annotators`
    label-scope API tokens.
-3. Samples the base model on the 320 other problems (temperature 1, fixed seed) and imports each
-   prompt with two different samples as one pairwise task, through the import API.
+3. Samples the base model on the 80 other problems (temperature 1, fixed seed) and imports each
+   prompt with two different samples as `--tasks-per-prompt` pairwise tasks, through the import API.
 4. Simulated annotators label over the HTTP API (next task, then submit; Django's test client
    drives the full URL, middleware, authentication and view stack): the right answer wins, two
    wrong ones are both bad, and `--noise` of their verdicts are wrong.
@@ -23,7 +23,7 @@ What it does, start to end:
    that reward model; KTO trains on the same labels unpaired (the pairs export, chosen → good,
    rejected → bad, imported into a thumbs project through the dataset-import API, as a user
    would). The training worker runs them.
-6. Each policy, and the base, samples the 80 held-out prompts (8 samples each, temperature 1,
+6. Each policy, and the base, samples the 20 held-out prompts (16 samples each, temperature 1,
    fixed seed); the hidden checker scores them. Also printed: greedy success, KL to the base
    (nats per completion) and mean completion length.
 
@@ -54,7 +54,7 @@ from bench.loop.bench_loop import pg_admin  # noqa: E402
 from bench.policy import arithmetic  # noqa: E402
 
 OBJECTIVES = ("dpo", "kto", "raft", "grpo", "rloo")
-HELD_OUT = 80
+HELD_OUT = 20
 SPLIT_SEED = 0
 CPU = {"device": "cpu", "num_threads": 1, "save_steps": 0, "seed": 0, "max_length": 32}
 # Hyperparameters, tuned by hand on the annotators' labels only (a few runs of this bench); the
@@ -63,14 +63,14 @@ REWARD_CONFIG = {
     **CPU,
     "input_template": "joined",
     "pooling": "last",
-    "learning_rate": 1e-3,
-    "num_epochs": 3,
-    "batch_size": 16,
+    "learning_rate": 3e-3,
+    "num_epochs": 15,
+    "batch_size": 32,
 }
 POLICY_EVAL = {"eval_max_prompts": 32, "eval_max_new_tokens": 8}
 POLICY_CONFIGS = {
-    "dpo": {"learning_rate": 1e-3, "beta": 0.1, "num_epochs": 2, "batch_size": 16},
-    "kto": {"learning_rate": 1e-3, "beta": 0.1, "num_epochs": 2, "batch_size": 16},
+    "dpo": {"learning_rate": 2e-4, "beta": 0.1, "num_epochs": 2, "batch_size": 16},
+    "kto": {"learning_rate": 2e-4, "beta": 0.1, "num_epochs": 2, "batch_size": 16},
     "raft": {
         "learning_rate": 1e-3,
         "num_epochs": 2,
@@ -79,16 +79,16 @@ POLICY_CONFIGS = {
         "max_new_tokens": 8,
     },
     "grpo": {
-        "learning_rate": 1e-3,
-        "beta": 0.04,
+        "learning_rate": 1e-4,
+        "beta": 0.1,
         "batch_size": 16,
         "num_generations": 4,
         "max_new_tokens": 8,
         "num_epochs": 1,
     },
     "rloo": {
-        "learning_rate": 1e-3,
-        "beta": 0.04,
+        "learning_rate": 1e-4,
+        "beta": 0.1,
         "batch_size": 16,
         "num_generations": 4,
         "max_new_tokens": 8,
@@ -232,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlap", type=int, default=3, help="annotators per pair")
     parser.add_argument("--annotators", type=int, default=4)
     parser.add_argument("--objectives", default=",".join(OBJECTIVES))
-    parser.add_argument("--samples", type=int, default=8, help="held-out samples per prompt")
-    parser.add_argument("--pretrain-epochs", type=int, default=12)
+    parser.add_argument("--samples", type=int, default=16, help="held-out samples per prompt")
+    parser.add_argument("--tasks-per-prompt", type=int, default=4)
+    parser.add_argument("--pretrain-epochs", type=int, default=8)
     parser.add_argument("--db", default="arbiter_bench_policy")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait per run")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     base_dir = work / "models" / "tiny-lm"
     base_dir.mkdir(parents=True)
     app_problems, held_out = arithmetic.split_problems(held_out=HELD_OUT, seed=SPLIT_SEED)
-    info = pretrain(base_dir, epochs=args.pretrain_epochs, log=log)
+    info = pretrain(base_dir, epochs=args.pretrain_epochs, copies=64, log=log)
     log(
         f"base model: {info['parameters'] / 1e6:.2f} M parameters, {info['steps']:.0f} steps on "
         f"{info['sequences']:.0f} sequences in {info['seconds']:.0f} s"
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"base: {base.as_dict()}")
     rows = base_pairs(base_dir, app_problems, seed=7)
     log(f"{len(rows)} of {len(app_problems)} problems gave two different base samples")
+    rows = rows * args.tasks_per_prompt
 
     pg_admin(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
     pg_admin(f'CREATE DATABASE "{args.db}"')
