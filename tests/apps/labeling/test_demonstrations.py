@@ -14,7 +14,7 @@ from apps.core.jobs import JobStatus
 from apps.feedback.models import Judgment
 from apps.generation.services import generation_job_create
 from apps.imports.services import import_job_create, import_job_run
-from apps.labeling.models import Task
+from apps.labeling.models import Assignment, Task
 from apps.projects.models import FeedbackKind
 from tests.factories import UserFactory, add_member, api_token, make_task
 
@@ -176,3 +176,30 @@ def test_the_task_review_shows_the_written_answer_as_sanitized_markdown(
 
     assert "<strong>answer</strong>" in page
     assert "<script>alert(1)" not in page
+
+
+def test_without_javascript_the_form_stores_a_rewrite(client, project):
+    project.allow_rewrite = True
+    project.save()
+    make_task(project, texts=["Tides come from wind.", "Tides come from the moon."])
+    annotator = add_member(project, UserFactory())
+    client.force_login(annotator)
+    page = client.get(reverse("labeling:label", args=[project.pk])).content.decode()
+    assert 'name="written_response"' in page and 'name="edited_position"' in page
+    assert 'id="rewrite-originals"' in page  # the originals, for the script, as JSON
+    assignment = Assignment.objects.get(annotator=annotator)
+
+    answer = client.post(
+        reverse("labeling:submit", args=[project.pk, assignment.pk]),
+        {
+            "choice": "B",
+            "strength": "clearly",
+            "written_response": "Tides come from the moon's pull.",
+            "edited_position": "1",
+        },
+    )
+
+    assert answer.status_code == 302
+    judgment = Judgment.objects.get()
+    assert judgment.written_response == "Tides come from the moon's pull."
+    assert judgment.edited_response.text == "Tides come from the moon."
