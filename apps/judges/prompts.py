@@ -71,6 +71,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 }
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
 def judged_kind(*, task_kind: str, size: int) -> str:
@@ -93,7 +94,9 @@ def check_template(*, kind: str, template: str) -> str:
         raise ApplicationError(f"Unknown judge kind {kind!r}.")
     if len(template) > MAX_TEMPLATE:
         raise ApplicationError(f"A template may be at most {MAX_TEMPLATE} characters.")
-    used = set(_VARIABLE.findall(template))
+    # Anything in double braces must be a known name: `{{ settings.SECRET_KEY }}` would be sent
+    # as it is (nothing is ever evaluated), but an admin who wrote it expected something else.
+    used = {name.strip() for name in _BRACES.findall(template)}
     unknown = sorted(used - set(VARIABLES[kind]))
     if unknown:
         raise ApplicationError(
