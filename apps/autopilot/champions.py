@@ -1,10 +1,11 @@
 """The champion registry and its gate: a finished run is a challenger, promoted only if it beats
 the champion on the same held-out data; every decision is recorded.
 
-Reward models are measured on the project's frozen evaluation pairs (`FrozenEvalRow`: held-out
-pairs frozen, label and all, after the first gate that saw their prompt) and on its pairwise gold
-tasks (never exported, so never trained on; their known answer is the label). Challenger and
-champion are scored on exactly the same items, minus any whose prompt either of them trained on,
+Reward models are measured on the project's frozen evaluation pairs (`FrozenEvalRow`: every
+held-out judgment, or pair, frozen label and all after the first gate that saw it) and on its
+pairwise gold tasks (never exported, so never trained on; their known answer is the label).
+Challenger and champion are scored on exactly the same items, minus any whose prompt either of
+them trained on (a prompt is what the snapshot's split holds out: a prompt row),
 and compared item by item: the challenger is promoted only if the lower end of the
 paired-bootstrap interval of its accuracy gain is above a margin, so a challenger that is no
 better and happened to win a small, noisy set stays out. Policies are
@@ -109,20 +110,39 @@ def bootstrap_interval(
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
-def frozen_eval_rows_extend(*, project_id: int, rows: list[dict]) -> int:
-    """Freezes held-out pairs whose prompt the set does not hold yet, with their labels as they
-    are now; a prompt already frozen keeps its rows."""
-    known = set(
-        FrozenEvalRow.objects.filter(project_id=project_id).values_list("prompt_key", flat=True)
+def _prompt_of(row: dict) -> str:
+    """The prompt a row belongs to as the snapshot's split knows it: its prompt id (the split's
+    unit; two prompts may share a text), else its text."""
+    if row.get("prompt_id") is not None:
+        return f"id:{row['prompt_id']}"
+    return _key(row["prompt"])
+
+
+def _frozen_key(row: dict) -> str:
+    """One frozen row per judgment (a per-judgment snapshot), else per pair of responses (an
+    aggregated one): its label is the one first seen, and never changes."""
+    if row.get("judgment_id") is not None:
+        return _key({"judgment_id": row["judgment_id"]})
+    return _key(
+        {"prompt": row["prompt"], "pair": sorted(_key(row[s]) for s in ("chosen", "rejected"))}
     )
-    new = [
-        FrozenEvalRow(
-            project_id=project_id, prompt_key=_key(row["prompt"]), row_key=_key(row), row=row
-        )
-        for row in rows
-        if _key(row["prompt"]) not in known
-    ]
-    FrozenEvalRow.objects.bulk_create(new, ignore_conflicts=True)
+
+
+def frozen_eval_rows_extend(*, project_id: int, rows: list[dict]) -> int:
+    """Freezes the held-out rows the set does not hold yet, with their labels as they are now: a
+    judgment, or a pair, already frozen keeps its label."""
+    known = {
+        _frozen_key(row)
+        for row in FrozenEvalRow.objects.filter(project_id=project_id).values_list("row", flat=True)
+    }
+    new = {}
+    for row in rows:
+        key = _frozen_key(row)
+        if key not in known and key not in new:
+            new[key] = FrozenEvalRow(
+                project_id=project_id, prompt_key=_key(row["prompt"]), row_key=key, row=row
+            )
+    FrozenEvalRow.objects.bulk_create(list(new.values()), ignore_conflicts=True)
     return len(new)
 
 
@@ -149,6 +169,7 @@ def gold_eval_rows(*, project_id: int, form: str = "standard") -> list[dict]:
         chosen, rejected = texts if choice == "A" else texts[::-1]
         rows.append(
             {
+                "prompt_id": prompt_id,
                 "prompt": prompts[prompt_id],
                 "chosen": completion_value(chosen, form),
                 "rejected": completion_value(rejected, form),
@@ -217,7 +238,7 @@ def _trained_prompts(run: TrainingRun | None) -> set[str]:
     if run is None or run.snapshot is None:
         return set()
     train_rows, _ = _run_files(run)
-    return {_key(row["prompt"]) for row in train_rows}
+    return {_prompt_of(row) for row in train_rows}
 
 
 def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Verdict:
@@ -243,19 +264,19 @@ def reward_gate(*, challenger: TrainingRun, champion: TrainingRun | None) -> Ver
             "the project's first reward model",
             {"challenger_accuracy": accuracy, "eval_pairs": len(first)},
         )
-    trained_on = {_key(row["prompt"]) for row in train_rows} | _trained_prompts(champion)
+    trained_on = {_prompt_of(row) for row in train_rows} | _trained_prompts(champion)
     frozen = [
         row
         for row in FrozenEvalRow.objects.filter(project_id=challenger.project_id).values_list(
             "row", flat=True
         )
-        if _key(row["prompt"]) not in trained_on
+        if _prompt_of(row) not in trained_on
     ]
     form = (challenger.snapshot.options or {}).get("form", "standard")
     gold = [
         row
         for row in gold_eval_rows(project_id=challenger.project_id, form=form)
-        if _key(row["prompt"]) not in trained_on
+        if _prompt_of(row) not in trained_on
     ]
     items = frozen + gold
     if len(items) < MIN_EVAL_PAIRS:

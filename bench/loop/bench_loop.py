@@ -21,7 +21,9 @@ What it does, start to end:
    fresh pairs never labeled); promoted or rejected; seconds from the N-th label's submit to the
    decision (a promotion is the new champion serving); and of those, the seconds outside
    training itself (the run's start to finish on the worker is training; the rest is the beat's
-   wait, the snapshot, queueing, loading and the gate's scoring).
+   wait, the snapshot, queueing, loading and the gate's scoring); and the gate's 95 % paired-
+   bootstrap interval of the challenger's accuracy gain over the champion, on the held-out items
+   it measured (the gate promotes only when its lower end is above 0).
 
 Last line: rounds=<k> promoted=<n> rejected=<n> final_rm_accuracy=<x> label_to_champion_s=<median>
 overhead_s=<median> (medians over promoted rounds). Goals: overhead <= 5 s; the hidden-truth
@@ -184,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rows, labels = [], 0
     print(
-        "round  labels  rm_accuracy  decision   label_to_decision_s  outside_training_s", flush=True
+        "round  labels  rm_accuracy  decision   label_to_decision_s  outside_training_s  "
+        "gate_gain_ci95",
+        flush=True,
     )
     try:
         for number in range(1, args.rounds + 1):
@@ -239,8 +243,14 @@ def main(argv: list[str] | None = None) -> int:
             training = (run.finished_at - run.started_at).total_seconds()
             acc = accuracy(run)
             rows.append((number, labels, acc, decision.decision, total, total - training))
+            # The gate's paired-bootstrap interval of the gain over the champion, on its own
+            # held-out items (none for the first model).
+            ci = (decision.metrics or {}).get("gain_ci95")
+            gate = (
+                f"[{ci[0]:+.3f}, {ci[1]:+.3f}] on {decision.metrics['eval_pairs']}" if ci else "-"
+            )
             print(f"{number:>5}  {labels:>6}  {acc:>11.3f}  {decision.decision:<9}  {total:>19.2f}  "
-                  f"{total - training:>18.2f}", flush=True)  # fmt: skip
+                  f"{total - training:>18.2f}  {gate}", flush=True)  # fmt: skip
     finally:
         for worker in workers:
             with contextlib.suppress(ProcessLookupError):
