@@ -86,6 +86,11 @@ def _write_seed(directory: Path, *, seed: int, args: argparse.Namespace) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--seed-list",
+        default="",
+        help="comma-separated seeds to run instead of 0..seeds-1 (to spread seeds over processes)",
+    )
     parser.add_argument("--train-pairs", type=int, default=320)
     parser.add_argument("--eval-pairs", type=int, default=200)
     parser.add_argument("--flip-rate", type=float, default=0.3)
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer import train
 
     chosen = [o for o in OPTIONS if o[0] in args.options.split(",")]
+    seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
     base = {
         **HYPERPARAMETERS,
         "num_epochs": args.epochs,
@@ -116,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     started, load_before = time.monotonic(), os.getloadavg()[0]
     accuracies: dict[tuple[str, int, str], float] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        paths = [_write_seed(Path(scratch), seed=seed, args=args) for seed in range(args.seeds)]
+        paths = {seed: _write_seed(Path(scratch), seed=seed, args=args) for seed in seeds}
         # Option by option, so that an interrupted run still has complete on/off lines for the first ones.
         for name, kind, on, off in chosen:
             results: dict[str, list[float]] = {"on": [], "off": []}
-            for seed in range(args.seeds):
+            for seed in seeds:
                 for side, options in (("on", on), ("off", off)):
                     key = (kind, seed, json.dumps(options, sort_keys=True))
                     if key not in accuracies:
