@@ -1,6 +1,11 @@
 from django import forms
 
-from apps.training.model_choices import available_models, grouped, run_choices
+from apps.training.model_choices import (
+    available_models,
+    grouped,
+    policy_start_projects,
+    run_choices,
+)
 from apps.training.models import RunStatus, TrainingRun
 
 
@@ -12,8 +17,9 @@ class LaunchForm(forms.Form):
     model = forms.ChoiceField(
         required=False,
         label="Start from",
-        help_text="A policy starts from a base model or a policy run of this project; a reward "
-        "model from a backbone or a reward-model run (empty: the bundled MiniLM).",
+        help_text="A policy starts from a base model or a policy run of a project you administer "
+        "(an SFT run on demonstrations before DPO); a reward model from a backbone or a "
+        "reward-model run (empty: the bundled MiniLM).",
     )
     num_epochs = forms.IntegerField(min_value=1, max_value=100, initial=1)
     learning_rate = forms.FloatField(
@@ -72,11 +78,16 @@ class LaunchForm(forms.Form):
         help_text="GRPO, RLOO: reward functions the operator registered.",
     )
 
-    def __init__(self, *args, project, objectives: list[str], **kwargs):
+    def __init__(self, *args, project, objectives: list[str], user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["objective"].choices = [(o, o) for o in objectives]
+        others = policy_start_projects(project=project, user=user)
+        others = others.exclude(pk=project.pk) if others is not None else []
         self.fields["model"].choices = grouped(
             run_choices(projects=[project], family="policy", group="Policy runs")
+            + run_choices(
+                projects=others, family="policy", group="Policy runs of your other projects"
+            )
             + run_choices(projects=[project], family="reward", group="Reward-model runs")
             + available_models(),
             empty="Default (reward models: the bundled MiniLM)",

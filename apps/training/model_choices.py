@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
@@ -342,13 +343,34 @@ TRAINER_MODEL_LIST_KEYS = {
 }
 
 
-def trainer_config_check(*, project: Project, family: str, config: dict) -> dict:
-    """The config with every model key holding a checked reference (see TRAINER_MODEL_KEYS)."""
+def policy_start_projects(*, project: Project, user: User | None):
+    """The projects whose succeeded policy runs a policy run of `project` may start from: the
+    project itself and, when `user` launches it, every project they administer (so the SFT run
+    of a demonstration project can warm-start a pairwise project's DPO run). None: the project
+    alone."""
+    if user is None:
+        return None
+    administered = projects_administered_by(user=user).values("pk")
+    return Project.objects.filter(Q(pk=project.pk) | Q(pk__in=administered))
+
+
+def trainer_config_check(
+    *, project: Project, family: str, config: dict, user: User | None = None
+) -> dict:
+    """The config with every model key holding a checked reference (see TRAINER_MODEL_KEYS).
+    A policy run's base model may be a policy run of any project `user` administers."""
     config = dict(config)
     for key, (key_family, what) in TRAINER_MODEL_KEYS.items():
         if config.get(key) not in (None, ""):
+            starts_policy = key == "model" and (key_family or family) == "policy"
             config[key] = model_reference_check(
-                reference=config[key], project=project, family=key_family or family, what=what
+                reference=config[key],
+                project=project,
+                family=key_family or family,
+                what=what,
+                run_projects=policy_start_projects(project=project, user=user)
+                if starts_policy
+                else None,
             )
     for key, (key_family, what) in TRAINER_MODEL_LIST_KEYS.items():
         if key in config:
@@ -372,12 +394,17 @@ def trainer_config_resolve(*, run: TrainingRun) -> dict:
     config = dict(run.config)
     for key, (key_family, what) in TRAINER_MODEL_KEYS.items():
         if config.get(key) not in (None, ""):
+            starts_policy = key == "model" and (key_family or run.family) == "policy"
             try:
                 config[key] = model_reference_path(
                     reference=config[key],
                     project=run.project,
                     family=key_family or run.family,
                     what=what,
+                    # Checked again against what the run's launcher administers now.
+                    run_projects=policy_start_projects(project=run.project, user=run.created_by)
+                    if starts_policy
+                    else None,
                 )
             except ApplicationError as exc:
                 raise ModelLoadError(exc.message) from None

@@ -80,10 +80,12 @@ def training_config_validate(
     config: dict | None,
     eval_share: float = 0.2,
     reward_run_id: int | None = None,
+    user: User | None = None,
 ):
     """Checks an objective and its config for the project exactly as a launch does (a training
     rule saves only what a launch would take); returns (spec, export kind, config as stored).
-    A policy run with no reward model named is judged by the project's champion reward model."""
+    A policy run with no reward model named is judged by the project's champion reward model.
+    With `user`, a policy run may start from a policy run of any project they administer."""
     from trainer.registry import objectives
 
     if objective not in objectives:
@@ -100,7 +102,8 @@ def training_config_validate(
     config = dict(config or {})
     if spec.family == "policy" and not config.get("model"):
         raise ApplicationError(
-            "Choose the base model: a policy run of this project, or one of the offered base models."
+            "Choose the base model: a policy run of a project you administer, or one of the "
+            "offered base models."
         )
     if objective in ONLINE_OBJECTIVES:
         config = _online_rewards(project=project, config=config, reward_run_id=reward_run_id)
@@ -121,7 +124,7 @@ def training_config_validate(
     ):
         config["heldout_judge_reward_model"] = heldout
     # Models are stored as references and turned into folders on the worker (model_choices.py).
-    config = trainer_config_check(project=project, family=spec.family, config=config)
+    config = trainer_config_check(project=project, family=spec.family, config=config, user=user)
     _check_config(objective, config)
 
     return spec, export_kind, config
@@ -210,6 +213,7 @@ def training_run_launch(
         config=config,
         eval_share=eval_share,
         reward_run_id=reward_run_id,
+        user=user,
     )
     options = {"split": eval_share, "split_seed": 0}
     if judges_weight is not None:

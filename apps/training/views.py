@@ -33,7 +33,10 @@ from apps.training.services import (
 def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
     form = LaunchForm(
-        request.POST or None, project=project, objectives=objectives_for_project(project=project)
+        request.POST or None,
+        project=project,
+        objectives=objectives_for_project(project=project),
+        user=request.user,
     )
     if request.method == "POST" and form.is_valid():
         try:

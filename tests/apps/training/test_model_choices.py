@@ -158,7 +158,8 @@ def test_a_reward_run_of_another_project_is_refused(project, models, other_proje
 def test_a_run_of_the_wrong_family_is_refused(project, models):
     reward = succeeded_run(project, family="reward")
 
-    with pytest.raises(ApplicationError, match="is not a succeeded policy run of this project"):
+    # A policy starts from a policy run of a project its launcher administers: not a reward run.
+    with pytest.raises(ApplicationError, match="is not a succeeded policy run of a project you"):
         training_run_launch(
             project=project,
             user=project.created_by,
