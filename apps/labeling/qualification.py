@@ -17,23 +17,43 @@ QUALIFICATION_FAILED_MESSAGE = (
 )
 
 
-def qualification_answers(*, project: Project, annotator_id: int) -> list[tuple[bool, int]]:
-    """The annotator's first answers to gold tasks with a known answer, up to the
-    qualification's size: (right?, judgment id) in the order given."""
-    answers = (
+def _gold_answers(*, project: Project):
+    return (
         Judgment.objects.filter(
             project=project,
-            annotator_id=annotator_id,
             task__is_gold=True,
             task__gold_payload__isnull=False,
             excluded_at__isnull=True,
         )
         .exclude(phase=Phase.FORESIGHT)
         .select_related("task")
-        .only("pk", "kind", "payload", "task__gold_payload")
-        .order_by("pk")[: project.qualification_tasks]
+        .only("pk", "annotator_id", "kind", "payload", "task__gold_payload")
+        .order_by("pk")
     )
-    return [(gold_matches(j.kind, j.payload, j.task.gold_payload or {}), j.pk) for j in answers]
+
+
+def qualification_answers(*, project: Project, annotator_id: int) -> list[tuple[bool, int]]:
+    """The annotator's first answers to gold tasks with a known answer, up to the
+    qualification's size: (right?, judgment id) in the order given."""
+    answers = _gold_answers(project=project).filter(annotator_id=annotator_id)
+    return [
+        (gold_matches(j.kind, j.payload, j.task.gold_payload or {}), j.pk)
+        for j in answers[: project.qualification_tasks]
+    ]
+
+
+def qualification_answers_of(
+    *, project: Project, annotator_ids: list[int]
+) -> dict[int, list[tuple[bool, int]]]:
+    """`qualification_answers` of several annotators, in one query."""
+    found: dict[int, list[tuple[bool, int]]] = {}
+    if not annotator_ids:
+        return found
+    for j in _gold_answers(project=project).filter(annotator_id__in=annotator_ids):
+        answers = found.setdefault(j.annotator_id, [])
+        if len(answers) < project.qualification_tasks:
+            answers.append((gold_matches(j.kind, j.payload, j.task.gold_payload or {}), j.pk))
+    return found
 
 
 def membership_qualification_evaluate(*, project: Project, membership: Membership) -> str:

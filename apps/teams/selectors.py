@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.feedback.models import Judgment, Phase
 from apps.labeling.models import Assignment, AssignmentStatus, Task
-from apps.labeling.qualification import qualification_answers
+from apps.labeling.qualification import qualification_answers_of
 from apps.projects.models import Membership, Project, Qualification, Role
 from apps.quality.metrics import gold_matches, share
 from apps.teams.models import Invitation
@@ -45,13 +45,11 @@ def team_table(*, project: Project) -> list[TeamRow]:
         .annotate(n=Count("pk"))
         .values_list("assignee_id", "n")
     )
+    qualifying = [m.user_id for m in memberships if m.qualification != Qualification.NOT_REQUIRED]
+    answers_of = qualification_answers_of(project=project, annotator_ids=qualifying)
     rows = []
     for membership in memberships:
-        answers = (
-            qualification_answers(project=project, annotator_id=membership.user_id)
-            if membership.qualification != Qualification.NOT_REQUIRED
-            else []
-        )
+        answers = answers_of.get(membership.user_id, [])
         rows.append(
             TeamRow(
                 membership=membership,

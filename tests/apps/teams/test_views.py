@@ -2,10 +2,13 @@
 reserves a share of the project, and withdraws an invitation."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.labeling.models import Task
 from apps.projects.models import Membership
+from apps.projects.services import membership_set
 from apps.teams.models import Invitation
 from apps.teams.services import invitation_create
 from tests.factories import ProjectFactory, UserFactory, add_member, make_tasks
@@ -71,3 +74,22 @@ def test_a_withdrawn_invitation_no_longer_works(admin_client, client, project, a
     admin_client.post(reverse("teams:invitation-withdraw", args=[project.pk, invitation.pk]))
     assert not Invitation.objects.exists()
     assert admin_client.get(reverse("teams:accept", args=[secret])).status_code == 410
+
+
+def test_the_team_page_costs_the_same_queries_for_two_qualifying_annotators_or_ten(
+    admin_client, project
+):
+    project.qualification_tasks = 2
+    project.save()
+    url = reverse("teams:team", args=[project.pk])
+
+    def queries_with(n_members: int) -> int:
+        while (
+            Membership.objects.filter(project=project, qualification="pending").count() < n_members
+        ):
+            membership_set(project=project, user=UserFactory())
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    assert queries_with(2) == queries_with(10)
