@@ -1,14 +1,14 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.corpus.models import Response
 from apps.feedback.models import Judgment, Phase
 from apps.labeling.models import Assignment, AssignmentStatus, Task
-from apps.projects.models import Principle, Project, RubricItem
+from apps.projects.models import Membership, Principle, Project, RubricItem
 from apps.projects.selectors import current_principles
 
 
@@ -209,3 +209,33 @@ def open_leases(*, project: Project) -> int:
     return Assignment.objects.filter(
         project=project, status=AssignmentStatus.ACTIVE, expires_at__gt=timezone.now()
     ).count()
+
+
+def annotator_tasks_taken(*, project: Project, annotator: User, now) -> int:
+    """What counts toward the annotator's quota: their judged tasks plus their live leases."""
+    return (
+        Assignment.objects.filter(project=project, annotator=annotator)
+        .filter(
+            Q(status=AssignmentStatus.SUBMITTED)
+            | Q(status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+        )
+        .count()
+    )
+
+
+def annotator_done_reason(*, project: Project, annotator: User) -> str:
+    """Why nothing is left for the annotator when it is their quota (said instead of a bare
+    "all done"), or "". Read only when no task was found: nothing while they label."""
+    quota = (
+        Membership.objects.filter(project=project, user=annotator)
+        .values_list("quota", flat=True)
+        .first()
+    )
+    if (
+        quota is None
+        or annotator_tasks_taken(project=project, annotator=annotator, now=timezone.now()) < quota
+    ):
+        return ""
+    return (
+        f"You have reached your quota of {quota} task{'s' if quota != 1 else ''} in this project."
+    )

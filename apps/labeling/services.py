@@ -32,6 +32,7 @@ from apps.labeling.qualification import (
     QUALIFICATION_FAILED_MESSAGE,
     membership_qualification_evaluate,
 )
+from apps.labeling.selectors import annotator_tasks_taken
 from apps.projects.models import FeedbackKind, Membership, PairStrategy, Project, Qualification
 
 _CLAIM_ATTEMPTS = 8
@@ -185,15 +186,7 @@ def _quota_reached(*, project: Project, annotator: User, quota: int | None, now)
     Exact when called with their membership row locked: their claims queue on it."""
     if quota is None:
         return False
-    used = (
-        Assignment.objects.filter(project=project, annotator=annotator)
-        .filter(
-            Q(status=AssignmentStatus.SUBMITTED)
-            | Q(status=AssignmentStatus.ACTIVE, expires_at__gt=now)
-        )
-        .count()
-    )
-    return used >= quota
+    return annotator_tasks_taken(project=project, annotator=annotator, now=now) >= quota
 
 
 def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:

@@ -11,7 +11,12 @@ from apps.feedback.payloads import STRENGTHS
 from apps.feedback.rewrites import MAX_WRITTEN_CHARS
 from apps.feedback.services import judgment_submit
 from apps.labeling.forms import payload_from_post, written_from_post
-from apps.labeling.selectors import annotator_progress, assignment_get_for_user, labeling_view
+from apps.labeling.selectors import (
+    annotator_done_reason,
+    annotator_progress,
+    assignment_get_for_user,
+    labeling_view,
+)
 from apps.labeling.services import assignment_skip, task_claim_next
 from apps.projects.selectors import project_get_for_user
 
@@ -23,6 +28,8 @@ def _render_panel(
         assignment = task_claim_next(project=project, annotator=request.user)
     except ApplicationError as exc:  # excluded from the project: say so instead of "all done"
         assignment, error, status = None, exc.message, exc.status
+    if assignment is None and not (error or notice):
+        notice = annotator_done_reason(project=project, annotator=request.user)  # a quota?
     context = {
         "project": project,
         "view": labeling_view(assignment=assignment) if assignment else None,

@@ -2,6 +2,7 @@
 project is dealt to named annotators; a quota stops an annotator's claims."""
 
 import pytest
+from django.urls import reverse
 
 from apps.feedback.services import judgment_submit
 from apps.labeling.models import Task
@@ -73,3 +74,12 @@ def test_a_held_lease_counts_toward_the_quota_and_is_returned_again(project, ann
     assert task_claim_next(project=project, annotator=annotator) == first
     judgment_submit(assignment_id=first.pk, annotator=annotator, payload=A_BETTER)
     assert task_claim_next(project=project, annotator=annotator) is None
+
+
+def test_the_labeling_page_says_when_the_annotator_reached_their_quota(client, project, annotator):
+    make_tasks(project, 3)
+    member_terms_set(project=project, user_id=annotator.pk, quota=1, group="")
+    assert len(claim_all(project, annotator)) == 1
+    client.force_login(annotator)
+    page = client.get(reverse("labeling:label", args=[project.pk])).content.decode()
+    assert "You have reached your quota of 1 task in this project." in page
