@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-noise bench-dashboard bench-export bench-generation bench-judge bench-loop bench-policy bench-soak screenshots clean
+.PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-noise bench-dashboard bench-export bench-generation bench-judge bench-loop bench-policy bench-soak screenshots clean test-floors
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,26 @@ demo: install
 # machine one may miss its deadline, so a failure is tried once more before it counts.
 test: install chromium
 	$(BIN)/python -m pytest --reruns 1 --reruns-delay 2
+
+# The dependency floors are real: a venv of its own (.venv-floors) gets the CPU torch wheel, then every
+# other direct dependency of pyproject.toml at the oldest version it allows (uv's lowest-direct resolution,
+# torch pinned to what pip installed), and runs the trainer tests.
+FLOORS := .venv-floors
+UV     := $(FLOORS)/tools/bin/uv
+test-floors:
+	test -x $(FLOORS)/bin/python || $(PYTHON) -m venv $(FLOORS)
+	$(FLOORS)/bin/pip install -q torch==2.13.0
+	# uv lives outside the venv it resolves, so that syncing the venv cannot remove it.
+	test -x $(FLOORS)/tools/bin/uv || $(FLOORS)/bin/pip install -q --target $(FLOORS)/tools uv
+	$(FLOORS)/bin/python -c "import torch; print('torch==' + torch.__version__)" > $(FLOORS)/constraints.txt
+	$(UV) pip compile -q --python $(FLOORS)/bin/python --resolution lowest-direct \
+	  $${PIP_FIND_LINKS:+--find-links $$PIP_FIND_LINKS} -c $(FLOORS)/constraints.txt \
+	  --extra dev pyproject.toml -o $(FLOORS)/floors.txt
+	$(UV) pip sync -q --python $(FLOORS)/bin/python \
+	  $${PIP_FIND_LINKS:+--find-links $$PIP_FIND_LINKS} $(FLOORS)/floors.txt
+	$(UV) pip install -q --python $(FLOORS)/bin/python --no-deps -e .
+	@grep -E "^(transformers|trl|peft|accelerate|datasets|torch)==" $(FLOORS)/floors.txt | tr '\n' ' '; echo
+	$(FLOORS)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" tests/trainer
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not browser and not slow and not worker"
@@ -91,7 +111,7 @@ bench-loop: install
 # its samples over HTTP, trains a reward model and DPO, KTO, RAFT, GRPO and RLOO policies through the
 # app, and measures each on held-out prompts by the hidden truth; redraws docs/bench-policy.svg.
 bench-policy: install
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/policy/bench_policy.py --chart docs/bench-policy.svg
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/policy/bench_policy.py --json docs/bench-policy.json --chart docs/bench-policy.svg
 
 # 200 annotators label over HTTP for 3 minutes while workers, database connections and Redis are
 # killed; ends with annotators=… judgments=… lost=0 duplicated=0 over_assigned=0 stuck_jobs=0 errors_5xx=…
