@@ -23,6 +23,7 @@ SUMMARY = {
     "exports.DatasetImport": lambda: F("original_name"),
     "imports.ImportJob": lambda: F("original_name"),
     "webhooks.WebhookDelivery": lambda: _join(F("event"), Value(" → "), F("endpoint__url")),
+    "judges.JudgeJob": lambda: _join(Value("judge "), F("judge__name")),
 }
 
 
@@ -36,6 +37,7 @@ DETAIL_URL = {
     "generation.generationjob": "generation:detail",
     "imports.importjob": "imports:detail",
     "exports.datasetimport": "exports:import-detail",
+    "judges.judgejob": "judges:job",
 }
 
 COLUMNS = (

@@ -99,3 +99,16 @@ def test_principle_verdicts_are_read_per_principle(project):
             {"response": 0, "principle": true.pk, "verdict": "no", "evidence": ""},
         ]
     }
+
+
+def test_the_projects_jobs_page_lists_a_judge_job_with_a_link_to_it(client, project):
+    make_task(project, texts=["one", "two"])
+    with openai_server() as server:
+        server.responder = lambda body: "tie"
+        job = run_all(endpoint_judge(project, server))
+    client.force_login(project.created_by)
+
+    page = client.get(reverse("dashboard:jobs", args=[project.pk])).content.decode()
+
+    assert "judge gpt-judge" in page
+    assert reverse("judges:job", args=[job.pk]) in page
