@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM = "/usr/bin/chromium"
 
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the browser and
+# security tests make around it are still plain synchronous code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 
 @pytest.fixture(scope="session")
 def browser():

@@ -2,11 +2,6 @@ import os
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-# around it are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 SCREENSHOTS = os.environ.get("ARBITER_SCREENSHOTS")  # a folder: tests save screenshots there
 
 # Pages run under a Content-Security-Policy without 'unsafe-eval'. Give page.wait_for_function a
