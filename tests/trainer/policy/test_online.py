@@ -189,3 +189,25 @@ def test_online_objective_cancels_and_resumes_at_the_saved_step(
     )
     assert resumed.status == "succeeded"
     assert second.steps == [3, 4]
+
+
+def test_prompts_are_cut_to_fit_and_chat_prompts_that_do_not_fit_are_dropped(tiny_gpt2):
+    from transformers import AutoTokenizer
+
+    from trainer.policy.online import prompt_records
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2)
+    rows = [{"prompt": "short"}, {"prompt": "x" * 40}]
+    records, cut, dropped = prompt_records(rows, tokenizer, max_prompt_tokens=10)
+    # Byte-level tokenizer: one token per character; the long prompt keeps its last 10.
+    assert [r["prompt"] for r in records] == ["short", "x" * 10]
+    assert json.loads(records[1]["source_prompt"]) == "x" * 40  # the reward sees the original
+    assert (cut, dropped) == (1, 0)
+
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
+    records, cut, dropped = prompt_records(rows, tokenizer, max_prompt_tokens=30)
+    assert [r["prompt"] for r in records] == [[{"role": "user", "content": "short"}]]
+    assert (cut, dropped) == (0, 1)
