@@ -86,7 +86,10 @@ class LaunchForm(forms.Form):
         self.fields["model"].choices = grouped(
             run_choices(projects=[project], family="policy", group="Policy runs")
             + run_choices(
-                projects=others, family="policy", group="Policy runs of your other projects"
+                projects=others,
+                family="policy",
+                group="Policy runs of your other projects",
+                name_project=True,
             )
             + run_choices(projects=[project], family="reward", group="Reward-model runs")
             + available_models(),

@@ -208,10 +208,18 @@ def _runs(*, projects, family: str):
 # --- what forms offer ---------------------------------------------------------------------------
 
 
-def run_choices(*, projects, family: str, group: str = RUN_GROUP) -> list[ModelChoice]:
-    """The succeeded `family` runs of `projects`, as choices."""
+def run_choices(
+    *, projects, family: str, group: str = RUN_GROUP, name_project: bool = False
+) -> list[ModelChoice]:
+    """The succeeded `family` runs of `projects`, as choices (`name_project`: each label says
+    which project the run is of, where the runs come from several)."""
     return [
-        ModelChoice(f"run:{run.pk}", f"Run {run.pk}: {run.name} ({run.objective})", group)
+        ModelChoice(
+            f"run:{run.pk}",
+            f"Run {run.pk}: {run.name} ({run.objective})"
+            + (f" · {run.project.name}" if name_project else ""),
+            group,
+        )
         for run in _runs(projects=projects, family=family)
     ]
 

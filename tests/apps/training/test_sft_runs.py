@@ -163,3 +163,4 @@ def test_the_launch_form_offers_the_policy_runs_of_the_admins_other_projects(
 
     assert "Policy runs of your other projects" in page
     assert f'value="run:{sft.pk}"' in page
+    assert f"({sft.objective}) · {demonstration_project.name}" in page
