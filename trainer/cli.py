@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--stop-file", type=Path, help="stop cooperatively (as on SIGTERM) once this file exists"
     )
+    run.add_argument(
+        "--checker-module",
+        action="append",
+        default=[],
+        help="import this module first: it registers verifiable reward checkers (repeatable)",
+    )
     commands.add_parser("objectives", help="list objectives and the dataset kind each reads")
     args = parser.parse_args(argv)
 
@@ -67,7 +73,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import importlib
+
     from trainer.api import train
+
+    # The operator's checker modules (the web app's ARBITER_REWARD_CHECKER_MODULES), named by the
+    # process that starts this one, never by a run's config.
+    for module in args.checker_module:
+        importlib.import_module(module)
 
     try:
         config = json.loads(args.config.read_text(encoding="utf-8"))

@@ -76,11 +76,13 @@ def train_in_processes(
     cuda: bool = False,
     accelerate_config: str | None = None,
     environment: dict[str, str] | None = None,
+    checker_modules: list[str] | None = None,
 ) -> TrainingResult:
     """`trainer.train`, run by `processes` processes; callbacks see the main process's progress live.
 
     Raises TrainerError with the trainer's own message for bad input, and LaunchError when the processes
-    died without a result twice (the second time resuming from the newest checkpoint).
+    died without a result twice (the second time resuming from the newest checkpoint). `checker_modules` are
+    imported by every process before training (they register the online objectives' reward checkers).
     """
     callbacks = callbacks or TrainingCallbacks()
     output_dir = Path(output_dir)
@@ -110,6 +112,8 @@ def train_in_processes(
         ]
         if eval_path is not None:
             command += ["--eval-data", str(eval_path)]
+        for module in checker_modules or []:
+            command += ["--checker-module", module]
         if resume:
             command.append("--resume")
         outcome, tail = _supervise(

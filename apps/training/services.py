@@ -431,6 +431,7 @@ def _train(*, config: dict, **arguments):
         accelerate_config=(
             config.get("accelerate_config") or settings.ARBITER_ACCELERATE_CONFIG or None
         ),
+        checker_modules=list(settings.ARBITER_REWARD_CHECKER_MODULES),
         **arguments,
     )
 

@@ -211,3 +211,42 @@ def test_prompts_are_cut_to_fit_and_chat_prompts_that_do_not_fit_are_dropped(tin
     records, cut, dropped = prompt_records(rows, tokenizer, max_prompt_tokens=30)
     assert [r["prompt"] for r in records] == [[{"role": "user", "content": "short"}]]
     assert (cut, dropped) == (0, 1)
+
+
+def test_the_cli_imports_the_operators_checker_modules_before_training(
+    tmp_path, write_rows, tiny_gpt2
+):
+    """What each process of a multi-process run does: the launcher passes the web app's
+    ARBITER_REWARD_CHECKER_MODULES as --checker-module, so the checker a run names is registered."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = {
+        **FAST,
+        "objective": "grpo",
+        "model": str(tiny_gpt2),
+        "checkers": ["tests.always_raises"],
+        "max_steps": 1,
+    }
+    config_path = tmp_path / "run.json"
+    config_path.write_text(json.dumps(config))
+    command = [
+        sys.executable, "-m", "trainer", "train", "--config", str(config_path),
+        "--data", str(write_rows("train", tiny.prompt_rows(8, seed=1))),
+        "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    root = Path(__file__).resolve().parents[3]
+    unregistered = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert unregistered.returncode == 2
+    assert "unknown checker 'tests.always_raises'" in unregistered.stderr
+    registered = subprocess.run(
+        [*command, "--checker-module", "tests.apps.training.checkers"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Found and run: it raises, and the run fails with its reason.
+    assert registered.returncode == 2
+    assert "'tests.always_raises' raised RuntimeError" in registered.stderr
