@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "apps.autopilot",
     "apps.judges",
+    "apps.arena",
 ]
 
 MIDDLEWARE = [
