@@ -11,7 +11,9 @@ What it does, start to end:
    training rule: reward_pairwise every `--every` new labels. Real Celery workers do the rest, as
    docker-compose.yml runs them: one on the default queue with the beat inside (`-B`, rules
    checked every second), one on the training queue, on kombu's filesystem broker in a temporary
-   folder: the rule fires, the run trains, the gate promotes or rejects.
+   folder (or --broker, e.g. redis://127.0.0.1:6379/1; kombu's filesystem transport can read a
+   message file before it is written, and the worker then stops with a JSONDecodeError): the
+   rule fires, the run trains, the gate promotes or rejects.
 3. Each round adds `--every` fresh tasks: two responses made of a topic, neutral filler and a few
    "good" and "bad" words. The hidden true reward of a response is (# good words − # bad words).
    The simulated annotators label them over the HTTP API (next task, then submit, through
@@ -98,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait per round")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--broker",
+        default="filesystem://",
+        help="Celery broker URL (a Redis URL: its database must be empty of other messages)",
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="arbiter-loop-"))
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "ARBITER_STORAGE_ROOT": str(work / "storage"),
         "ARBITER_MODEL_ROOTS": str(work / "models"),
         "ARBITER_MODEL_HUB_CACHE": "off",
-        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_BROKER_URL": args.broker,
         "CELERY_BROKER_DIR": str(work / "broker"),
         "ARBITER_AUTOPILOT_CHECK_SECONDS": "1",
         "HF_HUB_OFFLINE": "1",
