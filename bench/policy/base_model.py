@@ -1,5 +1,5 @@
 """The benchmark's base policy: a tiny GPT-2 built from a config and pretrained from scratch on the
-arithmetic corpus (half of it wrong), with a word-level tokenizer built here. Nothing is downloaded.
+task's corpus (half of it wrong: formats.py or arithmetic.py), with a word-level tokenizer built here. Nothing is downloaded.
 
 Sequences are tokenised exactly as the trainer's policy objectives tokenise prompt + completion
 (`trainer.policy.common.encode_completion`: BOS, prompt, a space, completion, EOS), so the base model
@@ -16,15 +16,16 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from bench.policy import arithmetic
+from bench.policy import formats
 from trainer.policy.common import encode_completion, pad_completions
 
 SPECIAL = ["<unk>", "<s>", "</s>", "<pad>"]
 SHAPE = {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 32}
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
-    vocab = {token: i for i, token in enumerate(SPECIAL + arithmetic.vocabulary())}
+def build_tokenizer(task=formats) -> PreTrainedTokenizerFast:
+    """Word-level tokenizer over `task`'s vocabulary (a task module: formats or arithmetic)."""
+    vocab = {token: i for i, token in enumerate(SPECIAL + task.vocabulary())}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # words joined by spaces
@@ -46,6 +47,7 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
 def pretrain(
     directory: Path,
     *,
+    task=formats,
     copies: int = 64,
     right_share: float = 0.5,
     epochs: int = 8,
@@ -56,7 +58,7 @@ def pretrain(
 ) -> dict[str, float]:
     """Builds the tokenizer and a random GPT-2, trains it as a language model on the corpus (every
     response token: the operands in the prompt are random draws), saves both to `directory`; returns parameters, steps, seconds."""
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(task)
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=len(tokenizer),
@@ -66,7 +68,7 @@ def pretrain(
         **SHAPE,
     )
     model = GPT2LMHeadModel(config)
-    rows = arithmetic.pretraining_texts(copies=copies, right_share=right_share, seed=seed)
+    rows = task.pretraining_texts(copies=copies, right_share=right_share, seed=seed)
     examples = [
         encode_completion(tokenizer, prompt, response, max_length=SHAPE["n_positions"])
         for prompt, response in rows

@@ -1,14 +1,17 @@
 """Benchmark: does the loop make a policy better? Labels in, policies out, judged by a hidden truth.
 
-    python bench/policy/bench_policy.py [--labels 250,500,1000] [--noise 0.15] [--overlap 3]
-        [--objectives dpo,kto,raft,grpo,rloo] [--db arbiter_bench_policy] [--json out.json]
-        [--chart docs/bench-policy.svg] [--keep-db]
+    python bench/policy/bench_policy.py [--task format|arithmetic] [--labels 250,500,1000]
+        [--noise 0.15] [--overlap 3] [--objectives dpo,kto,raft,grpo,rloo]
+        [--db arbiter_bench_policy] [--json out.json] [--chart docs/bench-policy.svg] [--keep-db]
 
 What it does, start to end:
 1. Pretrains a tiny GPT-2 (about 0.1 M parameters, word-level tokenizer built here; nothing is
-   downloaded) from scratch on small additions, `what is 13 + 4 ?` → `the answer is 17 .`, from a
-   corpus that is right only half the time (arithmetic.py): the base model is mediocre by
-   construction. 20 of the 100 problems (operands 0-9) are held out: the app never sees them.
+   downloaded) from scratch on the task family's corpus, which is right only half the time: the
+   base model is mediocre by construction. `--task format` (default, formats.py): `write 17 in
+   brackets` -> `[ 17 ]`, the corpus uses the requested wrapping half the time and the other one
+   otherwise. `--task arithmetic` (arithmetic.py): `what is 13 + 4 ?` -> `the answer is 17 .`,
+   half the corpus carries a systematic off-by-one. 20 of the 100 problems are held out: the app
+   never sees them.
 2. Creates a fresh PostgreSQL database, migrates it, starts real Celery workers (one on the
    default queue, one on the training queue, kombu's filesystem broker) and seeds one pairwise
    project (each task judged by `--overlap` annotators) with an admin and `--annotators`
@@ -16,7 +19,7 @@ What it does, start to end:
 3. Samples the base model on the 80 other problems (temperature 1, fixed seed) and imports each
    prompt with two different samples as `--tasks-per-prompt` pairwise tasks, through the import API.
 4. Simulated annotators label over the HTTP API (next task, then submit; Django's test client
-   drives the full URL, middleware, authentication and view stack): the right answer wins, two
+   drives the full URL, middleware, authentication and view stack): the right response wins, two
    wrong ones are both bad, and `--noise` of their verdicts are wrong.
 5. At each label count of `--labels`, the admin launches through the runs API: a pairwise reward
    model (initialised from the base model), then DPO on the same labels and RAFT, GRPO and RLOO on
@@ -51,7 +54,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.loop.bench_loop import pg_admin  # noqa: E402
-from bench.policy import arithmetic  # noqa: E402
+from bench.policy import arithmetic, formats  # noqa: E402
+
+TASKS = {"format": formats, "arithmetic": arithmetic}
 
 OBJECTIVES = ("dpo", "kto", "raft", "grpo", "rloo")
 HELD_OUT = 20
@@ -101,7 +106,7 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def base_pairs(base_dir: Path, problems: list[arithmetic.Problem], *, seed: int) -> list[dict]:
+def base_pairs(base_dir: Path, problems: list, *, seed: int) -> list[dict]:
     """For each problem, the first two different texts among 8 base samples: one import row each
     (a problem whose samples all agree gives none)."""
     from bench.policy.measure import load_policy
@@ -132,7 +137,8 @@ def base_pairs(base_dir: Path, problems: list[arithmetic.Problem], *, seed: int)
 class App:
     """The admin's and the annotators' side of the app, over HTTP (Django's test client)."""
 
-    def __init__(self, *, admin_token: str, annotator_tokens: list[str]):
+    def __init__(self, *, admin_token: str, annotator_tokens: list[str], task=formats):
+        self.task = task
         from django.test import Client
 
         self.admin = Client(HTTP_AUTHORIZATION=f"Token {admin_token}")
@@ -179,7 +185,7 @@ class App:
                     continue
                 shown = self._ok(lease, 200)
                 prompt = shown["messages"][-1]["content"]
-                choice = arithmetic.simulated_verdict(
+                choice = self.task.simulated_verdict(
                     prompt, [r["text"] for r in shown["responses"]], rng=rng, noise=noise
                 )
                 payload = {"choice": choice}
@@ -228,6 +234,9 @@ class App:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--labels", default="250,500,1000", help="label counts to train at")
+    parser.add_argument(
+        "--task", choices=sorted(TASKS), default="format", help="task family (hidden truth)"
+    )
     parser.add_argument("--noise", type=float, default=0.15)
     parser.add_argument("--overlap", type=int, default=3, help="annotators per pair")
     parser.add_argument("--annotators", type=int, default=4)
@@ -278,13 +287,14 @@ def main(argv: list[str] | None = None) -> int:
 
     base_dir = work / "models" / "tiny-lm"
     base_dir.mkdir(parents=True)
-    app_problems, held_out = arithmetic.split_problems(held_out=HELD_OUT, seed=SPLIT_SEED)
-    info = pretrain(base_dir, epochs=args.pretrain_epochs, copies=64, log=log)
+    task = TASKS[args.task]
+    app_problems, held_out = task.split_problems(held_out=HELD_OUT, seed=SPLIT_SEED)
+    info = pretrain(base_dir, task=task, epochs=args.pretrain_epochs, copies=64, log=log)
     log(
         f"base model: {info['parameters'] / 1e6:.2f} M parameters, {info['steps']:.0f} steps on "
         f"{info['sequences']:.0f} sequences in {info['seconds']:.0f} s"
     )
-    base = measure(base_dir, base_dir, held_out, samples=args.samples)
+    base = measure(base_dir, base_dir, held_out, task=task, samples=args.samples)
     log(f"base: {base.as_dict()}")
     rows = base_pairs(base_dir, app_problems, seed=7)
     log(f"{len(rows)} of {len(app_problems)} problems gave two different base samples")
@@ -308,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     User = get_user_model()
     admin = User.objects.create_user("policy-admin", is_staff=True)
     project = Project.objects.create(
-        name="Arithmetic", kind=FeedbackKind.PAIRWISE, overlap=args.overlap, created_by=admin
+        name=f"Policy bench ({args.task})",
+        kind=FeedbackKind.PAIRWISE,
+        overlap=args.overlap,
+        created_by=admin,
     )
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     tokens = []
@@ -317,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
         tokens.append(api_token_create(user=user, name="bench", scope="label", days=7)[1])
     admin_token = api_token_create(user=admin, name="bench", scope="admin", days=7)[1]
-    app = App(admin_token=admin_token, annotator_tokens=tokens)
+    app = App(admin_token=admin_token, annotator_tokens=tokens, task=task)
 
     worker_log = (work / "worker.log").open("w")
     workers = [
@@ -329,7 +342,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         for queue in ("default", "training")
     ]  # fmt: skip
-    results: dict = {"base": base.as_dict(), "base_success": base.success, "points": []}
+    results: dict = {
+        "task": args.task,
+        "base": base.as_dict(),
+        "base_success": base.success,
+        "points": [],
+    }
     try:
         job = app.upload(f"/api/projects/{project.pk}/imports/", rows, "base-samples.jsonl")
         job = app.wait(f"/api/imports/{job['id']}/", timeout=300, what="prompt import")
@@ -358,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                           "model": "base:models/tiny-lm"}  # fmt: skip
                 if objective == "kto":
                     thumbs = Project.objects.create(
-                        name=f"Arithmetic unpaired at {labels}", kind=FeedbackKind.THUMBS,
+                        name=f"Policy bench unpaired at {labels}", kind=FeedbackKind.THUMBS,
                         created_by=admin,
                     )  # fmt: skip
                     Membership.objects.create(project=thumbs, user=admin, role=Role.ADMIN)
@@ -373,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
             for objective, run in launched.items():
                 run = app.wait(f"/api/runs/{run['id']}/", timeout=args.timeout, what=objective)
                 model = TrainingRun.objects.get(pk=run["id"])
-                figures = measure(run_model_dir(model), base_dir, held_out, samples=args.samples)
+                figures = measure(
+                    run_model_dir(model), base_dir, held_out, task=task, samples=args.samples
+                )
                 train_s = run["metrics"].get("train_runtime_seconds", float("nan"))
                 results["points"].append(
                     {"labels": labels, "objective": objective, "run": run["id"],
@@ -407,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     results.update(
         labels=labels,
         minutes=(time.monotonic() - started) / 60,
-        note=f"{labels} labels max, {args.noise:.0%} annotator noise, overlap {args.overlap}; "
+        note=f"task {args.task}; {labels} labels max, {args.noise:.0%} annotator noise, overlap {args.overlap}; "
         f"{HELD_OUT} held-out prompts x {args.samples} samples",
     )
     gain = best["success"] - base.success if best else float("nan")

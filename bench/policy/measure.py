@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from bench.policy import arithmetic
+from bench.policy import formats
 from trainer.device import choose_device
 from trainer.policy.common import CompletionIds, completion_logps, pad_completions
 from trainer.policy.evaluate import prompt_token_ids, sample_completions
@@ -62,8 +62,9 @@ def _logps(model, tokenizer, prompt_ids, completion_ids) -> torch.Tensor:
 def measure(
     policy_dir: Path | str,
     base_dir: Path | str,
-    problems: list[arithmetic.Problem],
+    problems: list,
     *,
+    task=formats,
     samples: int = 8,
     seed: int = 1234,
 ) -> Measurement:
@@ -84,7 +85,7 @@ def measure(
     )
     right, lengths, kls = [], [], []
     for draw in draws:
-        right += [arithmetic.is_correct(p, t) for p, t in zip(prompts, draw.texts, strict=True)]
+        right += [task.is_correct(p, t) for p, t in zip(prompts, draw.texts, strict=True)]
         eos = tokenizer.eos_token_id
         lengths += [len([t for t in ids if t != eos]) for ids in draw.completion_ids]
         kls += (
@@ -94,9 +95,7 @@ def measure(
     greedy = _greedy(policy, tokenizer, prompts)
     return Measurement(
         success=sum(right) / len(right),
-        greedy_success=sum(
-            arithmetic.is_correct(p, t) for p, t in zip(prompts, greedy, strict=True)
-        )
+        greedy_success=sum(task.is_correct(p, t) for p, t in zip(prompts, greedy, strict=True))
         / len(prompts),
         kl_to_base=sum(kls) / len(kls),
         mean_length=sum(lengths) / len(lengths),
