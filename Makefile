@@ -107,7 +107,8 @@ bench-judge: install
 bench-loop: install
 	$(BIN)/python bench/loop/bench_loop.py
 
-# Pretrains a tiny LM on half-wrong additions, has simulated annotators (15 % noise) label pairs of
+# Pretrains a tiny LM on a half-wrong format-following corpus (--task arithmetic: half-wrong
+# additions), has simulated annotators (15 % noise) label pairs of
 # its samples over HTTP, trains a reward model and DPO, KTO, RAFT, GRPO and RLOO policies through the
 # app, and measures each on held-out prompts by the hidden truth; redraws docs/bench-policy.svg.
 bench-policy: install
