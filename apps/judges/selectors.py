@@ -120,12 +120,10 @@ class JudgeCalibration:
 
 
 def _people(project: Project):
-    """The judgments that count, as the quality table counts them: the final phase, neither the
-    judgment nor its annotator excluded."""
+    """The judgments that count: the final phase, the judgment not excluded, its annotator's
+    labels counted (not excluded, not awaiting or failing qualification)."""
     phase = Phase.HINDSIGHT if project.kind == FeedbackKind.HINDSIGHT else Phase.MAIN
-    excluded = Membership.objects.filter(project=project, excluded_at__isnull=False).values(
-        "user_id"
-    )
+    excluded = Membership.objects.uncounted().filter(project=project).values("user_id")
     return (
         Judgment.objects.filter(
             project=project, phase=phase, annotator__isnull=False, excluded_at__isnull=True

@@ -82,3 +82,18 @@ def test_another_projects_admin_gets_404(client, project, calibrated):
     response = client.get(reverse("judges:calibration", args=[project.pk]))
 
     assert response.status_code == 404
+
+
+def test_an_excluded_annotators_labels_leave_the_calibration(project, calibrated):
+    from django.utils import timezone
+
+    from apps.projects.models import Membership
+
+    Membership.objects.filter(project=project, user__username="u3").update(
+        excluded_at=timezone.now()
+    )
+
+    (report,) = calibration_report(project=project)
+
+    assert "u3" not in dict(report.by_annotator)
+    assert report.overall.units == 4  # T1's majority is still A (u1 and u2)
