@@ -74,6 +74,7 @@ bench-labeling: install
 
 # The decoder line first: the last line is the hard set's speedup_vs_trl=… accuracy=… line (issue 13).
 bench-training: install
+	$(BIN)/python bench/training/bench_work.py
 	$(BIN)/python bench/training/bench_decoder.py
 	$(BIN)/python bench/training/bench_training.py
 
