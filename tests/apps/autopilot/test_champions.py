@@ -230,3 +230,24 @@ def test_the_loss_of_held_out_pairs_is_the_bradley_terry_loss_worked_by_hand():
     assert wins([2.0, 0.0, -1.0]) == [1.0, 0.5, 0.0]
     expected = (math.log1p(math.exp(-2.0)) + math.log(2) + math.log1p(math.exp(1.0))) / 3
     assert bradley_terry_loss([2.0, 0.0, -1.0]) == pytest.approx(expected)
+
+
+def test_every_held_out_judgment_is_frozen_once_with_its_first_label(pairwise_project):
+    from apps.autopilot.champions import frozen_eval_rows_extend
+
+    pair = {"prompt": "q", "chosen": "good", "rejected": "bad", "prompt_id": 1}
+    rows = [
+        {**pair, "judgment_id": 1},
+        {**pair, "judgment_id": 2, "chosen": "bad", "rejected": "good"},
+    ]
+    assert frozen_eval_rows_extend(project_id=pairwise_project.pk, rows=rows) == 2
+    # Seen again, relabeled: nothing changes; a new judgment on the same pair joins.
+    again = [{**rows[0], "chosen": "bad", "rejected": "good"}, {**pair, "judgment_id": 3}]
+    assert frozen_eval_rows_extend(project_id=pairwise_project.pk, rows=again) == 1
+    frozen = list(FrozenEvalRow.objects.filter(project=pairwise_project).order_by("id"))
+    assert [(r.row["judgment_id"], r.row["chosen"]) for r in frozen] == [
+        (1, "good"), (2, "bad"), (3, "good")
+    ]  # fmt: skip
+    # An aggregated snapshot's row (no judgment) is frozen once per pair, whichever side won.
+    aggregated = [pair, {**pair, "chosen": "bad", "rejected": "good"}, {**pair, "prompt": "q2"}]
+    assert frozen_eval_rows_extend(project_id=pairwise_project.pk, rows=aggregated) == 2
