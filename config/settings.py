@@ -301,6 +301,10 @@ ARBITER_MODEL_ROOTS = env.list("ARBITER_MODEL_ROOTS", default=[])
 # The Hugging Face cache whose models are offered too: empty = huggingface_hub's own default
 # (HF_HOME / HF_HUB_CACHE), "off" = offer none.
 ARBITER_MODEL_HUB_CACHE = env.str("ARBITER_MODEL_HUB_CACHE", default="")
+# Dataset cards (apps/exports/cards.py): the license named in every snapshot's card, and the token
+# `manage.py push_snapshot_to_hub` uploads with (empty = the command refuses to run).
+ARBITER_DATASET_LICENSE = env.str("ARBITER_DATASET_LICENSE", default="other")
+ARBITER_HF_HUB_TOKEN = env.str("ARBITER_HF_HUB_TOKEN", default="")
 
 
 def _rate(name: str, default: str) -> str | None:

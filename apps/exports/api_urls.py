@@ -24,6 +24,7 @@ urlpatterns = [
         apis.snapshot_download_api,
         name="snapshot-download",
     ),
+    path("snapshots/<int:snapshot_id>/card/", apis.snapshot_card_api, name="snapshot-card"),
     path(
         "projects/<int:project_id>/dataset-imports/",
         apis.dataset_import_list_api,

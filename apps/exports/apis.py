@@ -2,7 +2,7 @@
 datasets. Admin-only: a project the caller is not in answers 404, a project they
 only annotate answers 403, and an object of a project they do not administer answers 404."""
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -253,6 +253,18 @@ def snapshot_detail_api(request, snapshot_id: int):
 def snapshot_download_api(request, snapshot_id: int):
     """The snapshot's file, sent in blocks; its ETag is the sha256 of the bytes."""
     return _snapshot_file(snapshot_get_for_admin(user=request.user, snapshot_id=snapshot_id))
+
+
+@extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
+@api_view(["GET"])
+@renderer_classes(DOWNLOAD_RENDERERS)
+def snapshot_card_api(request, snapshot_id: int):
+    """The snapshot's dataset card: a README.md in the Hugging Face dataset-card format, to
+    upload beside the file."""
+    snapshot = snapshot_get_for_admin(user=request.user, snapshot_id=snapshot_id)
+    response = HttpResponse(snapshot.card, content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="README.md"'
+    return response
 
 
 # ---------------------------------------------------------------- dataset imports

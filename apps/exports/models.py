@@ -51,6 +51,10 @@ class Snapshot(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    card = models.TextField(
+        blank=True,
+        help_text="README.md in the Hugging Face dataset-card format, written when frozen.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -42,6 +42,7 @@ class ExportIn(serializers.Serializer):
 
 class SnapshotOut(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
+    card_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Snapshot
@@ -59,10 +60,14 @@ class SnapshotOut(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "download_url",
+            "card_url",
         ]
 
     def get_download_url(self, snapshot) -> str:
         return reverse("exports-api:snapshot-download", args=[snapshot.pk])
+
+    def get_card_url(self, snapshot) -> str:
+        return reverse("exports-api:snapshot-card", args=[snapshot.pk])
 
 
 class ExportJobOut(serializers.ModelSerializer):

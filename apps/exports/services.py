@@ -20,6 +20,7 @@ from apps.core.jobs import (
     job_finishing,
     job_succeed,
 )
+from apps.exports.cards import card_facts, dataset_card
 from apps.exports.files import export_write
 from apps.exports.models import ExportJob, Snapshot
 from apps.exports.options import ExportOptions, parse_export_options
@@ -55,7 +56,8 @@ def _snapshot_file_write(*, project: Project, kind: str, options: ExportOptions)
 
 
 def _snapshot_row(*, project, kind, options: ExportOptions, written, path, user) -> Snapshot:
-    return Snapshot.objects.create(
+    """Stores the snapshot with its dataset card, which states the project as it stands now."""
+    snapshot = Snapshot.objects.create(
         project=project,
         kind=kind,
         format=options.format,
@@ -68,6 +70,9 @@ def _snapshot_row(*, project, kind, options: ExportOptions, written, path, user)
         file_path=str(path.relative_to(settings.MEDIA_ROOT)),
         created_by=user,
     )
+    snapshot.card = dataset_card(snapshot=snapshot, facts=card_facts(snapshot=snapshot))
+    snapshot.save(update_fields=["card"])
+    return snapshot
 
 
 def snapshot_create(

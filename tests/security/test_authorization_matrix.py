@@ -135,6 +135,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "exports-api:snapshot-list": {"GET": ADMINS, "POST": ADMINS},
     "exports-api:snapshot-detail": {"GET": ADMINS},
     "exports-api:snapshot-download": {"GET": ADMINS},
+    "exports-api:snapshot-card": {"GET": ADMINS},
     "exports-api:dataset-import-list": {"GET": ADMINS, "POST": ADMINS},
     "exports-api:dataset-import-detail": {"GET": ADMINS},
     "webhooks-api:webhook-list": {"GET": ADMINS, "POST": ADMINS},
