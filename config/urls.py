@@ -49,6 +49,7 @@ urlpatterns = [
     path("", include("apps.generation.urls")),
     path("", include("apps.autopilot.urls")),
     path("", include("apps.judges.urls")),
+    path("", include("apps.arena.urls")),
     path("", include("apps.teams.urls")),
     path("", include("apps.teams.oidc_urls")),
     path("api/", include("apps.exports.api_urls")),

@@ -4,7 +4,7 @@ from django.http import Http404
 
 from apps.accounts.models import User
 from apps.arena.models import Battle, Turn
-from apps.chat.models import MessageStatus
+from apps.chat.models import UNFINISHED, MessageStatus
 from apps.projects.selectors import projects_for_user
 
 
@@ -42,3 +42,30 @@ def battle_names(*, battle: Battle) -> dict | None:
     if battle.revealed_at is None:
         return None
     return {"A": battle.contestant_a.name, "B": battle.contestant_b.name}
+
+
+def battles_for_user(*, user: User, project) -> list[Battle]:
+    return list(Battle.objects.filter(project=project, user=user).order_by("-created_at")[:50])
+
+
+def battle_view(*, battle: Battle) -> dict:
+    """What the battle page shows: the turns with both answers (no model names before the
+    reveal), and what the person may do next."""
+    turns = list(battle.turns.prefetch_related("replies").order_by("index"))
+    last = turns[-1] if turns else None
+    answering = bool(last) and any(r.status in UNFINISHED for r in last.replies.all())
+    failed = bool(last) and any(r.status == MessageStatus.FAILED for r in last.replies.all())
+    votable = bool(last) and not last.choice and turn_replies_done(last)
+    revealed = battle.revealed_at is not None
+    return {
+        "battle": battle,
+        "turns": [
+            {"turn": t, "replies": sorted(t.replies.all(), key=lambda r: r.side)} for t in turns
+        ],
+        "answering": answering,
+        "failed": failed,
+        "votable": votable,
+        "can_send": not revealed and (last is None or bool(last.choice)),
+        "can_reveal": not revealed and bool(turns) and all(t.choice for t in turns),
+        "names": battle_names(battle=battle),
+    }

@@ -25,6 +25,7 @@ from apps.chat.models import UNFINISHED, MessageStatus
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied, RateLimited
 from apps.core.text import storable_text
 from apps.corpus.models import Prompt, Response
+from apps.dashboard.services import rollups_judgments_added
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import InvalidPayload, TaskShape, validate_pairwise
@@ -230,7 +231,7 @@ def _judgment_store(*, battle: Battle, turn: Turn, user: User, payload: dict) ->
     for position, response in enumerate(responses):
         TaskItem.objects.create(task=task, response=response, position=position)
     order = [r.pk for r in responses]
-    return Judgment.objects.create(
+    judgment = Judgment.objects.create(
         **derived_facts(
             payload=payload,
             display_order=order,
@@ -247,6 +248,8 @@ def _judgment_store(*, battle: Battle, turn: Turn, user: User, payload: dict) ->
         duration_ms=int((timezone.now() - turn.created_at).total_seconds() * 1000),
         source_name="arena",
     )
+    rollups_judgments_added(project=battle.project, judgments=[judgment])
+    return judgment
 
 
 def _battle_locked(*, user: User, battle_id: int) -> Battle:

@@ -312,6 +312,20 @@ def world_build(*, text: TextSource = plain_text, media_root: Path | None = None
         content=write("Message", "content"),
         status="done",
     )
+    from apps.arena.models import Battle, Contestant, Reply, Turn
+
+    contestants = [
+        Contestant.objects.create(
+            project=project, name=name, backend={"type": "openai", "model": name}
+        )
+        for name in ("arena-x", "arena-y")
+    ]
+    o["battle"] = Battle.objects.create(
+        project=project, user=annotator, contestant_a=contestants[0], contestant_b=contestants[1]
+    )
+    arena_turn = Turn.objects.create(battle=o["battle"], index=0, content="Hi")
+    for side in (0, 1):
+        Reply.objects.create(turn=arena_turn, side=side, content="Hello", status="done")
     # Only the fields the models have now count as written (a field may not exist yet).
     world.written_fields = {
         f for f in write.fields if _has_field(model(f.split(".")[0]), f.split(".")[1])
@@ -368,6 +382,7 @@ def kwargs_for(route, world: World) -> dict:
         "secret": o["invitation_secret"],
         "rule_id": o["training_rule"].pk if "training_rule" in o else None,
         "judge_id": o["judge"].pk,
+        "battle_id": o["battle"].pk,
         "number": o["round"].number,
         "what": "reward",
         "path": "model/config.json",
