@@ -185,9 +185,13 @@ class App:
                     continue
                 shown = self._ok(lease, 200)
                 prompt = shown["messages"][-1]["content"]
+                # The responses come in their (shuffled) screen order; a verdict names the
+                # canonical letter each one carries, not its place on the screen.
                 choice = self.task.simulated_verdict(
                     prompt, [r["text"] for r in shown["responses"]], rng=rng, noise=noise
                 )
+                if choice in ("A", "B"):
+                    choice = shown["responses"]["AB".index(choice)]["letter"]
                 payload = {"choice": choice}
                 if choice in ("A", "B"):
                     payload["strength"] = "clearly"
