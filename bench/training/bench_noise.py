@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--options", default=",".join(o[0] for o in OPTIONS), help="comma-separated subset"
     )
+    parser.add_argument(
+        "--sides",
+        default="on,off",
+        help="run only one side (to spread a seed's runs over processes)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -127,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, kind, on, off in chosen:
             results: dict[str, list[float]] = {"on": [], "off": []}
             for seed in seeds:
-                for side, options in (("on", on), ("off", off)):
+                sides = [(side, o) for side, o in (("on", on), ("off", off)) if side in args.sides]
+                for side, options in sides:
                     key = (kind, seed, json.dumps(options, sort_keys=True))
                     if key not in accuracies:
                         # A configuration two options share (plain training) runs once per seed.
@@ -147,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                             flush=True,
                         )
                     results[side].append(accuracies[key])
-            print(option_line(name, results["on"], results["off"]), flush=True)
+            if results["on"] and results["off"]:
+                print(option_line(name, results["on"], results["off"]), flush=True)
     print(
         f"{len(accuracies)} runs in {time.monotonic() - started:.0f}s, load average "
         f"{load_before:.1f}->{os.getloadavg()[0]:.1f}"
