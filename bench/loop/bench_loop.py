@@ -1,7 +1,7 @@
 """Benchmark: the autopilot loop end to end, against a hidden true reward.
 
     python bench/loop/bench_loop.py [--rounds 4] [--every 60] [--annotators 4] [--noise 0.1]
-        [--epochs 4] [--timeout 600] [--keep-db]
+        [--gold 50] [--epochs 4] [--timeout 600] [--broker URL] [--keep-db]
 
 What it does, start to end:
 1. Creates a fresh PostgreSQL database `arbiter_bench_loop` (127.0.0.1:5432), migrates it, and
@@ -13,7 +13,15 @@ What it does, start to end:
    checked every second), one on the training queue, on kombu's filesystem broker in a temporary
    folder (or --broker, e.g. redis://127.0.0.1:6379/1; kombu's filesystem transport can read a
    message file before it is written, and the worker then stops with a JSONDecodeError): the
-   rule fires, the run trains, the gate promotes or rejects.
+   rule fires, the run trains, the gate promotes or rejects. The broker is --broker, else
+   CELERY_BROKER_URL from the environment when it is a Redis URL, else the filesystem one.
+   Before the workers start, the admin imports `--gold` pairwise gold tasks the way a team
+   would: a JSONL file through the import service, each row with a `gold` answer. Those are
+   the admin's known answers; in the simulation the hidden true reward below decides them.
+   The annotators answer the gold tasks first (they are served like any task and not told
+   which are gold). Gold tasks and their judgments are never exported, so never trained on,
+   and do not count toward the rule; the reward gate scores champion and challenger on them
+   next to the frozen held-out pairs.
 3. Each round adds `--every` fresh tasks: two responses made of a topic, neutral filler and a few
    "good" and "bad" words. The hidden true reward of a response is (# good words − # bad words).
    The simulated annotators label them over the HTTP API (next task, then submit, through
@@ -37,6 +45,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import os
 import random
 import signal
@@ -97,15 +106,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=60)
     parser.add_argument("--annotators", type=int, default=4)
     parser.add_argument("--noise", type=float, default=0.1)
+    parser.add_argument(
+        "--gold", type=int, default=50, help="pairwise gold tasks the admin imports first"
+    )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait per round")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument(
         "--broker",
-        default="filesystem://",
-        help="Celery broker URL (a Redis URL: its database must be empty of other messages)",
+        default=None,
+        help="Celery broker URL (a Redis URL: its database must be empty of other messages); "
+        "default: CELERY_BROKER_URL if it is a Redis URL, else filesystem://",
     )
     args = parser.parse_args(argv)
+    if args.broker is None:
+        from_env = os.environ.get("CELERY_BROKER_URL", "")
+        args.broker = (
+            from_env if from_env.startswith(("redis://", "rediss://")) else "filesystem://"
+        )
 
     work = Path(tempfile.mkdtemp(prefix="arbiter-loop-"))
     env = {
@@ -134,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
     from django.utils import timezone
 
@@ -141,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     from apps.autopilot.models import ModelDecision, RuleFiring
     from apps.autopilot.services import training_rule_create
     from apps.corpus.models import Prompt, Response
+    from apps.feedback.models import Judgment
+    from apps.imports.models import ImportJob
+    from apps.imports.services import import_job_create, import_job_run
     from apps.labeling.models import Task, TaskItem
     from apps.projects.models import FeedbackKind, Membership, Project, Role
     from apps.training.models import TrainingRun
@@ -170,6 +192,34 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(0)
     hidden = [true_pair(random.Random(10_000 + i), vocab) for i in range(400)]
 
+    # The admin's gold tasks: a JSONL import whose rows carry the known answer (A or B, the
+    # responses in row order). Here the hidden true reward decides it.
+    gold_rows = []
+    for i in range(args.gold):
+        prompt_text, better, worse = true_pair(random.Random(20_000 + i), vocab)
+        first_better = random.Random(30_000 + i).random() < 0.5
+        texts = [better, worse] if first_better else [worse, better]
+        gold_rows.append(
+            json.dumps(
+                {
+                    "prompt": prompt_text,
+                    "responses": texts,
+                    "gold": {"choice": "A" if first_better else "B", "strength": "clearly"},
+                }
+            )
+        )
+    if gold_rows:
+        upload = SimpleUploadedFile(
+            "gold.jsonl", ("\n".join(gold_rows) + "\n").encode(), "application/jsonl"
+        )
+        job = import_job_create(project=project, user=admin, upload=upload)
+        # The worker is not up yet: run the import here. The queued message finds it done.
+        import_job_run(job_id=job.pk)
+        job = ImportJob.objects.get(pk=job.pk)
+        if job.status != "succeeded":
+            raise SystemExit(f"gold import {job.status}: {job.error}")
+    gold_tasks = Task.objects.filter(project=project, is_gold=True).count()
+
     # As in docker-compose.yml: light work and the beat on one worker, training on another.
     log = (work / "worker.log").open("w")
     workers = [
@@ -191,6 +241,38 @@ def main(argv: list[str] | None = None) -> int:
             1.0 if b > w else 0.5 if b == w else 0.0 for b, w in zip(better, worse, strict=True)
         ) / len(hidden)
 
+    def label_all() -> None:
+        """The annotators take tasks until none is left, over the HTTP API."""
+        active = list(clients)
+        while active:
+            for client in list(active):
+                lease = client.post(f"/api/projects/{project.pk}/tasks/next/")
+                if lease.status_code == 204:
+                    active.remove(client)
+                    continue
+                shown = lease.json()["responses"]
+                best = max(shown, key=lambda r: hidden_reward(r["text"], vocab))
+                worst = min(shown, key=lambda r: hidden_reward(r["text"], vocab))
+                choice = (worst if rng.random() < args.noise else best)["letter"]
+                answer = client.post(
+                    f"/api/assignments/{lease.json()['assignment']}/judgment/",
+                    {"payload": {"choice": choice, "strength": "clearly"}},
+                    content_type="application/json",
+                )
+                assert answer.status_code in (200, 201), answer.content
+
+    def regular_labels() -> int:
+        return Judgment.objects.filter(project=project, task__is_gold=False).count()
+
+    # The annotators answer the gold tasks before the first round's tasks exist, so that no
+    # round's timing includes them.
+    label_all()
+    gold_answered = Judgment.objects.filter(project=project, task__is_gold=True).count()
+    print(
+        f"gold tasks: {gold_tasks} imported with the admin's answers, {gold_answered} answered "
+        f"by the annotators; broker: {args.broker.split('://')[0]}",
+        flush=True,
+    )
     rows, labels = [], 0
     print(
         "round  labels  rm_accuracy  decision   label_to_decision_s  outside_training_s  "
@@ -209,25 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                 for position, text in enumerate(texts):
                     response = Response.objects.create(prompt=prompt, text=text, source="bench")
                     TaskItem.objects.create(task=task, response=response, position=position)
-            nth_at = None
-            active = list(clients)
-            while active:
-                for client in list(active):
-                    lease = client.post(f"/api/projects/{project.pk}/tasks/next/")
-                    if lease.status_code == 204:
-                        active.remove(client)
-                        continue
-                    shown = lease.json()["responses"]
-                    best = max(shown, key=lambda r: hidden_reward(r["text"], vocab))
-                    worst = min(shown, key=lambda r: hidden_reward(r["text"], vocab))
-                    choice = (worst if rng.random() < args.noise else best)["letter"]
-                    answer = client.post(
-                        f"/api/assignments/{lease.json()['assignment']}/judgment/",
-                        {"payload": {"choice": choice, "strength": "clearly"}},
-                        content_type="application/json",
-                    )
-                    assert answer.status_code in (200, 201), answer.content
-                    labels += 1
+            label_all()
+            labels = regular_labels()
             nth_at = timezone.now()
             deadline = time.monotonic() + args.timeout
             decision = None
