@@ -132,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, kind, on, off in chosen:
             results: dict[str, list[float]] = {"on": [], "off": []}
             for seed in seeds:
-                sides = [(side, o) for side, o in (("on", on), ("off", off)) if side in args.sides]
+                sides = [
+                    (side, o)
+                    for side, o in (("on", on), ("off", off))
+                    if side in args.sides.split(",")
+                ]
                 for side, options in sides:
                     key = (kind, seed, json.dumps(options, sort_keys=True))
                     if key not in accuracies:
