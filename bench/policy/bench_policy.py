@@ -134,6 +134,15 @@ def base_pairs(base_dir: Path, problems: list, *, seed: int) -> list[dict]:
     return rows
 
 
+def canonical_choice(shown: list[dict], choice: str) -> str:
+    """The verdict the API expects for `choice` made on the screen: the lease lists the responses in
+    their (shuffled) screen order, and a pairwise choice names the canonical letter the picked one
+    carries, not its place on the screen. "both_bad" (and anything not a side) passes through."""
+    if choice in ("A", "B"):
+        return shown["AB".index(choice)]["letter"]
+    return choice
+
+
 class App:
     """The admin's and the annotators' side of the app, over HTTP (Django's test client)."""
 
@@ -185,13 +194,12 @@ class App:
                     continue
                 shown = self._ok(lease, 200)
                 prompt = shown["messages"][-1]["content"]
-                # The responses come in their (shuffled) screen order; a verdict names the
-                # canonical letter each one carries, not its place on the screen.
-                choice = self.task.simulated_verdict(
-                    prompt, [r["text"] for r in shown["responses"]], rng=rng, noise=noise
+                choice = canonical_choice(
+                    shown["responses"],
+                    self.task.simulated_verdict(
+                        prompt, [r["text"] for r in shown["responses"]], rng=rng, noise=noise
+                    ),
                 )
-                if choice in ("A", "B"):
-                    choice = shown["responses"]["AB".index(choice)]["letter"]
                 payload = {"choice": choice}
                 if choice in ("A", "B"):
                     payload["strength"] = "clearly"

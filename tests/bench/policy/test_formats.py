@@ -68,3 +68,16 @@ def test_tokenizer_round_trips_a_format_response():
     ids = tokenizer("write 17 in brackets [ 17 ]")["input_ids"]
     assert tokenizer.unk_token_id not in ids
     assert tokenizer.decode(ids, skip_special_tokens=True) == "write 17 in brackets [ 17 ]"
+
+
+def test_annotator_verdict_names_the_canonical_letter_of_the_response_picked_on_screen():
+    from bench.policy.bench_policy import canonical_choice
+
+    shown = [{"text": "[ 4 ]", "letter": "B"}, {"text": "( 4 )", "letter": "A"}]
+    verdict = formats.simulated_verdict(
+        "write 4 in parens", [r["text"] for r in shown], rng=random.Random(0), noise=0.0
+    )
+    assert verdict == "B"  # the second on screen
+    assert canonical_choice(shown, verdict) == "A"  # which is canonical response A
+    assert canonical_choice(shown, "A") == "B"
+    assert canonical_choice(shown, "both_bad") == "both_bad"
