@@ -12,13 +12,16 @@ from apps.arena.selectors import battle_get_for_user, battle_view, battles_for_u
 from apps.arena.services import (
     battle_reveal,
     battle_start,
+    contestant_add,
     reply_retry,
     turn_send,
     turn_vote,
 )
+from apps.chat.forms import BackendForm
 from apps.core.errors import ApplicationError
 from apps.feedback.payloads import STRENGTHS
-from apps.projects.selectors import project_get_for_user
+from apps.projects.models import Role
+from apps.projects.selectors import project_get_for_user, user_is_project_admin
 
 
 @login_required
@@ -29,6 +32,7 @@ def arena_home(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "battles": battles_for_user(user=request.user, project=project),
         "contestants": project.arena_contestants.count(),
+        "is_admin": user_is_project_admin(user=request.user, project=project),
     }
     return render(request, "arena/home.html", context)
 
@@ -116,3 +120,21 @@ def retry(request: HttpRequest, battle_id: int) -> HttpResponse:
 @require_POST
 def reveal(request: HttpRequest, battle_id: int) -> HttpResponse:
     return _act(request, battle_id, lambda b: battle_reveal(user=request.user, battle_id=b.pk))
+
+
+@login_required
+def contestants(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The arena's models, and a form (the chat backend's fields) that adds one. Admins only."""
+    project = project_get_for_user(user=request.user, project_id=project_id, role=Role.ADMIN)
+    form = BackendForm(request.POST or None, current={}, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contestant = contestant_add(project=project, actor=request.user, config=form.config)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{contestant.name} is in the arena.")
+            return redirect("arena:contestants", project_id=project.pk)
+    context = {"project": project, "form": form, "contestants": project.arena_contestants.all()}
+    status = 422 if request.method == "POST" else 200
+    return render(request, "arena/contestants.html", context, status=status)

@@ -92,6 +92,7 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "chat:reply": {"GET": OWNER, "POST": OWNER},
     "arena:home": {"GET": MEMBERS},
     "arena:new": {"POST": MEMBERS},
+    "arena:contestants": {"GET": ADMINS, "POST": ADMINS},
     "arena:battle": {"GET": OWNER},
     "arena:send": {"POST": OWNER},
     "arena:vote": {"POST": OWNER},
