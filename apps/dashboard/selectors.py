@@ -1,28 +1,19 @@
-"""The project overview in a fixed handful of queries, whatever the number of judgments: the
-database aggregates, Python only arranges the results."""
+"""The project overview in a fixed handful of queries over the rollups, whatever the number of
+judgments; and the counted judgments that figures, exports and training share."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
 from django.db.models.functions import Least, TruncDate
 from django.utils import timezone
 
-from apps.dashboard.aggregates import Median
+from apps.dashboard.models import AgreementShard, JudgmentRollup
 from apps.feedback.models import Judgment, Phase
-from apps.projects.models import FeedbackKind, Membership, Project
+from apps.projects.models import FeedbackKind, Membership, Project, Qualification
 from apps.quality.metrics import alpha_from_totals
 from apps.quality.selectors import AnnotatorQuality
-
-GOLD_KEY = {
-    FeedbackKind.PAIRWISE: "choice",
-    FeedbackKind.HINDSIGHT: "choice",
-    FeedbackKind.THUMBS: "labels",
-    FeedbackKind.LISTWISE: "ranks",
-}
 
 
 @dataclass
@@ -65,13 +56,13 @@ def counted_judgments(project: Project):
 
 def _per_day(project: Project) -> list[dict]:
     rows = (
-        Judgment.objects.filter(project=project)
-        .annotate(day=TruncDate("submitted_at"))
+        JudgmentRollup.objects.filter(project=project)
+        .annotate(day=TruncDate("hour"))
         .values("day", "kind")
-        .annotate(n=Count("pk"))
+        .annotate(total=Sum("n"))
         .order_by("day", "kind")
     )
-    return [{"day": row["day"].isoformat(), "kind": row["kind"], "n": row["n"]} for row in rows]
+    return [{"day": row["day"].isoformat(), "kind": row["kind"], "n": row["total"]} for row in rows]
 
 
 def _tasks(project: Project) -> dict:
@@ -84,105 +75,74 @@ def _tasks(project: Project) -> dict:
 
 
 def _annotator_rows(project: Project) -> dict[int, dict]:
-    since = timezone.now() - timedelta(days=1)
-    aggregates = {
-        "n": Count("pk"),
-        "today": Count("pk", filter=Q(submitted_at__gte=since)),
-        "decisive": Count("pk", filter=Q(chosen_position__isnull=False)),
-        "first_wins": Count("pk", filter=Q(chosen_position=F("first_shown_position"))),
+    """Per annotator key, their final-phase counters summed over their hourly rollups."""
+    since = timezone.localtime(timezone.now() - timedelta(days=1)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    names = ("n", "excluded", "decisive", "first_wins", "gold_total", "gold_correct")
+    names += ("duration_n", "duration_ms_sum")
+    sums = {f"sum_{name}": Sum(name) for name in names}
+    rows = (
+        JudgmentRollup.objects.filter(project=project, final=True)
+        .values("annotator_key")
+        .annotate(**sums, today=Sum("n", filter=Q(hour__gte=since)))
+        .order_by()
+    )
+    return {
+        row["annotator_key"]: {
+            "today": row["today"],
+            **{name: row[f"sum_{name}"] for name in names},
+        }
+        for row in rows
     }
-    if connection.vendor == "postgresql":
-        aggregates["median_ms"] = Median("duration_ms")
-    qs = Judgment.objects.filter(project=project, annotator__isnull=False).filter(
-        final_phase(project)
-    )
-    rows = {row["annotator_id"]: row for row in qs.values("annotator_id").annotate(**aggregates)}
-    for annotator_id, gold in _gold_rows(project).items():
-        rows.setdefault(annotator_id, {}).update(gold)
-    return rows
-
-
-def _gold_rows(project: Project) -> dict[int, dict]:
-    """Per annotator: judgments on gold tasks, and how many give the gold answer."""
-    key = GOLD_KEY.get(project.kind)
-    if key is None:
-        return {}
-    gold = (
-        Judgment.objects.filter(project=project, annotator__isnull=False, task__is_gold=True)
-        .filter(final_phase(project))
-        .annotate(
-            answer=KeyTextTransform(key, "payload"),
-            gold_answer=KeyTextTransform(key, "task__gold_payload"),
-        )
-        .values("annotator_id")
-        .annotate(
-            gold_total=Count("pk"), gold_correct=Count("pk", filter=Q(answer=F("gold_answer")))
-        )
-    )
-    return {row.pop("annotator_id"): row for row in gold}
-
-
-def _medians_in_python(project: Project) -> dict[int, float]:
-    """SQLite has no median aggregate: the embedded default sorts durations here instead."""
-    from statistics import median
-
-    durations: dict[int, list[int]] = defaultdict(list)
-    rows = Judgment.objects.filter(
-        project=project, annotator__isnull=False, duration_ms__isnull=False
-    ).filter(final_phase(project))
-    for annotator_id, ms in rows.values_list("annotator_id", "duration_ms"):
-        durations[annotator_id].append(ms)
-    return {a: float(median(v)) for a, v in durations.items()}
 
 
 def _pairwise_agreement(project: Project) -> tuple[float | None, int]:
-    """Interval alpha on the stored signed strengths; the database sums each task's values and
-    then the per-task terms, so one row comes back whatever the number of judgments."""
-    units = (
-        counted_judgments(project)
-        .filter(task__is_gold=False, signed_strength__isnull=False)
-        .values("task_id")
-        .annotate(
-            m=Count("pk"),
-            s=Sum("signed_strength"),
-            s2=Sum(F("signed_strength") * F("signed_strength")),
-        )
-        .filter(m__gte=2)
-        .values("m", "s", "s2")
+    """Interval alpha from the agreement totals kept per unit, summed over the project's shards."""
+    totals = AgreementShard.objects.filter(project=project).aggregate(
+        units=Sum("units"), n=Sum("n"), s=Sum("s"), s2=Sum("s2"), observed=Sum("observed")
     )
-    sql, params = units.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COUNT(*), SUM(m), SUM(s), SUM(s2), SUM(2.0 * (m * s2 - s * s) / (m - 1)) "
-            f"FROM ({sql}) AS units",
-            params,
-        )
-        count, n, total, total_sq, observed = (float(v or 0) for v in cursor.fetchone())
     return alpha_from_totals(
-        units=int(count), n=int(n), total=total, total_sq=total_sq, observed=observed
+        units=int(totals["units"] or 0),
+        n=int(totals["n"] or 0),
+        total=float(totals["s"] or 0),
+        total_sq=float(totals["s2"] or 0),
+        observed=float(totals["observed"] or 0),
     )
 
 
 def project_overview(*, project: Project) -> Overview:
+    """The overview from the rollups (apps/dashboard/models.py) and the task counters: its cost
+    does not depend on how many judgments the project holds."""
     pairwise = project.kind in (FeedbackKind.PAIRWISE, FeedbackKind.HINDSIGHT)
     rows = _annotator_rows(project)
-    medians = {} if connection.vendor == "postgresql" else _medians_in_python(project)
-    annotators = []
+    annotators, uncounted = [], set()
     for membership in project.memberships.select_related("user").order_by("user__username"):
+        if membership.excluded_at is not None or membership.qualification in (
+            Qualification.PENDING,
+            Qualification.FAILED,
+        ):
+            uncounted.add(membership.user_id)
         row = rows.get(membership.user_id, {})
+        timed = row.get("duration_n") or 0
         annotators.append(
             AnnotatorQuality(
                 membership=membership,
-                judgments=row.get("n", 0),
-                today=row.get("today", 0),
-                median_ms=row.get("median_ms", medians.get(membership.user_id)),
-                gold_total=row.get("gold_total", 0),
-                gold_correct=row.get("gold_correct", 0),
-                decisive=row.get("decisive", 0),
-                first_shown_wins=row.get("first_wins", 0),
+                judgments=row.get("n") or 0,
+                today=row.get("today") or 0,
+                mean_ms=(row["duration_ms_sum"] / timed) if timed else None,
+                gold_total=row.get("gold_total") or 0,
+                gold_correct=row.get("gold_correct") or 0,
+                decisive=row.get("decisive") or 0,
+                first_shown_wins=row.get("first_wins") or 0,
                 cycles=membership.intransitive_cycles if pairwise else None,
             )
         )
+    counted = sum(
+        (row["n"] or 0) - (row["excluded"] or 0)
+        for key, row in rows.items()
+        if key not in uncounted
+    )
     if pairwise:
         alpha, units = _pairwise_agreement(project)
         level = "interval"
@@ -200,7 +160,7 @@ def project_overview(*, project: Project) -> Overview:
         agreement_units=units,
         agreement_level=level,
         judgments=sum(a.judgments for a in annotators),
-        counted=counted_judgments(project).count(),
+        counted=counted,
     )
 
 

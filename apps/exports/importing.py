@@ -25,6 +25,7 @@ from apps.accounts.models import User
 from apps.core.errors import ApplicationError
 from apps.core.jobs import job_enqueue
 from apps.corpus.models import Prompt, Response
+from apps.dashboard.services import rollups_judgments_added
 from apps.exports.import_rows import (
     PreferenceRow,
     UnpairedRow,
@@ -190,7 +191,7 @@ class _DatasetRowWriter:
                 for position, response_pk in enumerate(group)
             ]
         )
-        Judgment.objects.bulk_create(
+        judgments = Judgment.objects.bulk_create(
             [
                 Judgment(
                     project=project,
@@ -206,6 +207,7 @@ class _DatasetRowWriter:
                 for task, payload in zip(tasks, payloads, strict=True)
             ]
         )
+        rollups_judgments_added(project=project, judgments=judgments)
         self.tasks += len(tasks)
 
     def counters(self) -> dict[str, int]:

@@ -12,6 +12,7 @@ from apps.accounts.models import User
 from apps.core import events
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.core.events import EventName
+from apps.dashboard.services import rollups_judgments_added
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import TaskShape, validate_payload
@@ -298,6 +299,8 @@ def _judgment_submit(
         started_at=started_at,
         duration_ms=_time_on_task_ms(started_at=started_at, client_ms=duration_ms, now=now),
     )
+    # The task row is locked: its agreement unit and this annotator's counters, nobody else's.
+    rollups_judgments_added(project=project, judgments=[judgment])
     if phase == Phase.FORESIGHT:
         # The task stays leased for the hindsight phase, which follows the revealed consequence.
         assignment.status, assignment.expires_at = (

@@ -301,11 +301,16 @@ def task_judgment_counts_refresh(*, task_ids: Iterable[int]) -> None:
 def annotator_tasks_recount(*, project: Project, annotator_id: int) -> None:
     """Recounts the overlap of every task the annotator judged in the project: call when
     whether their labels count changed (excluded, included, qualified)."""
-    task_judgment_counts_refresh(
-        task_ids=Judgment.objects.filter(project=project, annotator_id=annotator_id).values_list(
-            "task_id", flat=True
+    from apps.dashboard.services import rollups_annotator_counting_changed
+
+    with transaction.atomic():
+        task_judgment_counts_refresh(
+            task_ids=Judgment.objects.filter(
+                project=project, annotator_id=annotator_id
+            ).values_list("task_id", flat=True)
         )
-    )
+        # The tasks stay locked: their agreement units are recounted with their overlap.
+        rollups_annotator_counting_changed(project=project, annotator_id=annotator_id)
 
 
 def annotator_leases_release(*, project: Project, annotator_id: int) -> int:

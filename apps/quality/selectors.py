@@ -26,6 +26,7 @@ class AnnotatorQuality:
     judgments: int = 0
     today: int = 0  # in the last 24 hours
     median_ms: float | None = None
+    mean_ms: float | None = None  # the dashboard's (kept as a sum and a count in its rollups)
     gold_correct: int = 0
     gold_total: int = 0
     first_shown_wins: int = 0

@@ -7,6 +7,10 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.errors import NotFound
+from apps.dashboard.services import (
+    rollups_annotator_counting_changed,
+    rollups_judgment_exclusion_changed,
+)
 from apps.feedback.models import Judgment
 from apps.labeling.services import annotator_leases_release, task_judgment_counts_refresh
 from apps.projects.models import Membership, Project
@@ -38,6 +42,7 @@ def annotator_exclusion_set(
             "task_id", flat=True
         )
     )
+    rollups_annotator_counting_changed(project=project, annotator_id=annotator_id)
     return membership
 
 
@@ -48,10 +53,13 @@ def judgment_exclusion_set(
     judgment = Judgment.objects.filter(project=project, pk=judgment_id).first()
     if judgment is None:
         raise NotFound("No such judgment in this project.")
+    changed = (judgment.excluded_at is not None) != excluded
     judgment.excluded_at = timezone.now() if excluded else None
     judgment.excluded_by = by if excluded else None
     judgment.save(update_fields=["excluded_at", "excluded_by"])
     task_judgment_counts_refresh(task_ids=[judgment.task_id])
+    if changed:
+        rollups_judgment_exclusion_changed(project=project, judgment=judgment)
     if judgment.annotator_id and judgment.chosen_response_id:
         cycles_recount(project_id=project.pk, annotator_id=judgment.annotator_id)
     return judgment
