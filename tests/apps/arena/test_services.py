@@ -7,13 +7,16 @@ from apps.arena.services import (
     battle_reveal,
     battle_start,
     contestant_add,
+    reply_generate,
+    reply_retry,
     turn_send,
     turn_vote,
 )
-from apps.core.errors import ApplicationError, Conflict, PermissionDenied
+from apps.core.errors import ApplicationError, Conflict, PermissionDenied, RateLimited
 from apps.dashboard.leaderboard import model_leaderboard
 from apps.feedback.models import Judgment
 from tests.apps.arena.conftest import answered, endpoint_config
+from tests.apps.generation.openai_server import Step
 from tests.factories import UserFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +155,31 @@ def test_only_admins_add_contestants_and_a_model_joins_once(arena_project, voter
     with pytest.raises(Conflict):
         contestant_add(project=arena_project, actor=admin, config=endpoint_config(llm, "model-x"))
     assert arena_project.arena_contestants.count() == 2
+
+
+def test_a_failed_reply_is_asked_again_in_place_and_then_the_turn_can_be_voted(
+    arena_project, voter, llm
+):
+    llm.then(Step(status=500, body='{"error": "down"}'), Step(status=500, body='{"error": "down"}'))
+    battle = battle_start(user=voter, project_id=arena_project.pk)
+    turn = answered(turn_send(user=voter, battle_id=battle.pk, content="Hi"))
+    statuses = sorted(r.status for r in turn.replies.all())
+    assert "failed" in statuses
+    with pytest.raises(Conflict):
+        turn_vote(user=voter, battle_id=battle.pk, choice="A", strength="much")
+
+    again = reply_retry(user=voter, battle_id=battle.pk)
+    for reply in again.replies.filter(status="pending"):
+        reply_generate(reply_id=reply.pk)
+    assert sorted(r.status for r in again.replies.all()) == ["done", "done"]
+    assert turn_vote(user=voter, battle_id=battle.pk, choice="A", strength="much").choice == "A"
+
+
+def test_messages_past_the_users_per_minute_limit_are_refused(arena_project, voter, settings):
+    settings.ARBITER_CHAT_MESSAGES_PER_MINUTE = 1
+    battle = battle_start(user=voter, project_id=arena_project.pk)
+    turn_send(user=voter, battle_id=battle.pk, content="One")
+    other = battle_start(user=voter, project_id=arena_project.pk)
+    with pytest.raises(RateLimited):
+        turn_send(user=voter, battle_id=other.pk, content="Two")
+    assert other.turns.count() == 0
