@@ -12,7 +12,6 @@ from django.db import connection, transaction
 
 from apps.exports.datasets import Dataset, ExportStats, dataset_build
 from apps.exports.options import ExportOptions
-from apps.exports.sql_export import sql_export_applies, sql_export_blocks, sql_export_write
 from apps.exports.writers import jsonl_blocks, write_jsonl, write_parquet
 from apps.projects.models import Project
 
@@ -36,10 +35,7 @@ def jsonl_stream(*, project: Project, kind: str, options: ExportOptions) -> Iter
     """The export as JSON Lines blocks, read from the database as they are sent."""
     with read_transaction():
         dataset = dataset_build(project=project, kind=kind, options=options)
-        if sql_export_applies(dataset):
-            yield from sql_export_blocks(project=project, dataset=dataset)
-        else:
-            yield from jsonl_blocks(dataset.columns, dataset.rows)
+        yield from jsonl_blocks(dataset.columns, dataset.rows)
 
 
 @dataclass(frozen=True)
@@ -62,10 +58,7 @@ def export_write(*, project: Project, kind: str, options: ExportOptions, out: IO
     what was written, with the sha256 of the bytes."""
     with read_transaction():
         dataset = dataset_build(project=project, kind=kind, options=options)
-        if sql_export_applies(dataset):
-            sql_export_write(project=project, dataset=dataset, out=out)
-        else:
-            dataset_write(dataset=dataset, out=out)
+        dataset_write(dataset=dataset, out=out)
     out.flush()
     out.seek(0)
     digest, size = hashlib.sha256(), 0

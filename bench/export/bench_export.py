@@ -1,7 +1,6 @@
 """Benchmark: exporting 1,000,000 pairwise judgments from PostgreSQL to JSON Lines.
 
     python bench/export/bench_export.py [--judgments 1000000] [--small 100000] [--keep-db]
-        [--compare]
 
 What it does, start to end:
 1. Creates a fresh database `arbiter_bench_export` on PostgreSQL at 127.0.0.1:5432 (user
@@ -14,15 +13,11 @@ What it does, start to end:
 3. Exports each project in a fresh Python process (bench/export/export_side.py export) through the
    app's streaming JSONL export, the code path of GET /api/projects/{id}/exports/pairs.jsonl,
    writing the blocks to a file. That process reports rows, seconds and its peak resident memory
-   (ru_maxrss), and its resident memory before the export began. On PostgreSQL the app builds
-   the JSON lines in SQL (apps/exports/sql_export.py); with --compare each project is also
-   exported through the Python writers (the path before, and SQLite's), in the same run, and
-   the two files must be byte-identical.
+   (ru_maxrss), and its resident memory before the export began.
    It also reports the CPU seconds of that process and of its PostgreSQL backend: the two work
    in turn, so rows per CPU second is what the wall-clock rate approaches on an idle machine.
 4. Drops the database (unless --keep-db) and prints one line:
    rows_per_s=<1M export> peak_mb_100k=<n> peak_mb_1m=<n>
-   and with --compare: python_rows_per_s=<n> python_peak_mb_1m=<n>
 
 Ties and both-bad judgments are not pairs, so each export has ~90% of the judgment count in
 rows; rows per second counts rows written.
@@ -31,7 +26,6 @@ rows; rows per second counts rows written.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -103,17 +97,8 @@ def django_side(*args: str, echo: bool = False) -> object:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def export(project: int, out: Path, *, python: bool = False) -> dict:
-    flags = ("--python",) if python else ()
-    return django_side("export", "--project", str(project), "--out", str(out), *flags)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+def export(project: int, out: Path) -> dict:
+    return django_side("export", "--project", str(project), "--out", str(out))
 
 
 def main() -> None:
@@ -121,9 +106,6 @@ def main() -> None:
     parser.add_argument("--judgments", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--keep-db", action="store_true")
-    parser.add_argument(
-        "--compare", action="store_true", help="Also export through the Python writers."
-    )
     args = parser.parse_args()
 
     print(f"Load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
@@ -134,49 +116,35 @@ def main() -> None:
         print("Seeding with bulk SQL ...", flush=True)
         small, large = django_side("seed", "--sizes", f"{args.small},{args.judgments}", echo=True)
         results = {}
-        engines = ("sql", "python") if args.compare else ("sql",)
         with tempfile.TemporaryDirectory() as folder:
             for label, project, judgments in (
                 ("100k", small, args.small),
                 ("1m", large, args.judgments),
             ):
-                digests = set()
-                for engine in engines:
-                    out = Path(folder) / f"{label}-{engine}.jsonl"
-                    r = export(project, out, python=engine == "python")
-                    results[label, engine] = r
-                    print(
-                        f"  {engine:>6}: {judgments:>9,} judgments -> {r['rows']:>9,} rows, "
-                        f"{r['mb_written']:.0f} MB in {r['seconds']:.2f} s = "
-                        f"{r['rows_per_s']:,.0f} rows/s; peak RSS {r['peak_mb']:.0f} MB "
-                        f"(before the export {r['baseline_mb']:.0f} MB)",
-                        flush=True,
-                    )
-                    busy = r["cpu_s"] + r["db_cpu_s"]
-                    print(
-                        f"{'':10}CPU: exporter {r['cpu_s']:.1f} s + PostgreSQL backend "
-                        f"{r['db_cpu_s']:.1f} s = {r['rows'] / busy:,.0f} rows per CPU second; "
-                        f"skipped judgments {r['skipped']}",
-                        flush=True,
-                    )
-                    digests.add(sha256(out))
-                    out.unlink()
-                if len(digests) != 1:
-                    sys.exit(f"the {label} exports differ between {' and '.join(engines)}")
+                out = Path(folder) / f"{label}.jsonl"
+                r = export(project, out)
+                results[label] = r
+                print(
+                    f"  {judgments:>9,} judgments -> {r['rows']:>9,} rows, {r['mb_written']:.0f} MB "
+                    f"in {r['seconds']:.2f} s = {r['rows_per_s']:,.0f} rows/s; "
+                    f"peak RSS {r['peak_mb']:.0f} MB (before the export {r['baseline_mb']:.0f} MB)",
+                    flush=True,
+                )
+                busy = r["cpu_s"] + r["db_cpu_s"]
+                print(
+                    f"{'':14}CPU: exporter {r['cpu_s']:.1f} s + PostgreSQL backend "
+                    f"{r['db_cpu_s']:.1f} s = {r['rows'] / busy:,.0f} rows per CPU second; "
+                    f"skipped judgments {r['skipped']}",
+                    flush=True,
+                )
+                out.unlink()
     finally:
         if not args.keep_db:
             drop_database()
-    line = (
-        f"rows_per_s={results['1m', 'sql']['rows_per_s']:.0f} "
-        f"peak_mb_100k={results['100k', 'sql']['peak_mb']:.0f} "
-        f"peak_mb_1m={results['1m', 'sql']['peak_mb']:.0f}"
+    print(
+        f"rows_per_s={results['1m']['rows_per_s']:.0f} "
+        f"peak_mb_100k={results['100k']['peak_mb']:.0f} peak_mb_1m={results['1m']['peak_mb']:.0f}"
     )
-    if args.compare:
-        line += (
-            f" python_rows_per_s={results['1m', 'python']['rows_per_s']:.0f}"
-            f" python_peak_mb_1m={results['1m', 'python']['peak_mb']:.0f}"
-        )
-    print(line)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The benchmark's Django-side steps, each run in a fresh process with DATABASE_URL set:
 
     python bench/export/export_side.py seed --sizes 100000,1000000
-    python bench/export/export_side.py export --project ID --out FILE [--kind pairs] [--python]
+    python bench/export/export_side.py export --project ID --out FILE [--kind pairs]
 
 `seed` creates the users, projects and memberships through the ORM, then the bulk rows with
 INSERT ... SELECT generate_series; the column lists come from the models, and every column the
@@ -9,9 +9,7 @@ benchmark does not set gets its field's default, so new columns elsewhere do not
 prints the project ids as JSON.
 
 `export` streams the export as `apps.exports.files.jsonl_stream` does (what the JSONL download
-sends: on PostgreSQL the JSON lines built in SQL, apps/exports/sql_export.py) into FILE; with
-`--python` it goes through the Python writers instead (the path before the SQL one, and the
-one SQLite and the other options take) and prints one JSON object: rows, seconds, rows_per_s, peak_mb, baseline_mb,
+sends) into FILE and prints one JSON object: rows, seconds, rows_per_s, peak_mb, baseline_mb,
 and the CPU seconds spent by this process (cpu_s) and by its PostgreSQL backend (db_cpu_s).
 """
 
@@ -40,7 +38,6 @@ from apps.corpus.models import Prompt, Response  # noqa: E402
 from apps.exports.datasets import dataset_build  # noqa: E402
 from apps.exports.files import read_transaction  # noqa: E402
 from apps.exports.options import parse_export_options  # noqa: E402
-from apps.exports.sql_export import sql_export_applies, sql_export_blocks  # noqa: E402
 from apps.exports.writers import jsonl_blocks  # noqa: E402
 from apps.feedback.models import Judgment  # noqa: E402
 from apps.labeling.models import Task, TaskItem  # noqa: E402
@@ -186,7 +183,7 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def export(*, project_id: int, out_path: str, kind: str, python: bool = False) -> dict:
+def export(*, project_id: int, out_path: str, kind: str) -> dict:
     project = Project.objects.get(pk=project_id)
     options = parse_export_options(kind=kind, project_kind=project.kind, data={})
     with connection.cursor() as cursor:
@@ -199,11 +196,7 @@ def export(*, project_id: int, out_path: str, kind: str, python: bool = False) -
     # The body of apps.exports.files.jsonl_stream, spelt out to read the stats at the end.
     with read_transaction(), open(out_path, "wb") as out:
         dataset = dataset_build(project=project, kind=kind, options=options)
-        if sql_export_applies(dataset) and not python:
-            blocks = sql_export_blocks(project=project, dataset=dataset)
-        else:
-            blocks = jsonl_blocks(dataset.columns, dataset.rows)
-        for block in blocks:
+        for block in jsonl_blocks(dataset.columns, dataset.rows):
             out.write(block)
             size += len(block)
     seconds = time.perf_counter() - started
@@ -232,14 +225,11 @@ def main() -> None:
     exporting.add_argument("--project", type=int, required=True)
     exporting.add_argument("--out", required=True)
     exporting.add_argument("--kind", default="pairs")
-    exporting.add_argument("--python", action="store_true", help="Force the Python writers.")
     args = parser.parse_args()
     if args.command == "seed":
         result = seed([int(size) for size in args.sizes.split(",")])
     else:
-        result = export(
-            project_id=args.project, out_path=args.out, kind=args.kind, python=args.python
-        )
+        result = export(project_id=args.project, out_path=args.out, kind=args.kind)
     print(json.dumps(result))
 
 
