@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: install chromium demo test test-fast test-security lint compose-check bench-labeling bench-training bench-noise bench-dashboard bench-export bench-generation bench-judge bench-loop bench-policy bench-soak screenshots clean test-floors
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU wheel first, so that nothing pulls a multi-GB CUDA build of torch.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
+	# The Python client (clients/python, package arbiter_client); tests/clients use it.
+	$(BIN)/pip install -q -e ./clients/python
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
