@@ -1,7 +1,10 @@
-"""make bench-dashboard: the project overview and the run list with 100,000 judgments in PostgreSQL.
+"""make bench-dashboard: the project overview and the run list at 100,000 and then 1,000,000
+judgments in PostgreSQL (BENCH_SIZES=100000,1000000).
 
-Seeds its own database (dropped at the end), then renders both pages in-process through Django's
-test client as a logged-in admin, and reports the median of repeated renders."""
+Seeds its own database (dropped at the end): the judgments are bulk-loaded as an import would be,
+then `manage.py rollups_recount` builds the dashboard rollups. Both pages are rendered in-process
+through Django's test client as a logged-in admin; the median of repeated renders is reported
+at each size, and the last line is the largest size's."""
 
 import os
 import random
@@ -13,9 +16,9 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DB_NAME = "arbiter_bench_dashboard"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "arbiter_bench_dashboard")
 PG = "postgres://postgres@127.0.0.1:5432"
-JUDGMENTS = int(os.environ.get("BENCH_JUDGMENTS", "100000"))
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100000,1000000").split(",")]
 OVERLAP, ANNOTATORS, MODELS = 2, 20, ["careful-7b", "terse-3b", "hasty-1b", "tiny-0.5b"]
 STRENGTHS = ["negligibly", "slightly", "clearly", "much"]
 
@@ -46,17 +49,13 @@ def setup_database() -> None:
 
 
 def seed():
+    """The project, its annotators and its training runs."""
     from django.utils import timezone
 
     from apps.accounts.models import User
-    from apps.corpus.models import Prompt, Response
-    from apps.feedback.facts import derived_facts
-    from apps.feedback.models import Judgment
-    from apps.labeling.models import Task, TaskItem
     from apps.projects.models import Membership, Project, Role
     from apps.training.models import RunMetric, RunStatus, TrainingRun
 
-    rng = random.Random(0)
     admin = User.objects.create_user("bench-admin", password="bench-pass", is_staff=True)
     project = Project.objects.create(
         name="bench", kind="pairwise", overlap=OVERLAP, created_by=admin
@@ -64,11 +63,39 @@ def seed():
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     annotators = [User.objects.create_user(f"annotator{i}") for i in range(ANNOTATORS)]
     Membership.objects.bulk_create([Membership(project=project, user=u) for u in annotators])
-    tasks_n = JUDGMENTS // OVERLAP
+    now = timezone.now()
+    runs = []
+    for i in range(20):
+        status = [RunStatus.SUCCEEDED, RunStatus.RUNNING, RunStatus.FAILED][i % 3]
+        runs.append(TrainingRun(project=project, objective="reward_pairwise", family="reward", config={},
+                                status=status, step=200, total_steps=200, created_by=admin,
+                                metrics={"pairwise_accuracy": 0.7}, started_at=now - timedelta(hours=i)))  # fmt: skip
+    runs = TrainingRun.objects.bulk_create(runs)
+    RunMetric.objects.bulk_create(
+        [
+            RunMetric(run=r, step=s, name="loss", value=1 / (s + 1))
+            for r in runs
+            for s in range(200)
+        ],
+        batch_size=5000,
+    )
+    return project, admin, annotators
+
+
+def seed_judgments(project, annotators, *, first: int, last: int, rng) -> None:
+    """Tasks first..last-1 with OVERLAP judgments each, bulk-loaded, then the rollups recounted."""
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from apps.corpus.models import Prompt, Response
+    from apps.feedback.facts import derived_facts
+    from apps.feedback.models import Judgment
+    from apps.labeling.models import Task, TaskItem
+
     prompts = Prompt.objects.bulk_create(
         [
             Prompt(project=project, messages=[{"role": "user", "content": f"Question {i}?"}])
-            for i in range(tasks_n)
+            for i in range(first, last)
         ],
         batch_size=5000,
     )
@@ -83,7 +110,7 @@ def seed():
     tasks = Task.objects.bulk_create(
         [Task(project=project, prompt=p, kind="pairwise", judgment_count=OVERLAP, is_gold=i % 50 == 0,
               gold_payload={"choice": "A", "strength": "clearly"} if i % 50 == 0 else None)
-         for i, p in enumerate(prompts)],
+         for i, p in enumerate(prompts, start=first)],
         batch_size=5000,
     )  # fmt: skip
     TaskItem.objects.bulk_create(
@@ -123,25 +150,12 @@ def seed():
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE feedback_judgment SET submitted_at = %s - (id %% 30) * interval '1 day'", [now]
+            "UPDATE feedback_judgment SET submitted_at = %s - (id %% 30) * interval '1 day' "
+            "WHERE task_id >= %s",
+            [now, tasks[0].pk],
         )
         cursor.execute("ANALYZE")
-    runs = []
-    for i in range(20):
-        status = [RunStatus.SUCCEEDED, RunStatus.RUNNING, RunStatus.FAILED][i % 3]
-        runs.append(TrainingRun(project=project, objective="reward_pairwise", family="reward", config={},
-                                status=status, step=200, total_steps=200, created_by=admin,
-                                metrics={"pairwise_accuracy": 0.7}, started_at=now - timedelta(hours=i)))  # fmt: skip
-    runs = TrainingRun.objects.bulk_create(runs)
-    RunMetric.objects.bulk_create(
-        [
-            RunMetric(run=r, step=s, name="loss", value=1 / (s + 1))
-            for r in runs
-            for s in range(200)
-        ],
-        batch_size=5000,
-    )
-    return project, admin
+    call_command("rollups_recount", "--project", str(project.pk), verbosity=0)
 
 
 def timed_get(client, url: str, repeats: int) -> list[float]:
@@ -159,26 +173,35 @@ def timed_get(client, url: str, repeats: int) -> list[float]:
 def main() -> None:
     setup_database()
     try:
-        started = time.perf_counter()
-        project, admin = seed()
-        print(f"seeded {JUDGMENTS:,} judgments in {time.perf_counter() - started:.0f} s")
         from django.test import Client
 
+        project, admin, annotators = seed()
         client = Client()
         client.force_login(admin)
         overview_url, runs_url = (
             f"/projects/{project.pk}/dashboard/",
             f"/projects/{project.pk}/runs/",
         )
-        overview = timed_get(client, overview_url, 10)
-        runs = timed_get(client, runs_url, 10)
-        print(f"overview: median {statistics.median(overview):.0f} ms, "
-              f"max {max(overview):.0f} ms over 10 renders")  # fmt: skip
+        rng, seeded, measured = random.Random(0), 0, {}
+        for size in SIZES:
+            started = time.perf_counter()
+            seed_judgments(
+                project, annotators, first=seeded // OVERLAP, last=size // OVERLAP, rng=rng
+            )
+            seeded = size
+            print(f"seeded {size:,} judgments (rollups recounted) in "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+            overview = timed_get(client, overview_url, 10)
+            runs = timed_get(client, runs_url, 10)
+            measured[size] = (statistics.median(overview), statistics.median(runs))
+            print(f"{size:,} judgments: overview median {statistics.median(overview):.0f} ms, "
+                  f"max {max(overview):.0f} ms; run list median {statistics.median(runs):.0f} ms "
+                  "over 10 renders", flush=True)  # fmt: skip
+        largest, smallest = SIZES[-1], SIZES[0]
         print(
-            f"run list: median {statistics.median(runs):.0f} ms, max {max(runs):.0f} ms over 10 renders"
-        )
-        print(
-            f"judgments={JUDGMENTS} overview_ms={statistics.median(overview):.0f} runs_ms={statistics.median(runs):.0f}"
+            f"judgments={largest} overview_ms={measured[largest][0]:.0f} "
+            f"overview_ms_{smallest // 1000}k={measured[smallest][0]:.0f} "
+            f"runs_ms={measured[largest][1]:.0f}"
         )
     finally:
         from django.db import connections

@@ -22,6 +22,8 @@ class Command(BaseCommand):
         for project in chosen:
             started = time.perf_counter()
             rollups_recount(project=project)
-            self.stdout.write(
-                f"project {project.pk}: rollups recounted in {time.perf_counter() - started:.1f} s"
-            )
+            if options["verbosity"] > 0:
+                self.stdout.write(
+                    f"project {project.pk}: rollups recounted in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
