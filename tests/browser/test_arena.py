@@ -1,5 +1,8 @@
-"""A three-turn arena conversation, keyboard only: both anonymous answers written by a real
-worker and polled in, a vote after every turn, and the models named only after the reveal."""
+"""A three-turn arena conversation, keyboard only: a tiny local GPT-2 (built here from a config,
+offered to the project) against a scripted endpoint, both answers written by a real worker and
+polled in, a vote after every turn, and the models named only after the reveal."""
+
+from pathlib import Path
 
 import pytest
 
@@ -9,19 +12,21 @@ from apps.feedback.models import Judgment
 from apps.projects.models import FeedbackKind, Membership, Role
 from tests.apps.arena.conftest import endpoint_config
 from tests.apps.generation.openai_server import openai_server
+from tests.apps.generation.test_transformers_backend import _save_tiny_model
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.test_content_security import watch_for_violations
 from tests.factories import PASSWORD, ProjectFactory, UserFactory, add_member
+from tests.models_offered import offer, roots_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NAMES = ("arena-model-x", "arena-model-y")
-VOICES = {"arena-model-x": "Alpha", "arena-model-y": "Beta"}  # answers that do not name the model
+NAMES = ("base:models/tiny-arena", "arena-model-y")
 
 
 def voice_answer(body: dict) -> str:
+    """The endpoint's answers, which do not name the model."""
     last = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
-    return f"{VOICES[body['model']]} on {last}"
+    return f"Beta on {last}"
 
 
 @pytest.fixture
@@ -31,28 +36,37 @@ def llm():
         yield server
 
 
-@pytest.fixture(autouse=True)
-def arena_worker(start_worker, llm):
-    """Replies are written by a worker, started once the model server runs (its allow-list)."""
-    return start_worker("default", name="browser-arena")
-
-
 @pytest.fixture
-def arena_project(llm):
+def arena_project(llm, settings, tmp_path):
     admin = UserFactory(is_staff=True)
     project = ProjectFactory(name="Arena", kind=FeedbackKind.PAIRWISE, created_by=admin)
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
-    for name in NAMES:
-        contestant_add(project=project, actor=admin, config=endpoint_config(llm, name))
+    local = offer(settings, Path(_save_tiny_model(tmp_path / "models" / "tiny-arena")))
+    contestant_add(
+        project=project,
+        actor=admin,
+        config={"type": "transformers", "model": local, "max_new_tokens": 8, "device": "cpu"},
+    )
+    contestant_add(project=project, actor=admin, config=endpoint_config(llm, NAMES[1]))
     return project
 
 
+@pytest.fixture(autouse=True)
+def arena_worker(start_worker, llm, arena_project, settings):
+    """Replies are written by a worker, started once the model server runs (its allow-list) and
+    the local model is offered (its model root)."""
+    return start_worker("default", name="browser-arena", **roots_env(settings))
+
+
 def _both_answered(page, turn: int) -> None:
+    # The worker loads the local model on its first reply: allow for a busy machine.
     page.wait_for_selector(
-        f'section[data-turn="{turn}"] article[data-side="B"][data-status="done"]'
+        f'section[data-turn="{turn}"] article[data-side="B"][data-status="done"]',
+        timeout=120_000,
     )
     page.wait_for_selector(
-        f'section[data-turn="{turn}"] article[data-side="A"][data-status="done"]'
+        f'section[data-turn="{turn}"] article[data-side="A"][data-status="done"]',
+        timeout=120_000,
     )
     page.wait_for_selector("form.arena-vote-form")
 
@@ -90,7 +104,7 @@ def test_a_three_turn_arena_conversation_with_votes_and_the_reveal(
 
     battle = Battle.objects.get()
     a, b = battle.contestant_a.name, battle.contestant_b.name
-    va, vb = VOICES[a], VOICES[b]
+    kept = {t.index: t.replies.get(side=t.continued_from).content for t in battle.turns.all()}
     judgments = list(Judgment.objects.order_by("pk"))
     assert [j.payload for j in judgments] == [
         {"choice": "B", "strength": "clearly"},
@@ -98,11 +112,12 @@ def test_a_three_turn_arena_conversation_with_votes_and_the_reveal(
         {"choice": "A", "strength": "much"},
     ]
     # The third vote's prompt: the conversation as continued from B, then A.
+    assert [t.continued_from for t in battle.turns.order_by("index")] == [1, 0, 0]
     assert judgments[2].task.prompt.messages == [
         {"role": "user", "content": "Question 0"},
-        {"role": "assistant", "content": f"{vb} on Question 0"},
+        {"role": "assistant", "content": kept[0]},
         {"role": "user", "content": "Question 1"},
-        {"role": "assistant", "content": f"{va} on Question 1"},
+        {"role": "assistant", "content": kept[1]},
         {"role": "user", "content": "Question 2"},
     ]
     assert _names_hidden(page)
