@@ -13,6 +13,7 @@ from apps.core.jobs import JobStatus, job_kinds
 from apps.exports.models import DatasetImport, ExportJob
 from apps.generation.models import GenerationJob
 from apps.imports.models import ImportJob
+from apps.judges.models import Judge, JudgeBackend, JudgeJob
 from apps.training.models import TrainingRun
 from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import ProjectFactory, add_member
@@ -59,6 +60,12 @@ def make_job(label: str, project, user, **fields):
         return WebhookDelivery.objects.create(
             endpoint=endpoint, event="task.completed", payload={}, **fields
         )
+    if label == "judges.JudgeJob":
+        judge = Judge.objects.filter(project=project).first()
+        judge = judge or Judge.objects.create(
+            project=project, name="judge", backend=JudgeBackend.REWARD_MODEL, created_by=user
+        )
+        return JudgeJob.objects.create(project=project, judge=judge, created_by=user, **fields)
     raise AssertionError(f"the test has no recipe for {label}")
 
 
