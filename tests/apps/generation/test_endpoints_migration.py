@@ -7,7 +7,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 from apps.core.crypto import decrypt_secret
 
-BEFORE = [("generation", "0004_model_endpoints")]
+# The projects app goes back with it: the historical Project model has to match its table
+# (fields added to projects later have no database default to fill them in).
+BEFORE = [("generation", "0004_model_endpoints"), ("projects", "0003_project_queue_order")]
 
 
 @pytest.mark.django_db(transaction=True)
