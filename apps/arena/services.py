@@ -22,6 +22,7 @@ from apps.accounts.models import User
 from apps.arena.models import Battle, Contestant, Reply, Turn
 from apps.arena.selectors import battle_get_for_user, battle_history, turn_replies_done
 from apps.chat.models import UNFINISHED, MessageStatus
+from apps.chat.services import MAX_MESSAGE_CHARS, reply_backend_checked
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied, RateLimited
 from apps.core.text import storable_text
 from apps.corpus.models import Prompt, Response
@@ -30,15 +31,14 @@ from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import InvalidPayload, TaskShape, validate_pairwise
 from apps.generation.backends import BackendConfigError, GenerationError, backend_from_config
-from apps.generation.endpoints import callable_config, stored_backend_config
+from apps.generation.endpoints import callable_config
 from apps.labeling.models import Task, TaskItem
 from apps.projects.models import FeedbackKind, Project
 from apps.projects.selectors import project_get_for_user, user_is_project_admin
-from apps.training.model_choices import backend_config_resolve, model_reference_check
+from apps.training.model_choices import backend_config_resolve
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 20_000
 SIDES = {"A": 0, "B": 1}
 
 
@@ -48,15 +48,7 @@ def contestant_add(*, project: Project, actor: User, config: dict) -> Contestant
         raise ApplicationError("Only pairwise projects have an arena.")
     if not user_is_project_admin(user=actor, project=project):
         raise PermissionDenied("Only the project's admins may change its arena.")
-    config = stored_backend_config(config=config, project=project, actor=actor)
-    if config["type"] == "transformers":
-        config["model"] = model_reference_check(
-            reference=config["model"],
-            project=project,
-            family="policy",
-            what="the local model",
-            adapters=True,
-        )
+    config = reply_backend_checked(config=config, project=project, actor=actor)
     name = str(config["model"])[:200]
     if Contestant.objects.filter(project=project, name=name).exists():
         raise Conflict(f"{name} is already in the arena.")

@@ -55,10 +55,17 @@ def chat_backend_configure(*, project: Project, actor: User, config: dict) -> Pr
         raise ApplicationError("Only chat projects have a generation backend.")
     if not user_is_project_admin(user=actor, project=project):
         raise PermissionDenied("Only the project's admins may change its backend.")
-    # A server's URL and key go into the project's endpoint row; the backend names the row.
+    project.generation_backend = reply_backend_checked(config=config, project=project, actor=actor)
+    project.save(update_fields=["generation_backend"])
+    return project
+
+
+def reply_backend_checked(*, config: dict, project: Project, actor: User) -> dict:
+    """A backend that writes replies (chat's, an arena contestant's), ready to store: a server's URL
+    and key go into the project's endpoint row and the backend names the row; a local model is
+    chosen, never typed as a path (a policy run the actor may use, or an offered model)."""
     config = stored_backend_config(config=config, project=project, actor=actor)
     if config["type"] == "transformers":
-        # A local model is chosen, never typed as a path: a run of this project or an offered one.
         config["model"] = model_reference_check(
             reference=config["model"],
             project=project,
@@ -66,9 +73,7 @@ def chat_backend_configure(*, project: Project, actor: User, config: dict) -> Pr
             what="the local model",
             adapters=True,
         )
-    project.generation_backend = config
-    project.save(update_fields=["generation_backend"])
-    return project
+    return config
 
 
 def conversation_start(*, user: User, project: Project) -> Conversation:
