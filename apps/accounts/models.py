@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from knox.models import AbstractAuthToken
 
 
@@ -7,11 +9,16 @@ class User(AbstractUser):
     """An Arbiter account. Staff users may create projects; roles inside a project live on
     `projects.Membership`."""
 
+    # Empty: the browser's language (Accept-Language). Set on the account settings page.
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, blank=True, default=""
+    )
+
 
 class TokenScope(models.TextChoices):
-    READ = "read", "Read: look at everything you may see, change nothing"
-    LABEL = "label", "Label: read, take tasks, submit judgments, chat"
-    ADMIN = "admin", "Admin: everything your roles in each project allow"
+    READ = "read", _("Read: look at everything you may see, change nothing")
+    LABEL = "label", _("Label: read, take tasks, submit judgments, chat")
+    ADMIN = "admin", _("Admin: everything your roles in each project allow")
 
 
 class ApiToken(AbstractAuthToken):

@@ -2,9 +2,11 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import ApiToken, TokenScope, User
 from apps.core.errors import ApplicationError
@@ -50,3 +52,12 @@ def api_token_revoke(*, user: User, token_key: str) -> int:
     if not deleted:
         raise Http404("No such token.")
     return deleted
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Stores the language the user's pages are shown in; "" means the browser's choice."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise ApplicationError(_("Unknown language %(code)r.") % {"code": language})
+    user.language = language
+    user.save(update_fields=["language"])
+    return user

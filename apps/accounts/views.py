@@ -1,15 +1,19 @@
-"""The user's own API tokens: make one (shown once), see which exist, revoke one."""
+"""The user's own API tokens (make one, shown once; see which exist; revoke one) and settings."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from apps.accounts.forms import TokenForm
+from apps.accounts.forms import LanguageForm, TokenForm
 from apps.accounts.selectors import api_tokens_for_user
-from apps.accounts.services import api_token_create, api_token_revoke
+from apps.accounts.services import api_token_create, api_token_revoke, user_language_set
 from apps.core.errors import ApplicationError
 
 NEW_TOKEN_KEY = "accounts:new-api-token"
@@ -44,5 +48,34 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest) -> HttpResponse:
     api_token_revoke(user=request.user, token_key=request.POST.get("token_key", ""))
-    messages.success(request, "The token is revoked: it no longer works.")
+    messages.success(request, _("The token is revoked: it no longer works."))
     return redirect("accounts:tokens")
+
+
+@login_required
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """The user's settings: the language their pages are shown in."""
+    form = LanguageForm(request.POST or None, initial={"language": request.user.language})
+    if request.method == "POST" and form.is_valid():
+        user_language_set(user=request.user, language=form.cleaned_data["language"])
+        translation.activate(
+            request.user.language or translation.get_language_from_request(request)
+        )
+        messages.success(request, _("Your settings are saved."))
+        return redirect("accounts:settings")
+    return render(request, "accounts/settings.html", {"form": form})
+
+
+@login_required
+@require_POST
+def language_switch(request: HttpRequest) -> HttpResponse:
+    """The header's language switch: stores the choice and returns to the page it came from."""
+    form = LanguageForm(request.POST)
+    if form.is_valid():
+        user_language_set(user=request.user, language=form.cleaned_data["language"])
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("home")
+    return redirect(back)
