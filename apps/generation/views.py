@@ -1,12 +1,13 @@
 import json
+from functools import partial
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ApplicationError
+from apps.core.job_views import job_action_response
 from apps.generation.endpoints import display_backend_config
 from apps.generation.forms import ConsequenceJobForm, GenerationJobForm
 from apps.generation.selectors import (
@@ -24,6 +25,14 @@ from apps.generation.services import (
 )
 from apps.projects.models import FeedbackKind, Role
 from apps.projects.selectors import project_get_for_user
+
+# Where a cancel or resume answers: the status partial for htmx, else the job's page.
+_job_action = partial(
+    job_action_response,
+    job_get=generation_job_get_for_admin,
+    status_template="generation/_status.html",
+    detail_url="generation:detail",
+)
 
 
 @login_required
@@ -120,47 +129,23 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "generation/detail.html", context)
 
 
-def _after_action(
-    request: HttpRequest, job_id: int, *, done: str, error: str | None
-) -> HttpResponse:
-    """htmx: the status partial, the outcome in it; otherwise back to the job page."""
-    if request.htmx:
-        job = generation_job_get_for_admin(user=request.user, job_id=job_id)
-        context = {"job": job, "project": job.project, "action_error": error}
-        return render(request, "generation/_status.html", context)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, done)
-    return redirect("generation:detail", job_id=job_id)
-
-
 @login_required
 @require_POST
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = generation_job_get_for_admin(user=request.user, job_id=job_id)
-    error = None
-    try:
-        generation_job_cancel(job=job)
-    except ApplicationError as exc:
-        error = exc.message
-    return _after_action(
+    return _job_action(
         request,
-        job.pk,
+        job_id=job_id,
+        action=generation_job_cancel,
         done="Cancel requested: the job stops after the batch in hand.",
-        error=error,
     )
 
 
 @login_required
 @require_POST
 def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = generation_job_get_for_admin(user=request.user, job_id=job_id)
-    error = None
-    try:
-        generation_job_resume(job=job)
-    except ApplicationError as exc:
-        error = exc.message
-    return _after_action(
-        request, job.pk, done="Queued again: the job skips what it already wrote.", error=error
+    return _job_action(
+        request,
+        job_id=job_id,
+        action=generation_job_resume,
+        done="Queued again: the job skips what it already wrote.",
     )

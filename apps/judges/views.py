@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -5,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
+from apps.core.job_views import job_action_response
 from apps.generation.endpoints import display_backend_config
 from apps.judges.forms import JudgeForm, JudgeRunForm, JudgeSettingsForm, PolicyEvalForm
 from apps.judges.prompts import KINDS, template_for
@@ -27,6 +30,14 @@ from apps.judges.services import (
 )
 from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_user
+
+# Where a cancel or resume answers: the status partial for htmx, else the job's page.
+_job_action = partial(
+    job_action_response,
+    job_get=judge_job_get_for_admin,
+    status_template="judges/_job_status.html",
+    detail_url="judges:job",
+)
 
 
 @login_required
@@ -166,42 +177,26 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "judges/job.html", context)
 
 
-def _after_action(request, job_id: int, *, done: str, error: str | None) -> HttpResponse:
-    if request.htmx:
-        job = judge_job_get_for_admin(user=request.user, job_id=job_id)
-        context = {"job": job, "project": job.project, "action_error": error}
-        return render(request, "judges/_job_status.html", context)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, done)
-    return redirect("judges:job", job_id=job_id)
-
-
 @login_required
 @require_POST
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = judge_job_get_for_admin(user=request.user, job_id=job_id)
-    error = None
-    try:
-        judge_job_cancel(job=job)
-    except ApplicationError as exc:
-        error = exc.message
-    done = "Cancel requested: the job stops after the batch in hand."
-    return _after_action(request, job.pk, done=done, error=error)
+    return _job_action(
+        request,
+        job_id=job_id,
+        action=judge_job_cancel,
+        done="Cancel requested: the job stops after the batch in hand.",
+    )
 
 
 @login_required
 @require_POST
 def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = judge_job_get_for_admin(user=request.user, job_id=job_id)
-    error = None
-    try:
-        judge_job_resume(job=job)
-    except ApplicationError as exc:
-        error = exc.message
-    done = "Queued again: the job skips the tasks it already judged."
-    return _after_action(request, job.pk, done=done, error=error)
+    return _job_action(
+        request,
+        job_id=job_id,
+        action=judge_job_resume,
+        done="Queued again: the job skips the tasks it already judged.",
+    )
 
 
 @login_required

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from apps.generation.models import ModelEndpoint
 from apps.judges.models import Judge, JudgeJob
+from apps.judges.services import judge_job_create
 from apps.projects.models import FeedbackKind, Principle
 from tests.apps.generation.openai_server import openai_server
 from tests.apps.judges.conftest import endpoint_judge, member, run_all
@@ -112,3 +113,23 @@ def test_the_projects_jobs_page_lists_a_judge_job_with_a_link_to_it(client, proj
 
     assert "judge gpt-judge" in page
     assert reverse("judges:job", args=[job.pk]) in page
+
+
+def test_cancel_from_the_job_page_ends_a_queued_job_and_resume_queues_it_again(client, project):
+    make_task(project, texts=["one", "two"])
+    with openai_server() as server:
+        judge = endpoint_judge(project, server)
+    job = judge_job_create(judge=judge, user=project.created_by)
+    client.force_login(project.created_by)
+    htmx = {"HTTP_HX_REQUEST": "true"}
+
+    cancelled = client.post(reverse("judges:job-cancel", args=[job.pk]), **htmx)
+    again = client.post(reverse("judges:job-cancel", args=[job.pk]), **htmx)
+    resumed = client.post(reverse("judges:job-resume", args=[job.pk]), follow=True)
+
+    assert b'data-status="cancelled"' in cancelled.content and b"Resume" in cancelled.content
+    assert b"already cancelled" in again.content
+    assert resumed.redirect_chain == [(reverse("judges:job", args=[job.pk]), 302)]
+    assert "skips the tasks it already judged" in resumed.content.decode()
+    job.refresh_from_db()
+    assert job.status == "queued" and job.cancel_requested_at is None
