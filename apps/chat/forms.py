@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.generation.backends import BackendConfigError, validate_config
 from apps.training.model_choices import grouped, model_choices
@@ -17,49 +18,55 @@ class BackendForm(forms.Form):
         ]
     )
     model = forms.CharField(
-        label="Server model",
+        label=_("Server model"),
         required=False,
         max_length=500,
-        help_text="Server only: the model name it serves.",
+        help_text=_("Server only: the model name it serves."),
     )
     local_model = forms.ChoiceField(
-        label="Local model",
+        label=_("Local model"),
         required=False,
-        help_text="Local only: a policy run of this project, a base model the operator made "
-        "available, or a model already in this machine's Hugging Face cache (nothing is "
-        "downloaded).",
+        help_text=_(
+            "Local only: a policy run of this project, a base model the operator made "
+            "available, or a model already in this machine's Hugging Face cache (nothing is "
+            "downloaded)."
+        ),
     )
     base_url = forms.CharField(
-        label="Base URL",
+        label=_("Base URL"),
         required=False,
         max_length=500,
-        help_text="Server only: its API root, e.g. https://api.example.com/v1. Private addresses "
-        "work only if the operator allows them (ARBITER_OUTBOUND_ALLOW_HOSTS).",
+        help_text=_(
+            "Server only: its API root, e.g. https://api.example.com/v1. Private addresses "
+            "work only if the operator allows them (ARBITER_OUTBOUND_ALLOW_HOSTS)."
+        ),
     )
     api_key = forms.CharField(
-        label="API key",
+        label=_("API key"),
         required=False,
         max_length=500,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Server only. Leave empty to keep the stored key; a new URL starts without one.",
+        help_text=_(
+            "Server only. Leave empty to keep the stored key; a new URL starts without one."
+        ),
     )
-    clear_api_key = forms.BooleanField(label="Remove the stored API key", required=False)
+    clear_api_key = forms.BooleanField(label=_("Remove the stored API key"), required=False)
     max_tokens = forms.IntegerField(
-        label="Longest reply (tokens)", required=False, min_value=1, max_value=32_768
+        label=_("Longest reply (tokens)"), required=False, min_value=1, max_value=32_768
     )
     temperature = forms.FloatField(required=False, min_value=0, max_value=5)
-    top_p = forms.FloatField(label="Top-p", required=False, min_value=0.01, max_value=1)
+    top_p = forms.FloatField(label=_("Top-p"), required=False, min_value=0.01, max_value=1)
     timeout = forms.FloatField(
-        label="Timeout (seconds)",
+        label=_("Timeout (seconds)"),
         required=False,
         min_value=0.1,
         max_value=600,
-        help_text="Server: per attempt (3 attempts). Local: the longest a reply may take.",
+        help_text=_("Server: per attempt (3 attempts). Local: the longest a reply may take."),
     )
     device = forms.ChoiceField(
         required=False,
         choices=[("auto", "auto (CUDA when present)"), ("cpu", "CPU"), ("cuda", "CUDA")],
-        help_text="Local only.",
+        help_text=_("Local only."),
     )
 
     def __init__(self, *args, current: dict, project, **kwargs):

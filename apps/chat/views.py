@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.chat.forms import BackendForm
@@ -171,7 +172,7 @@ def chat_settings(request: HttpRequest, project_id: int) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "The chat backend is saved.")
+            messages.success(request, _("The chat backend is saved."))
             return redirect("chat:settings", project_id=project.pk)
     context = {
         "project": project,

@@ -3,6 +3,7 @@
 from django import forms
 from django.db.models import Count, Exists, F, OuterRef
 from django.db.models.fields.json import KT
+from django.utils.translation import gettext_lazy as _
 
 from apps.feedback.models import Judgment
 from apps.labeling.models import Flag
@@ -26,7 +27,7 @@ class JudgmentFilterForm(forms.Form):
     flagged = forms.ChoiceField(required=False, choices=YES_NO)
     excluded = forms.ChoiceField(required=False, choices=YES_NO)
     disagreement = forms.ChoiceField(
-        required=False, choices=YES_NO, label="On tasks with disagreement"
+        required=False, choices=YES_NO, label=_("On tasks with disagreement")
     )
 
 

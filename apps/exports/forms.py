@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.exports.models import ExportFormat, ExportKind
 from apps.exports.options import AGGREGATES_BY_KIND, FORMS, export_kinds_for
@@ -12,16 +13,22 @@ class ExportForm(forms.Form):
     form = forms.ChoiceField(
         choices=[(f, f) for f in FORMS],
         initial="standard",
-        help_text="standard: text columns; conversational: lists of chat messages.",
+        help_text=_("standard: text columns; conversational: lists of chat messages."),
     )
     aggregate = forms.ChoiceField(
         choices=[(a, a) for a in sorted({a for v in AGGREGATES_BY_KIND.values() for a in v})],
         initial="none",
-        help_text="none: a row per judgment. Per task: majority, mean_strength or "
-        "bradley_terry (pairs), majority (unpaired, principles), mean_rank (listwise).",
+        help_text=_(
+            "none: a row per judgment. Per task: majority, mean_strength or "
+            "bradley_terry (pairs), majority (unpaired, principles), mean_rank (listwise)."
+        ),
     )
     split = forms.FloatField(
-        min_value=0, max_value=0.99, initial=0, required=False, help_text="Test share of prompts."
+        min_value=0,
+        max_value=0.99,
+        initial=0,
+        required=False,
+        help_text=_("Test share of prompts."),
     )
     split_seed = forms.IntegerField(initial=0, required=False)
 
@@ -38,4 +45,4 @@ class ExportForm(forms.Form):
 
 
 class DatasetImportForm(forms.Form):
-    file = forms.FileField(help_text="JSONL in TRL's preference or unpaired format.")
+    file = forms.FileField(help_text=_("JSONL in TRL's preference or unpaired format."))

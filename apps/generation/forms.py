@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.generation.consequences import DEFAULT_TEMPLATE
 from apps.generation.endpoints import model_endpoints_for_project
@@ -17,44 +18,50 @@ class _ModelsForm(forms.Form):
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Trained policies",
-        help_text="Succeeded policy runs of the projects you administer.",
+        label=_("Trained policies"),
+        help_text=_("Succeeded policy runs of the projects you administer."),
     )
     local_models = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Base models",
-        help_text="Models the operator made available (ARBITER_MODEL_ROOTS) or already in this "
-        "machine's Hugging Face cache; nothing is downloaded. Runs on the worker.",
+        label=_("Base models"),
+        help_text=_(
+            "Models the operator made available (ARBITER_MODEL_ROOTS) or already in this "
+            "machine's Hugging Face cache; nothing is downloaded. Runs on the worker."
+        ),
     )
     openai_endpoint = forms.ModelChoiceField(
         queryset=ModelEndpoint.objects.none(),
         required=False,
-        label="Saved server",
+        label=_("Saved server"),
         empty_label="— none: type a server URL below —",
-        help_text="An OpenAI-compatible server of this project, with its stored key.",
+        help_text=_("An OpenAI-compatible server of this project, with its stored key."),
     )
     openai_base_url = forms.CharField(
         required=False,
         max_length=500,
-        label="Server URL",
-        help_text="An OpenAI-compatible API root (vLLM, Ollama, llama.cpp, OpenAI), e.g. "
-        "https://api.example.com/v1. Private addresses (a server on this machine or the LAN) "
-        "work only if the operator allows them (ARBITER_OUTBOUND_ALLOW_HOSTS).",
+        label=_("Server URL"),
+        help_text=_(
+            "An OpenAI-compatible API root (vLLM, Ollama, llama.cpp, OpenAI), e.g. "
+            "https://api.example.com/v1. Private addresses (a server on this machine or the LAN) "
+            "work only if the operator allows them (ARBITER_OUTBOUND_ALLOW_HOSTS)."
+        ),
     )
     openai_models = forms.CharField(
         required=False,
         max_length=1000,
-        label="Server models",
-        help_text="The model names the server serves, comma-separated.",
+        label=_("Server models"),
+        help_text=_("The model names the server serves, comma-separated."),
     )
     openai_api_key = forms.CharField(
         required=False,
         max_length=500,
-        label="API key",
+        label=_("API key"),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Sent as a bearer token. Stored encrypted with the project's server, never "
-        "shown; leave empty to keep the stored key (a new URL starts without one).",
+        help_text=_(
+            "Sent as a bearer token. Stored encrypted with the project's server, never "
+            "shown; leave empty to keep the stored key (a new URL starts without one)."
+        ),
     )
 
     MODEL_FIELDS = (
@@ -126,19 +133,21 @@ def _prompt_ids(text: str) -> list[int]:
 
 class _SamplingFields(forms.Form):
     temperature = forms.FloatField(initial=0.7, min_value=0, max_value=5)
-    top_p = forms.FloatField(label="Top-p", initial=1.0, min_value=0.01, max_value=1)
-    max_tokens = forms.IntegerField(label="Max tokens", initial=256, min_value=1, max_value=32_768)
+    top_p = forms.FloatField(label=_("Top-p"), initial=1.0, min_value=0.01, max_value=1)
+    max_tokens = forms.IntegerField(
+        label=_("Max tokens"), initial=256, min_value=1, max_value=32_768
+    )
     batch_size = forms.IntegerField(
         initial=8,
         min_value=1,
         max_value=256,
-        help_text="Prompts per batch: sampled together, written together, cancel between.",
+        help_text=_("Prompts per batch: sampled together, written together, cancel between."),
     )
     prompt_ids = forms.CharField(
         required=False,
-        label="Prompt ids",
+        label=_("Prompt ids"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="For “the listed prompt ids”: comma- or space-separated.",
+        help_text=_("For “the listed prompt ids”: comma- or space-separated."),
     )
 
     def clean_prompt_ids(self):
@@ -153,10 +162,10 @@ class _SamplingFields(forms.Form):
 
 class GenerationJobForm(_SamplingFields, _ModelsForm):
     n_per_prompt = forms.IntegerField(
-        label="Responses per prompt and model", initial=2, min_value=1, max_value=16
+        label=_("Responses per prompt and model"), initial=2, min_value=1, max_value=16
     )
     selection = forms.ChoiceField(
-        label="Prompts",
+        label=_("Prompts"),
         choices=[
             (Selection.WITHOUT_RESPONSES, "Prompts without responses yet"),
             (Selection.ALL, "All prompts"),
@@ -164,9 +173,14 @@ class GenerationJobForm(_SamplingFields, _ModelsForm):
         ],
     )
     pairing = forms.ChoiceField(choices=Pairing.choices, initial=Pairing.ALL)
-    pair_strategy = forms.ChoiceField(label="Pairs", choices=PairStrategy.choices, required=False)
+    pair_strategy = forms.ChoiceField(
+        label=_("Pairs"), choices=PairStrategy.choices, required=False
+    )
     max_pairs_per_prompt = forms.IntegerField(
-        label="At most pairs per prompt (sampled pairs)", min_value=1, max_value=100, required=False
+        label=_("At most pairs per prompt (sampled pairs)"),
+        min_value=1,
+        max_value=100,
+        required=False,
     )
 
     field_order = [
@@ -185,12 +199,15 @@ class ConsequenceJobForm(_SamplingFields, _ModelsForm):
     template = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 12}),
         initial=DEFAULT_TEMPLATE,
-        help_text="What the model is asked for each response: {prompt} and {response} are "
-        "filled in.",
+        help_text=_(
+            "What the model is asked for each response: {prompt} and {response} are filled in."
+        ),
     )
-    target = forms.ChoiceField(label="Write a consequence for", choices=ConsequenceTarget.choices)
+    target = forms.ChoiceField(
+        label=_("Write a consequence for"), choices=ConsequenceTarget.choices
+    )
     selection = forms.ChoiceField(
-        label="Tasks",
+        label=_("Tasks"),
         choices=[
             (Selection.WITHOUT_CONSEQUENCE, "Tasks without a consequence yet"),
             (Selection.ALL, "All tasks not yet shown to an annotator (rewrites)"),

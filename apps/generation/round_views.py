@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ApplicationError
@@ -24,14 +25,14 @@ class RoundForm(forms.Form):
     generating_run = forms.ModelChoiceField(
         queryset=TrainingRun.objects.none(),
         required=False,
-        help_text="Empty: the last round's policy.",
+        help_text=_("Empty: the last round's policy."),
     )
     base_model = forms.ChoiceField(
         required=False,
-        help_text="Round 1 (or a restart): a base model the operator made available.",
+        help_text=_("Round 1 (or a restart): a base model the operator made available."),
     )
     prompts = forms.IntegerField(
-        min_value=1, max_value=10_000, initial=50, help_text="Fresh prompts in this round."
+        min_value=1, max_value=10_000, initial=50, help_text=_("Fresh prompts in this round.")
     )
     n_per_prompt = forms.IntegerField(min_value=1, max_value=8, initial=2)
 

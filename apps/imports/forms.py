@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.projects.models import PairStrategy
 
@@ -7,6 +8,6 @@ class ImportForm(forms.Form):
     """The upload's size is checked by the service (apps/imports/pipeline.upload_check), as for
     every import kind."""
 
-    file = forms.FileField(help_text="JSONL: one prompt with its responses per line.")
+    file = forms.FileField(help_text=_("JSONL: one prompt with its responses per line."))
     pair_strategy = forms.ChoiceField(choices=PairStrategy.choices, required=False)
     max_pairs_per_prompt = forms.IntegerField(min_value=1, max_value=100, required=False)

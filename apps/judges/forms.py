@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.judges.models import JudgeBackend
 from apps.judges.prompts import KINDS
@@ -13,19 +14,21 @@ class JudgeForm(forms.Form):
     model = forms.CharField(
         max_length=500,
         required=False,
-        help_text="Endpoint: the model name the server expects. Local: a model reference "
-        "(base:…, run:…). Reward model: run:<id>, or empty for the project's champion.",
+        help_text=_(
+            "Endpoint: the model name the server expects. Local: a model reference "
+            "(base:…, run:…). Reward model: run:<id>, or empty for the project's champion."
+        ),
     )
-    base_url = forms.CharField(max_length=500, required=False, label="Server URL")
+    base_url = forms.CharField(max_length=500, required=False, label=_("Server URL"))
     api_key = forms.CharField(
-        max_length=2000, required=False, widget=forms.PasswordInput, label="API key"
+        max_length=2000, required=False, widget=forms.PasswordInput, label=_("API key")
     )
     device = forms.ChoiceField(
         choices=[("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda")], required=False
     )
     max_tokens = forms.IntegerField(min_value=1, max_value=4096, required=False)
     batch_size = forms.IntegerField(min_value=1, max_value=256, initial=16)
-    prelabel = forms.BooleanField(required=False, label="Show as suggestions to annotators")
+    prelabel = forms.BooleanField(required=False, label=_("Show as suggestions to annotators"))
 
     def backend_config(self) -> dict:
         data = self.cleaned_data
@@ -43,7 +46,7 @@ class JudgeForm(forms.Form):
 class JudgeSettingsForm(forms.Form):
     """The templates (one per kind; empty: the default), pre-labelling and the batch size."""
 
-    prelabel = forms.BooleanField(required=False, label="Show as suggestions to annotators")
+    prelabel = forms.BooleanField(required=False, label=_("Show as suggestions to annotators"))
     batch_size = forms.IntegerField(min_value=1, max_value=256)
 
     def __init__(self, *args, **kwargs):
@@ -59,14 +62,14 @@ class JudgeSettingsForm(forms.Form):
 
 class JudgeRunForm(forms.Form):
     only_unjudged = forms.BooleanField(
-        required=False, initial=True, label="Only tasks this judge has not labelled"
+        required=False, initial=True, label=_("Only tasks this judge has not labelled")
     )
 
 
 class PolicyEvalForm(forms.Form):
     """A succeeded policy run of the project, compared with its base model by the judge."""
 
-    run = forms.TypedChoiceField(coerce=int, label="Policy run")
+    run = forms.TypedChoiceField(coerce=int, label=_("Policy run"))
     prompts = forms.IntegerField(min_value=1, max_value=1000, initial=32)
     max_tokens = forms.IntegerField(min_value=1, max_value=4096, initial=64)
 

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
@@ -88,7 +89,7 @@ def judge_detail(request: HttpRequest, judge_id: int) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Saved; labels already written stay as they are.")
+            messages.success(request, _("Saved; labels already written stay as they are."))
             return redirect("judges:detail", judge_id=judge.pk)
     context = {
         "project": judge.project,
@@ -137,7 +138,7 @@ def judge_evaluate(request: HttpRequest, judge_id: int) -> HttpResponse:
     judge = judge_get_for_admin(user=request.user, judge_id=judge_id)
     form = PolicyEvalForm(request.POST, runs=_policy_runs(judge))
     if not form.is_valid():
-        messages.error(request, "Choose a succeeded policy run, a prompt count and max tokens.")
+        messages.error(request, _("Choose a succeeded policy run, a prompt count and max tokens."))
         return redirect("judges:detail", judge_id=judge.pk)
     try:
         job = judge_policy_eval_create(
@@ -163,7 +164,7 @@ def judge_remove(request: HttpRequest, judge_id: int) -> HttpResponse:
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("judges:detail", judge_id=judge.pk)
-    messages.success(request, "Judge and its labels deleted.")
+    messages.success(request, _("Judge and its labels deleted."))
     return redirect("judges:list", project_id=project_id)
 
 

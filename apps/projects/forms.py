@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.projects.models import Project, Role
 
@@ -59,10 +60,11 @@ class MemberForm(forms.Form):
 
 class PrincipleForm(forms.Form):
     key = forms.SlugField(
-        max_length=80, help_text="A short stable name, e.g. answers-the-question."
+        max_length=80, help_text=_("A short stable name, e.g. answers-the-question.")
     )
     text = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="Plain language, answerable yes or no."
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Plain language, answerable yes or no."),
     )
 
 

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.projects.models import Role
 from apps.teams.services import DEFAULT_INVITATION_LIFETIME, INVITATION_LIFETIMES
@@ -7,11 +8,11 @@ from apps.teams.services import DEFAULT_INVITATION_LIFETIME, INVITATION_LIFETIME
 class InvitationForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
     email = forms.EmailField(
-        required=False, help_text="Optional: the link is emailed there as well as shown here."
+        required=False, help_text=_("Optional: the link is emailed there as well as shown here.")
     )
-    group = forms.CharField(max_length=50, required=False, help_text="Optional group to join.")
+    group = forms.CharField(max_length=50, required=False, help_text=_("Optional group to join."))
     days = forms.TypedChoiceField(
-        label="Valid for",
+        label=_("Valid for"),
         choices=[(d, f"{d} day{'s' if d > 1 else ''}") for d in INVITATION_LIFETIMES],
         coerce=int,
         initial=DEFAULT_INVITATION_LIFETIME,
@@ -27,17 +28,17 @@ class AcceptForm(forms.Form):
 
 class MemberTermsForm(forms.Form):
     quota = forms.IntegerField(
-        min_value=0, required=False, help_text="Most tasks (judged + leased); empty = no limit."
+        min_value=0, required=False, help_text=_("Most tasks (judged + leased); empty = no limit.")
     )
     group = forms.CharField(max_length=50, required=False)
 
 
 class ShareForm(forms.Form):
     percent = forms.IntegerField(
-        min_value=1, max_value=100, label="Share of the open tasks (%)", initial=10
+        min_value=1, max_value=100, label=_("Share of the open tasks (%)"), initial=10
     )
     annotators = forms.TypedMultipleChoiceField(coerce=int, required=False)
-    group = forms.CharField(max_length=50, required=False, help_text="…or a group.")
+    group = forms.CharField(max_length=50, required=False, help_text=_("…or a group."))
 
     def __init__(self, *args, annotators: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -46,7 +47,7 @@ class ShareForm(forms.Form):
 
 class TaskAssignForm(forms.Form):
     task_ids = forms.CharField(
-        label="Task ids", help_text="Comma-separated, e.g. 12, 13, 20.", max_length=10_000
+        label=_("Task ids"), help_text=_("Comma-separated, e.g. 12, 13, 20."), max_length=10_000
     )
     annotator = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     group = forms.CharField(max_length=50, required=False)
@@ -66,7 +67,7 @@ class TaskAssignForm(forms.Form):
 class ReportForm(forms.Form):
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(
-        widget=forms.DateInput(attrs={"type": "date"}), help_text="Included (up to its end)."
+        widget=forms.DateInput(attrs={"type": "date"}), help_text=_("Included (up to its end).")
     )
 
     def clean(self):

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -112,7 +113,7 @@ def invitation_new(request: HttpRequest, project_id: int) -> HttpResponse:
 def invitation_delete(request: HttpRequest, project_id: int, invitation_id: int) -> HttpResponse:
     project = _admin_project(request, project_id)
     invitation_revoke(project=project, invitation_id=invitation_id)
-    messages.success(request, "The invitation is withdrawn: its link no longer works.")
+    messages.success(request, _("The invitation is withdrawn: its link no longer works."))
     return redirect("teams:team", project_id=project.pk)
 
 
@@ -124,10 +125,10 @@ def member_terms(request: HttpRequest, project_id: int, user_id: int) -> HttpRes
     if form.is_valid():
         if request.POST.get("action") == "requalify":
             qualification_reset(project=project, user_id=user_id)
-            messages.success(request, "They take the qualification again.")
+            messages.success(request, _("They take the qualification again."))
         else:
             member_terms_set(project=project, user_id=user_id, **form.cleaned_data)
-            messages.success(request, "Saved.")
+            messages.success(request, _("Saved."))
     else:
         messages.error(request, form.errors.as_text())
     return redirect("teams:team", project_id=project.pk)

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from apps.training.model_choices import (
     available_models,
@@ -16,66 +17,79 @@ class LaunchForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     model = forms.ChoiceField(
         required=False,
-        label="Start from",
-        help_text="A policy starts from a base model or a policy run of a project you administer "
-        "(an SFT run on demonstrations before DPO); a reward model from a backbone or a "
-        "reward-model run (empty: the bundled MiniLM).",
+        label=_("Start from"),
+        help_text=_(
+            "A policy starts from a base model or a policy run of a project you administer "
+            "(an SFT run on demonstrations before DPO); a reward model from a backbone or a "
+            "reward-model run (empty: the bundled MiniLM)."
+        ),
     )
     num_epochs = forms.IntegerField(min_value=1, max_value=100, initial=1)
     learning_rate = forms.FloatField(
-        required=False, min_value=1e-8, max_value=1.0, help_text="Empty = the objective's default."
+        required=False,
+        min_value=1e-8,
+        max_value=1.0,
+        help_text=_("Empty = the objective's default."),
     )
     batch_size = forms.IntegerField(required=False, min_value=1, max_value=512)
     max_steps = forms.IntegerField(required=False, min_value=1)
     lora = forms.BooleanField(
-        required=False, help_text="Train LoRA adapters (peft) instead of all weights."
+        required=False, help_text=_("Train LoRA adapters (peft) instead of all weights.")
     )
     eval_share = forms.FloatField(
-        initial=0.2, min_value=0.05, max_value=0.5, help_text="Share of prompts held out."
+        initial=0.2, min_value=0.05, max_value=0.5, help_text=_("Share of prompts held out.")
     )
     reward_run = forms.ModelChoiceField(
         queryset=TrainingRun.objects.none(),
         required=False,
-        help_text="A trained reward model: RAFT ranks samples with it; other policies are judged by it.",
+        help_text=_(
+            "A trained reward model: RAFT ranks samples with it; other policies are judged by it."
+        ),
     )
 
     heldout_judge_run = forms.ModelChoiceField(
         queryset=TrainingRun.objects.none(),
         required=False,
-        label="Held-out judge",
-        help_text="Policies: a reward model trained on other labels, for the reward-hacking watch "
-        "(empty: the most recent other reward-model run).",
+        label=_("Held-out judge"),
+        help_text=_(
+            "Policies: a reward model trained on other labels, for the reward-hacking watch "
+            "(empty: the most recent other reward-model run)."
+        ),
     )
     beta = forms.FloatField(
         required=False,
         min_value=1e-6,
         max_value=10.0,
-        help_text="Policies: KL pull towards the base (empty = the objective's default).",
+        help_text=_("Policies: KL pull towards the base (empty = the objective's default)."),
     )
     reward_runs = forms.ModelMultipleChoiceField(
         queryset=TrainingRun.objects.none(),
         required=False,
-        label="Online reward models",
-        help_text="GRPO, RLOO: the reward models whose weighted scores are the reward (empty, with "
-        "no regex or checker: the project's champion reward model).",
+        label=_("Online reward models"),
+        help_text=_(
+            "GRPO, RLOO: the reward models whose weighted scores are the reward (empty, with "
+            "no regex or checker: the project's champion reward model)."
+        ),
     )
     reward_weights = forms.CharField(
         required=False,
         max_length=500,
-        help_text="GRPO, RLOO: one weight per reward model in the order listed, comma-separated "
-        "(empty: 1 each).",
+        help_text=_(
+            "GRPO, RLOO: one weight per reward model in the order listed, comma-separated "
+            "(empty: 1 each)."
+        ),
     )
     regex_rewards = forms.CharField(
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Regex rewards",
-        help_text="GRPO, RLOO: one pattern per line; a completion containing a match scores 1.",
+        label=_("Regex rewards"),
+        help_text=_("GRPO, RLOO: one pattern per line; a completion containing a match scores 1."),
     )
     checkers = forms.MultipleChoiceField(
         required=False,
-        label="Verifiable checkers",
-        help_text="GRPO, RLOO: reward functions the operator registered.",
+        label=_("Verifiable checkers"),
+        help_text=_("GRPO, RLOO: reward functions the operator registered."),
     )
 
     def __init__(self, *args, project, objectives: list[str], user=None, **kwargs):

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ApplicationError
@@ -98,7 +99,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get_for_admin(user=request.user, run_id=run_id)
     try:
         training_run_cancel(run=run)
-        messages.success(request, "Cancel requested; the run stops at its next step.")
+        messages.success(request, _("Cancel requested; the run stops at its next step."))
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("training:detail", run_id=run.pk)
