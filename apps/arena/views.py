@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.arena.selectors import battle_get_for_user, battle_view, battles_for_user
@@ -133,7 +134,7 @@ def contestants(request: HttpRequest, project_id: int) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"{contestant.name} is in the arena.")
+            messages.success(request, _("%(name)s is in the arena.") % {"name": contestant.name})
             return redirect("arena:contestants", project_id=project.pk)
     context = {"project": project, "form": form, "contestants": project.arena_contestants.all()}
     status = 422 if request.method == "POST" else 200

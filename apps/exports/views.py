@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.errors import PermissionDenied as NotAnAdmin
@@ -58,7 +59,8 @@ def datasets_home(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Snapshot {snapshot.pk}: {snapshot.row_count} rows, {snapshot.sha256[:12]}…",
+                _("Snapshot %(id)s: %(rows)s rows, %(sha)s…")
+                % {"id": snapshot.pk, "rows": snapshot.row_count, "sha": snapshot.sha256[:12]},
             )
             return redirect("exports:home", project_id=project.pk)
     return _page(request, project, export_form=form, status=400)

@@ -62,7 +62,9 @@ def rounds_page(request: HttpRequest, project_id: int) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Round {started.number} is generating.")
+            messages.success(
+                request, _("Round %(number)s is generating.") % {"number": started.number}
+            )
             return redirect("generation:rounds", project_id=project.pk)
     rows = rounds_table(project=project)
     return render(

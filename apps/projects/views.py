@@ -70,11 +70,16 @@ def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
     if form.is_valid():
         user = User.objects.filter(username=form.cleaned_data["username"]).first()
         if user is None:
-            messages.error(request, f"No account is named {form.cleaned_data['username']!r}.")
+            messages.error(
+                request,
+                _("No account is named %(name)r.") % {"name": form.cleaned_data["username"]},
+            )
         else:
             membership_set(project=project, user=user, role=form.cleaned_data["role"])
             messages.success(
-                request, f"{user.username} is now {form.cleaned_data['role']} of this project."
+                request,
+                _("%(name)s is now %(role)s of this project.")
+                % {"name": user.username, "role": form.cleaned_data["role"]},
             )
     return redirect("projects:detail", project_id=project.pk)
 
@@ -106,7 +111,11 @@ def project_principles(request: HttpRequest, project_id: int) -> HttpResponse:
                 principle_form = PrincipleForm(request.POST)
                 if principle_form.is_valid():
                     saved = principle_save(project=project, **principle_form.cleaned_data)
-                    messages.success(request, f"Saved {saved.key} (version {saved.version}).")
+                    messages.success(
+                        request,
+                        _("Saved %(key)s (version %(version)s).")
+                        % {"key": saved.key, "version": saved.version},
+                    )
                     return redirect("projects:principles", project_id=project.pk)
             elif action == "retire":
                 principle_retire(project=project, key=request.POST.get("key", ""))

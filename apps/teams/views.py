@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -93,7 +94,9 @@ def invitation_new(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _admin_project(request, project_id)
     form = InvitationForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Check the invitation: " + form.errors.as_text())
+        messages.error(
+            request, _("Check the invitation: %(errors)s") % {"errors": form.errors.as_text()}
+        )
         return redirect("teams:team", project_id=project.pk)
     try:
         invitation, secret = invitation_create(
@@ -149,7 +152,11 @@ def assign(request: HttpRequest, project_id: int) -> HttpResponse:
                     annotator_ids=form.cleaned_data["annotators"],
                     group=form.cleaned_data["group"],
                 )
-                messages.success(request, f"{n} open task{'s' if n != 1 else ''} reserved.")
+                messages.success(
+                    request,
+                    ngettext("%(n)d open task reserved.", "%(n)d open tasks reserved.", n)
+                    % {"n": n},
+                )
         else:
             form = TaskAssignForm(request.POST, annotators=annotators)
             if form.is_valid():
@@ -159,7 +166,9 @@ def assign(request: HttpRequest, project_id: int) -> HttpResponse:
                     annotator_id=form.cleaned_data["annotator"],
                     group=form.cleaned_data["group"],
                 )
-                messages.success(request, f"{n} task{'s' if n != 1 else ''} changed.")
+                messages.success(
+                    request, ngettext("%(n)d task changed.", "%(n)d tasks changed.", n) % {"n": n}
+                )
         if not form.is_valid():
             messages.error(request, form.errors.as_text())
     except ApplicationError as exc:
@@ -210,8 +219,11 @@ def accept(request: HttpRequest, secret: str) -> HttpResponse:
         if user is not None:
             messages.success(
                 request,
-                f"Welcome to {membership.project.name}: you are "
-                f"{membership.get_role_display().lower()} of it.",
+                _("Welcome to %(project)s: you are %(role)s of it.")
+                % {
+                    "project": membership.project.name,
+                    "role": membership.get_role_display().lower(),
+                },
             )
             return redirect("projects:detail", project_id=membership.project_id)
     return render(request, "teams/accept.html", {"invitation": invitation, "form": form})

@@ -55,7 +55,9 @@ def run_list(request: HttpRequest, project_id: int) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Run {run.pk} is queued on the training queue.")
+            messages.success(
+                request, _("Run %(run)s is queued on the training queue.") % {"run": run.pk}
+            )
             return redirect("training:detail", run_id=run.pk)
     runs = runs_for_project(project=project)
     context = {"project": project, "runs": runs, "form": form, "polling": any_active(runs)}
@@ -121,7 +123,9 @@ def run_use_in_chat(request: HttpRequest, run_id: int) -> HttpResponse:
     run = run_get_for_admin(user=request.user, run_id=run_id)
     try:
         policy_run_use_as_chat_backend(run=run, user=request.user)
-        messages.success(request, f"Run {run.pk}'s policy now answers in this project's chat.")
+        messages.success(
+            request, _("Run %(run)s's policy now answers in this project's chat.") % {"run": run.pk}
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("training:detail", run_id=run.pk)
