@@ -3,6 +3,8 @@
 // message or retry; a reply that a worker is writing polls itself (hx-trigger="load delay:1s")
 // until it is done; reactions swap only their own button row.
 (function () {
+  // Django's JavaScript catalog (/jsi18n/, loaded by base.html) translates; without it, English.
+  const gettext = window.gettext || ((s) => s);
   "use strict";
   // Show the server's 4xx answers (an empty message, a reply still missing) in place.
   htmx.config.responseHandling = [
@@ -51,7 +53,7 @@
       p.className = "error";
       p.setAttribute("role", "alert");
       p.dataset.networkError = "";
-      p.textContent = "Arbiter could not be reached or failed; reload the page to see what was stored.";
+      p.textContent = gettext("Arbiter could not be reached or failed; reload the page to see what was stored.");
       chat.prepend(p);
     }
   });

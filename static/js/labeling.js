@@ -3,6 +3,10 @@
 // script only fills the form's own fields: without it, the form still submits.
 (function () {
   "use strict";
+  // Django's JavaScript catalog (/jsi18n/, loaded by base.html) translates; without it, English.
+  const gettext = window.gettext || ((s) => s);
+  const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+  const interpolate = window.interpolate || ((fmt, obj) => fmt.replace(/%\((\w+)\)s/g, (_, k) => obj[k]));
   // Show the server's 4xx answers (a validation message, an expired lease) in the panel.
   htmx.config.responseHandling = [
     { code: "204", swap: false },
@@ -148,7 +152,8 @@
     window.ArbiterWordDiff.render(runs, section.querySelector("[data-rewrite-diff-body]"));
     const added = window.ArbiterWordDiff.count(runs, "insert"), removed = window.ArbiterWordDiff.count(runs, "delete");
     section.querySelector("[data-rewrite-stats]").textContent = added || removed
-      ? `${added} word${added === 1 ? "" : "s"} added, ${removed} removed` : "no change yet";
+      ? interpolate(ngettext("%(added)s word added, %(removed)s removed", "%(added)s words added, %(removed)s removed", added), { added, removed }, true)
+      : gettext("no change yet");
     view.hidden = false;
   }
   function openEditorIn(card) {
@@ -172,7 +177,7 @@
     const f = form();
     if (!f || !rewrite()) return;
     const card = rewriteTarget(f);
-    if (!card) { rewriteError("Choose the better response first, then press E to edit it."); return; }
+    if (!card) { rewriteError(gettext("Choose the better response first, then press E to edit it.")); return; }
     openEditorIn(card);
   }
   function cancelRewrite() {
@@ -207,7 +212,7 @@
     if (event.target.matches && event.target.matches("[data-demonstration-editor]")) {
       const count = document.querySelector("[data-demonstration-count]");
       const n = window.ArbiterWordDiff ? window.ArbiterWordDiff.tokens(event.target.value).length : 0;
-      if (count) count.textContent = `${n} word${n === 1 ? "" : "s"}`;
+      if (count) count.textContent = interpolate(ngettext("%(n)s word", "%(n)s words", n), { n }, true);
     }
   });
   document.addEventListener("change", (event) => {

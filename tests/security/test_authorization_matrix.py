@@ -161,6 +161,11 @@ MATRIX: dict[str, dict[str, frozenset]] = {
     "accounts:token-revoke": {"POST": OWNER},
     "accounts:api-tokens": {"GET": SIGNED_IN},
     "accounts:api-token": {"DELETE": OWNER},
+    # Everyone's own settings (the language pages are shown in) and the header's language switch.
+    "accounts:settings": {"GET": SIGNED_IN, "POST": SIGNED_IN},
+    "accounts:language": {"POST": SIGNED_IN},
+    # The JavaScript translation catalog holds only the app's own UI strings.
+    "javascript-catalog": {"GET": EVERYONE},
     # A project's team: invitations, assignment, quotas, qualification, the work report.
     "teams:team": {"GET": ADMINS},
     "teams:invite": {"POST": ADMINS},
@@ -210,6 +215,8 @@ BODIES = {
     ("accounts:token-revoke", "POST"): lambda world: {
         "token_key": world.objects["api_token"].token_key
     },
+    ("accounts:settings", "POST"): {"language": "de"},
+    ("accounts:language", "POST"): {"language": "de", "next": "/"},
     ("exports-api:export-list", "POST"): {"kind": "pairs"},
     ("exports-api:snapshot-list", "POST"): {"kind": "pairs"},
     ("exports-api:dataset-import-list", "POST"): lambda world: {
