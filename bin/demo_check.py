@@ -99,7 +99,7 @@ def sign_in(base: str, username: str) -> requests.Session:
 
 def crawl(base: str, session: requests.Session, who: str) -> list[tuple[str, int, bool]]:
     """(path, status, empty) of every page reachable from the home page within MAX_DEPTH."""
-    seen: set[str] = set()
+    seen: set[str] = {"/"}
     shapes: dict[str, int] = {}
     queue = [("/", 0)]
     pages = []

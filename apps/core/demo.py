@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
-from apps.accounts.models import User
+from apps.accounts.models import ApiToken, User
+from apps.accounts.services import api_token_create
 from apps.chat.services import (
     _reply_claim,
     _reply_store,
@@ -20,6 +21,8 @@ from apps.chat.services import (
     message_send,
     reaction_set,
 )
+from apps.exports.options import export_kinds_for
+from apps.exports.services import export_job_create, export_job_run
 from apps.feedback.services import judgment_submit
 from apps.imports.services import import_job_create, import_job_run
 from apps.labeling.models import Assignment
@@ -155,11 +158,16 @@ def demo_seed(*, train: str = "queue") -> SeedReport:
             continue
         project = _project(spec=spec, admin=admin, annotators=[annotator, *simulated])
         if spec.kind == FeedbackKind.CHAT:
-            made[spec.name] = _chat(project=project, users=[annotator, *simulated], rng=rng)
+            users = [admin, annotator, *simulated]
+            made[spec.name] = _chat(project=project, users=users, rng=rng)
         else:
             made[spec.name] = _label(
                 project=project, annotators=simulated, share=spec.share, rng=rng
             )
+        _dataset(project=project, admin=admin)
+    for user, scope in ((admin, "admin"), (annotator, "label")):
+        if not ApiToken.objects.filter(user=user).exists():
+            api_token_create(user=user, name="Python client (demo)", scope=scope)
     runs = [] if train == "no" else _runs(admin=admin, now=train == "now")
     return SeedReport(projects=made, runs=runs)
 
@@ -256,6 +264,15 @@ def _project(*, spec: DemoProject, admin: User, annotators: list[User]) -> Proje
         # The import runs here, not on the worker, so the demo is ready when the URL is printed.
         import_job_run(job_id=job.pk)
     return project
+
+
+def _dataset(*, project: Project, admin: User) -> None:
+    """A dataset snapshot of the project's labels (with its card), exported as the worker would."""
+    kinds = export_kinds_for(project.kind)
+    if kinds:
+        with transaction.atomic():
+            job = export_job_create(project=project, kind=kinds[0], options={}, user=admin)
+        export_job_run(job_id=job.pk, worker="seed_demo")
 
 
 # --- simulated annotators -------------------------------------------------------------------
