@@ -4,7 +4,8 @@ project overview reads a few small tables whatever the number of judgments.
 No row here is one that every annotator of a project updates: counters are per annotator and
 hour, agreement terms per unit (task), and the agreement totals per annotator (each change's
 difference is added to the row of the annotator whose action caused it; only their sum means
-anything). `manage.py rollups_recount` rebuilds all of it from the judgments."""
+anything), and the tasks per judgment count per shard (TaskStateCount, kept by triggers).
+`manage.py rollups_recount` rebuilds all of it from the judgments and tasks."""
 
 from django.db import models
 
@@ -73,4 +74,38 @@ class AgreementShard(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["project", "annotator_key"], name="agreement_shard_key")
+        ]
+
+
+class TaskStateCount(models.Model):
+    """How many of the project's tasks hold `judgment_count` judgments, in one shard: the
+    project's figure for a count is the sum over its shards (a row alone can be negative).
+
+    Kept by database triggers on the task table (migration 0002), so every path that creates,
+    judges, recounts or deletes tasks — the ORM, bulk inserts, raw SQL — counts. PostgreSQL's
+    trigger runs once per statement and adds to the shard of its own backend
+    (`pg_backend_pid() % 16`): concurrent submits write different rows, and no row is one that
+    every annotator of a project updates. Not a database foreign key (the trigger runs while a
+    project's tasks are deleted, after Django removed this table's rows); a trigger on the
+    project table deletes a deleted project's rows."""
+
+    project = models.ForeignKey(
+        "projects.Project",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    shard = models.SmallIntegerField()
+    judgment_count = models.IntegerField()
+    tasks = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"shard {self.shard}: {self.tasks} tasks with {self.judgment_count} judgments"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "shard", "judgment_count"], name="task_state_count_key"
+            )
         ]

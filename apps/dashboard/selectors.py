@@ -5,11 +5,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
-from django.db.models.functions import Least, TruncDate
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from apps.dashboard.models import AgreementShard, JudgmentRollup
+from apps.dashboard.models import AgreementShard, JudgmentRollup, TaskStateCount
 from apps.feedback.models import Judgment, Phase
 from apps.projects.models import FeedbackKind, Membership, Project, Qualification
 from apps.quality.metrics import alpha_from_totals
@@ -66,12 +66,23 @@ def _per_day(project: Project) -> list[dict]:
 
 
 def _tasks(project: Project) -> dict:
-    return project.tasks.aggregate(
-        total=Count("pk"),
-        complete=Count("pk", filter=Q(judgment_count__gte=project.overlap)),
-        started=Count("pk", filter=Q(judgment_count__gt=0, judgment_count__lt=project.overlap)),
-        judged=Sum(Least("judgment_count", Value(project.overlap))),
+    """The task counters from the tasks per judgment count (TaskStateCount, kept by triggers):
+    a few rows per project whatever its size, and right for any overlap."""
+    by_count = (
+        TaskStateCount.objects.filter(project=project)
+        .values_list("judgment_count")
+        .annotate(tasks=Sum("tasks"))
+        .order_by()
     )
+    overlap, total, complete, started, judged = project.overlap, 0, 0, 0, 0
+    for count, tasks in by_count:
+        total += tasks
+        complete += tasks if count >= overlap else 0
+        started += tasks if 0 < count < overlap else 0
+        judged += tasks * min(count, overlap)
+    # As the aggregate over the tasks read: no sum (None) for a project without tasks.
+    return {"total": total, "complete": complete, "started": started,
+            "judged": judged if total else None}  # fmt: skip
 
 
 def _annotator_rows(project: Project) -> dict[int, dict]:

@@ -14,7 +14,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from apps.dashboard.models import AgreementShard, AgreementUnit, JudgmentRollup
+from apps.dashboard.models import AgreementShard, AgreementUnit, JudgmentRollup, TaskStateCount
 from apps.feedback.models import Judgment, Phase
 from apps.projects.models import FeedbackKind, Project
 
@@ -196,11 +196,19 @@ def rollups_annotator_counting_changed(*, project: Project, annotator_id: int) -
 
 @transaction.atomic
 def rollups_recount(*, project: Project) -> None:
-    """Rebuilds the project's rollups from its judgments: counters grouped in the database,
-    agreement units written by one INSERT … SELECT, their totals into one shard."""
+    """Rebuilds the project's rollups from its judgments and tasks: counters grouped in the
+    database, agreement units written by one INSERT … SELECT, their totals into one shard, the
+    tasks per judgment count into shard 0."""
     JudgmentRollup.objects.filter(project=project).delete()
     AgreementUnit.objects.filter(project=project).delete()
     AgreementShard.objects.filter(project=project).delete()
+    TaskStateCount.objects.filter(project=project).delete()
+    TaskStateCount.objects.bulk_create(
+        TaskStateCount(project=project, shard=0, judgment_count=count, tasks=tasks)
+        for count, tasks in project.tasks.values_list("judgment_count")
+        .annotate(tasks=Count("pk"))
+        .order_by()
+    )
     aggregates = {
         "n": Count("pk"),
         "excluded": Count("pk", filter=Q(excluded_at__isnull=False)),

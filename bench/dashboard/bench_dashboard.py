@@ -7,7 +7,6 @@ through Django's test client as a logged-in admin; the median of repeated render
 at each size, and the last line is the largest size's."""
 
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,64 @@ PG = "postgres://postgres@127.0.0.1:5432"
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100000,1000000").split(",")]
 OVERLAP, ANNOTATORS, MODELS = 2, 20, ["careful-7b", "terse-3b", "hasty-1b", "tiny-0.5b"]
 STRENGTHS = ["negligibly", "slightly", "clearly", "much"]
+
+# SQL per column over `g` (the task number: its prompt's and task's id) and `k` (the judgment's
+# place among the task's OVERLAP), for bench/export's insert_select; %(...)s are parameters.
+PROMPT_SQL = {
+    "id": "g",
+    "project_id": "%(project)s",
+    "messages": "jsonb_build_array(jsonb_build_object('role', 'user', 'content', "
+    "'Question ' || g || '?'))",
+}
+RESPONSE_SQL = {
+    "id": "2 * g - 1 + s",
+    "prompt_id": "g",
+    "text": "'Answer ' || s || ' to ' || g",
+    "source": "(ARRAY" + repr(MODELS) + ")[1 + (g * 5 + s) %% 4]",
+}
+TASK_SQL = {
+    "id": "g",
+    "project_id": "%(project)s",
+    "prompt_id": "g",
+    "kind": "'pairwise'",
+    "judgment_count": str(OVERLAP),
+    "is_gold": "g %% 50 = 0",
+    "gold_payload": 'CASE WHEN g %% 50 = 0 THEN \'{"choice": "A", "strength": '
+    '"clearly"}\'::jsonb END',
+}
+ITEM_SQL = {"id": "2 * g - 1 + s", "task_id": "g", "response_id": "2 * g - 1 + s", "position": "s"}
+# 45% A, 40% B, 10% tie, 5% both bad (v); strengths cycle; two different annotators per task;
+# half shown in swapped order; the derived facts as judgment_submit stores them
+# (apps/feedback/facts.py); submitted over the last 30 days, hour by hour.
+JUDGMENT_SQL = {
+    "id": f"{OVERLAP} * (g - 1) + k + 1",
+    "project_id": "%(project)s",
+    "task_id": "g",
+    "annotator_id": "%(first_annotator)s + who",
+    "kind": "'pairwise'",
+    "phase": "'main'",
+    "payload": "jsonb_build_object('choice', choice, 'strength', "
+    "CASE WHEN choice IN ('A', 'B') THEN (ARRAY" + repr(STRENGTHS) + ")[step] END)",
+    "display_order": "CASE WHEN swapped = 0 THEN jsonb_build_array(2 * g - 1, 2 * g) "
+    "ELSE jsonb_build_array(2 * g, 2 * g - 1) END",
+    "first_shown_position": "swapped",
+    "chosen_position": "CASE choice WHEN 'A' THEN 0 WHEN 'B' THEN 1 END",
+    "chosen_response_id": "CASE choice WHEN 'A' THEN 2 * g - 1 WHEN 'B' THEN 2 * g END",
+    "rejected_response_id": "CASE choice WHEN 'A' THEN 2 * g WHEN 'B' THEN 2 * g - 1 END",
+    "signed_strength": "CASE choice WHEN 'A' THEN step WHEN 'B' THEN -step WHEN 'tie' THEN 0 END",
+    "submitted_at": "%(now)s::timestamptz - ((2 * g + k) %% 720) * interval '1 hour'",
+    "duration_ms": "2000 + (g * 37 + k * 101) %% 38000",
+    "source": "'app'",
+}
+TASKS = "FROM generate_series(%(first)s, %(last)s) g"
+PAIRS = TASKS + ", generate_series(0, 1) s"
+JUDGMENTS = (
+    TASKS + f", generate_series(0, {OVERLAP - 1}) k, LATERAL (SELECT "
+    "CASE WHEN v < 9 THEN 'A' WHEN v < 17 THEN 'B' WHEN v < 19 THEN 'tie' ELSE 'both_bad' END "
+    "AS choice, 1 + (g * 3 + k) %% 4 AS step, ((g * 13 + k * 7) / 3) %% 2 AS swapped, "
+    "CASE WHEN k = 0 THEN (g * 7) %% 20 ELSE ((g * 7) %% 20 + 1 + (g * 3) %% 19) %% 20 END "
+    "AS who FROM (SELECT (g * 7 + k * 13) %% 20 AS v) r) c"
+)
 
 
 def psql(sql: str) -> None:
@@ -82,78 +139,33 @@ def seed():
     return project, admin, annotators
 
 
-def seed_judgments(project, annotators, *, first: int, last: int, rng) -> None:
-    """Tasks first..last-1 with OVERLAP judgments each, bulk-loaded, then the rollups recounted."""
+def seed_judgments(project, annotators, *, first: int, last: int) -> None:
+    """Tasks first+1..last with OVERLAP judgments each, built in SQL (INSERT ... SELECT
+    generate_series, bench/export's way), then the rollups recounted. Row g is task g's prompt
+    and task; responses and task items 2g-1 and 2g; judgments 2g-1 and 2g."""
     from django.core.management import call_command
+    from django.db import connection
     from django.utils import timezone
 
     from apps.corpus.models import Prompt, Response
-    from apps.feedback.facts import derived_facts
     from apps.feedback.models import Judgment
     from apps.labeling.models import Task, TaskItem
+    from bench.export.export_side import insert_select
 
-    prompts = Prompt.objects.bulk_create(
-        [
-            Prompt(project=project, messages=[{"role": "user", "content": f"Question {i}?"}])
-            for i in range(first, last)
-        ],
-        batch_size=5000,
-    )
-    responses = Response.objects.bulk_create(
-        [
-            Response(prompt=p, text=f"Answer {k} to {p.pk}", source=rng.choice(MODELS))
-            for p in prompts
-            for k in range(2)
-        ],
-        batch_size=5000,
-    )
-    tasks = Task.objects.bulk_create(
-        [Task(project=project, prompt=p, kind="pairwise", judgment_count=OVERLAP, is_gold=i % 50 == 0,
-              gold_payload={"choice": "A", "strength": "clearly"} if i % 50 == 0 else None)
-         for i, p in enumerate(prompts, start=first)],
-        batch_size=5000,
-    )  # fmt: skip
-    TaskItem.objects.bulk_create(
-        [
-            TaskItem(task=t, response=responses[2 * i + k], position=k)
-            for i, t in enumerate(tasks)
-            for k in range(2)
-        ],
-        batch_size=5000,
-    )
-    now = timezone.now()
-    judgments = []
-    for i, task in enumerate(tasks):
-        a, b = responses[2 * i].pk, responses[2 * i + 1].pk
-        for who in rng.sample(annotators, OVERLAP):
-            choice = rng.choices(["A", "B", "tie", "both_bad"], weights=[45, 40, 10, 5])[0]
-            order = [a, b] if rng.random() < 0.5 else [b, a]
-            chosen = {"A": 0, "B": 1}.get(choice)
-            payload = {
-                "choice": choice,
-                "strength": rng.choice(STRENGTHS) if chosen is not None else None,
-            }
-            # The same derived facts that judgment_submit stores.
-            facts = derived_facts(payload=payload, display_order=order, position_of={a: 0, b: 1})
-            judgments.append(
-                Judgment(
-                    project=project, task=task, annotator=who, kind="pairwise", payload=payload,
-                    display_order=order, duration_ms=rng.randint(2000, 40000), **facts,
-                )
-            )  # fmt: skip
-        if len(judgments) >= 10000:
-            Judgment.objects.bulk_create(judgments, batch_size=5000)
-            judgments = []
-    Judgment.objects.bulk_create(judgments, batch_size=5000)
-    # Spread the judgments over the last 30 days, as a real project's would be.
-    from django.db import connection
-
+    ids = sorted(a.pk for a in annotators)
+    assert ids == list(range(ids[0], ids[0] + ANNOTATORS))
+    params = {"project": project.pk, "first": first + 1, "last": last,
+              "first_annotator": ids[0], "now": timezone.now()}  # fmt: skip
+    insert_select(Prompt, PROMPT_SQL, TASKS, params)
+    insert_select(Response, RESPONSE_SQL, PAIRS, params)
+    insert_select(Task, TASK_SQL, TASKS, params)
+    insert_select(TaskItem, ITEM_SQL, PAIRS, params)
+    insert_select(Judgment, JUDGMENT_SQL, JUDGMENTS, params)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE feedback_judgment SET submitted_at = %s - (id %% 30) * interval '1 day' "
-            "WHERE task_id >= %s",
-            [now, tasks[0].pk],
-        )
+        for model in (Prompt, Response, Task, TaskItem, Judgment):
+            table = model._meta.db_table
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT max(id) FROM {table}))")  # fmt: skip
         cursor.execute("ANALYZE")
     call_command("rollups_recount", "--project", str(project.pk), verbosity=0)
 
@@ -182,12 +194,10 @@ def main() -> None:
             f"/projects/{project.pk}/dashboard/",
             f"/projects/{project.pk}/runs/",
         )
-        rng, seeded, measured = random.Random(0), 0, {}
+        seeded, measured = 0, {}
         for size in SIZES:
             started = time.perf_counter()
-            seed_judgments(
-                project, annotators, first=seeded // OVERLAP, last=size // OVERLAP, rng=rng
-            )
+            seed_judgments(project, annotators, first=seeded // OVERLAP, last=size // OVERLAP)
             seeded = size
             print(f"seeded {size:,} judgments (rollups recounted) in "
                   f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip

@@ -1,18 +1,21 @@
 """The dashboard rollups kept incrementally equal a recount from scratch, whatever mix of
-submits, judgment exclusions, annotator exclusions and their undoing came before."""
+submits, judgment exclusions, annotator exclusions and their undoing came before; the task
+counters (kept by triggers) equal the aggregate over the tasks."""
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Sum
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Least
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from apps.core.errors import ApplicationError
-from apps.dashboard.models import AgreementShard, AgreementUnit, JudgmentRollup
+from apps.dashboard.models import AgreementShard, AgreementUnit, JudgmentRollup, TaskStateCount
 from apps.dashboard.selectors import counted_judgments, project_overview
 from apps.dashboard.services import COUNTERS
 from apps.feedback.models import Judgment
 from apps.feedback.services import judgment_submit
+from apps.labeling.models import Task
 from apps.labeling.services import task_claim_next
 from apps.quality.selectors import annotator_quality_table
 from apps.quality.services import annotator_exclusion_set, judgment_exclusion_set
@@ -64,6 +67,7 @@ def snapshot(project) -> dict:
         [(a.membership.user_id, a.judgments, a.decisive, a.first_shown_wins, a.gold_total,
           a.gold_correct, a.today, a.mean_ms) for a in overview.annotators],
         overview.per_day,
+        overview.tasks,
     )  # fmt: skip
     return {
         "rollups": rollups,
@@ -140,6 +144,45 @@ def test_incremental_rollups_equal_a_recount_after_random_submits_exclusions_and
     assert incremental["figures"][1] == counted_judgments(project).count()
     assert incremental["alpha"] == pytest.approx(reference.agreement.alpha, abs=1e-9)
     assert incremental["figures"][2] == reference.agreement.units
+    assert incremental["figures"][5] == task_counters_aggregated(project)
+
+
+def task_counters_aggregated(project) -> dict:
+    """The task counters as the overview used to compute them: one aggregate over the tasks."""
+    overlap = project.overlap
+    return project.tasks.aggregate(
+        total=Count("pk"),
+        complete=Count("pk", filter=Q(judgment_count__gte=overlap)),
+        started=Count("pk", filter=Q(judgment_count__gt=0, judgment_count__lt=overlap)),
+        judged=Sum(Least("judgment_count", Value(overlap))),
+    )
+
+
+def test_task_counters_follow_tasks_created_judged_recounted_and_deleted_by_any_path(project):
+    """The triggers count bulk inserts, queryset updates and deletes, not only the services."""
+    annotators = [add_member(project) for _ in range(2)]
+    tasks = [make_task(project) for _ in range(3)]
+    apply(project, annotators, [("submit", i, CHOICES[0]) for i in range(3)])
+    Task.objects.filter(pk=tasks[2].pk).update(judgment_count=F("judgment_count") + 5)
+    Task.objects.bulk_create(
+        [Task(project=project, prompt=tasks[0].prompt, kind="pairwise") for _ in range(4)]
+    )
+    Task.objects.filter(pk=tasks[1].pk).delete()
+    assert project_overview(project=project).tasks == task_counters_aggregated(project)
+    assert task_counters_aggregated(project)["total"] == 6
+
+
+def test_deleting_a_project_deletes_its_task_counters(project):
+    make_task(project)
+    assert TaskStateCount.objects.filter(project_id=project.pk).exists()
+    project_id = project.pk
+    project.delete()
+    assert not TaskStateCount.objects.filter(project_id=project_id).exists()
+
+
+def test_the_overview_of_a_project_without_tasks_counts_none():
+    tasks = project_overview(project=ProjectFactory()).tasks
+    assert tasks == {"total": 0, "complete": 0, "started": 0, "judged": None}
 
 
 def test_the_overview_reads_no_judgment_rows(project):
@@ -155,3 +198,4 @@ def test_the_overview_reads_no_judgment_rows(project):
         overview = project_overview(project=project)
     assert overview.judgments == Judgment.objects.filter(project=project).count() == 2
     assert not [q["sql"] for q in queries if "feedback_judgment" in q["sql"]]
+    assert not [q["sql"] for q in queries if "labeling_task" in q["sql"]]
