@@ -70,16 +70,17 @@ def wait_for(what: str, check, timeout: float, interval: float = 1.0):
     raise SystemExit(f"demo-check: timed out after {timeout:.0f} s waiting for {what}")
 
 
-def runs_finished(db: Path) -> str | None:
-    """'' while a run is queued or training; the runs' statuses once all have ended."""
+def jobs_ended(db: Path, table: str, what: str) -> str | None:
+    """None while the table is empty or one of its jobs is queued or running; the jobs'
+    statuses once all have ended."""
     try:
         with sqlite3.connect(db) as conn:
-            rows = conn.execute("SELECT id, status FROM training_trainingrun").fetchall()
+            rows = conn.execute(f"SELECT id, status FROM {table}").fetchall()
     except sqlite3.Error:
         return None
     if not rows or any(status in ("queued", "running") for _, status in rows):
         return None
-    return ", ".join(f"run {pk} {status}" for pk, status in rows)
+    return ", ".join(f"{what} {pk} {status}" for pk, status in rows)
 
 
 def sign_in(base: str, username: str) -> requests.Session:
@@ -184,13 +185,19 @@ def main() -> int:
 
         wait_for("the server", up, timeout=900)
         print(f"demo-check: server up after {time.monotonic() - started:.0f} s", flush=True)
-        runs = wait_for(
-            "the demo's training runs",
-            lambda: runs_finished(tmp / "db.sqlite3"),
-            timeout=args.run_timeout,
-            interval=2,
-        )
-        print(f"demo-check: {runs} after {time.monotonic() - started:.0f} s", flush=True)
+        db = tmp / "db.sqlite3"
+        for table, what, timeout in (
+            ("training_trainingrun", "run", args.run_timeout),
+            # The reward model's judge labels the pairwise project once the runs are done.
+            ("judges_judgejob", "judge job", 300),
+        ):
+            ended = wait_for(
+                f"the demo's {what}s",
+                lambda t=table, w=what: jobs_ended(db, t, w),
+                timeout,
+                interval=2,
+            )
+            print(f"demo-check: {ended} after {time.monotonic() - started:.0f} s", flush=True)
         pages = []
         for who in ("admin", "annotator"):
             pages += crawl(base, sign_in(base, who), who)

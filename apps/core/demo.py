@@ -469,6 +469,7 @@ RUN_CONFIG = {"num_epochs": 1, "max_length": 128, "batch_size": 16, "save_steps"
 
 
 def _runs(*, admin: User, now: bool) -> list[int]:
+    from apps.core.tasks import demo_after_runs
     from apps.training.services import training_run_execute
 
     wanted = [
@@ -492,4 +493,57 @@ def _runs(*, admin: User, now: bool) -> list[int]:
         launched.append(run.pk)
         if now:
             training_run_execute(run_id=run.pk, worker="seed_demo")
+    _rule(admin=admin)
+    if launched and now:
+        demo_after_training(run_ids=launched)
+    elif launched:
+        # Behind the runs on the training queue; it waits for them if it comes first.
+        transaction.on_commit(lambda: demo_after_runs.delay(launched))
     return launched
+
+
+def _rule(*, admin: User) -> None:
+    """Autopilot on the pairwise project: a new reward model every 100 new labels."""
+    from apps.autopilot.models import TrainingRule
+    from apps.autopilot.services import training_rule_create
+
+    project = Project.objects.filter(name=PAIRWISE).first()
+    if project is None or TrainingRule.objects.filter(project=project).exists():
+        return
+    training_rule_create(
+        project=project,
+        user=admin,
+        name="Retrain the reward model every 100 new labels",
+        objective="reward_pairwise",
+        config=RUN_CONFIG,
+        every_labels=100,
+    )
+
+
+def demo_after_training(*, run_ids: list[int]) -> bool:
+    """Once the demo's runs have ended: the pairwise project's reward model becomes an LLM-judge
+    stand-in (a reward-model judge) that labels the project's tasks on the worker. False while a
+    run is still queued or training."""
+    from apps.core.jobs import FINISHED
+    from apps.judges.models import Judge
+    from apps.judges.services import judge_create, judge_job_create
+
+    runs = list(TrainingRun.objects.filter(pk__in=run_ids).select_related("project"))
+    if any(run.status not in FINISHED for run in runs):
+        return False
+    for run in runs:
+        project = run.project
+        if run.status != "succeeded" or project.kind != FeedbackKind.PAIRWISE:
+            continue
+        if Judge.objects.filter(project=project).exists():
+            continue
+        with transaction.atomic():
+            judge = judge_create(
+                project=project,
+                user=project.created_by,
+                name=f"Reward model (run {run.pk})",
+                backend="reward_model",
+                config={"model": f"run:{run.pk}"},
+            )
+            judge_job_create(judge=judge, user=project.created_by)
+    return True

@@ -10,6 +10,16 @@ def reap_jobs() -> dict:
     return jobs_reap()
 
 
+@shared_task(name="training.demo_after_runs", queue="training", bind=True, max_retries=720)
+def demo_after_runs(self, run_ids: list[int]) -> None:
+    """The demo's step after its reward models train (apps/core/demo.py): retried every 10 s
+    until they have ended."""
+    from apps.core.demo import demo_after_training
+
+    if not demo_after_training(run_ids=run_ids):
+        raise self.retry(countdown=10)
+
+
 @worker_ready.connect
 def _reap_when_a_worker_starts(sender, **kwargs) -> None:
     """A worker that starts (say, after another one died) first sends back the jobs whose worker

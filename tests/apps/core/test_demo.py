@@ -68,6 +68,6 @@ def test_the_demo_trains_reward_models_that_finish_with_metrics_and_curves():
         assert run.status == RunStatus.SUCCEEDED, run.error
         assert run.metrics and RunMetric.objects.filter(run=run, name="loss").exists()
     pairwise = runs.get(objective="reward_pairwise")
-    assert "eval/accuracy" in set(
+    assert "eval/pairwise_accuracy" in set(
         RunMetric.objects.filter(run=pairwise).values_list("name", flat=True)
     )
