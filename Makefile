@@ -17,7 +17,12 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# install also compiles the translations (locale/*/LC_MESSAGES/*.mo; they are committed too, so a
+# clone without gettext still serves every language).
 install: $(STAMP)
+	@if command -v msgfmt >/dev/null; then \
+	  SECRET_KEY=$${SECRET_KEY:-only-compiling-messages} $(BIN)/python manage.py compilemessages -i ".venv*" -v 0; \
+	else echo "msgfmt (gettext) not found: the committed .mo files are used"; fi
 
 # Browser tests drive Debian's chromium (never `playwright install`).
 chromium:
