@@ -3,11 +3,12 @@ that lets only better models serve."""
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Family(models.TextChoices):
-    REWARD = "reward", "Reward model"
-    POLICY = "policy", "Policy"
+    REWARD = "reward", _("Reward model")
+    POLICY = "policy", _("Policy")
 
 
 class TrainingRule(models.Model):
@@ -75,8 +76,8 @@ class TrainingRule(models.Model):
 
 
 class Trigger(models.TextChoices):
-    LABELS = "labels", "New labels"
-    SCHEDULE = "schedule", "Schedule"
+    LABELS = "labels", _("New labels")
+    SCHEDULE = "schedule", _("Schedule")
 
 
 class RuleFiring(models.Model):
@@ -125,9 +126,9 @@ class Champion(models.Model):
 
 
 class Decision(models.TextChoices):
-    PROMOTED = "promoted", "Promoted"
-    REJECTED = "rejected", "Rejected"
-    ROLLED_BACK = "rolled_back", "Rolled back"
+    PROMOTED = "promoted", _("Promoted")
+    REJECTED = "rejected", _("Rejected")
+    ROLLED_BACK = "rolled_back", _("Rolled back")
 
 
 class ModelDecision(models.Model):

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Conversation(models.Model):
@@ -24,19 +25,19 @@ class Conversation(models.Model):
 
 
 class MessageRole(models.TextChoices):
-    SYSTEM = "system", "System"
-    USER = "user", "User"
-    ASSISTANT = "assistant", "Assistant"
+    SYSTEM = "system", _("System")
+    USER = "user", _("User")
+    ASSISTANT = "assistant", _("Assistant")
 
 
 class MessageStatus(models.TextChoices):
     """A reply's life: queued for a worker, being written by one, then done or failed. User
     turns are born done."""
 
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
 
 
 UNFINISHED = (MessageStatus.PENDING, MessageStatus.RUNNING)
@@ -79,13 +80,13 @@ class Message(models.Model):
 
 
 class ReactionKind(models.TextChoices):
-    LOVE = "love", "❤️"
-    THUMBS_UP = "thumbs_up", "👍"
-    THUMBS_DOWN = "thumbs_down", "👎"
-    LAUGH = "laugh", "😂"
-    SURPRISED = "surprised", "😮"
-    SAD = "sad", "😢"
-    ANGRY = "angry", "😠"
+    LOVE = "love", _("❤️")
+    THUMBS_UP = "thumbs_up", _("👍")
+    THUMBS_DOWN = "thumbs_down", _("👎")
+    LAUGH = "laugh", _("😂")
+    SURPRISED = "surprised", _("😮")
+    SAD = "sad", _("😢")
+    ANGRY = "angry", _("😠")
 
 
 class Reaction(models.Model):

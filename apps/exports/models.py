@@ -3,28 +3,29 @@ of TRL-format datasets."""
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.jobs import Job
 from apps.imports.models import FileImport
 
 
 class ExportKind(models.TextChoices):
-    PAIRS = "pairs", "Preference pairs (prompt, chosen, rejected, margin)"
-    HINDSIGHT_PAIRS = "hindsight_pairs", "Hindsight preference pairs"
-    UNPAIRED = "unpaired", "Unpaired binary (prompt, completion, label)"
-    LISTWISE = "listwise", "Listwise (prompt, responses, ranks)"
-    PRINCIPLES = "principles", "Principles (prompt, response, principle, verdict)"
-    HINDSIGHT = "hindsight", "Hindsight: foresight and hindsight judgments with the consequence"
-    REACTIONS = "reactions", "Chat reactions with their conversations"
-    SFT = "sft", "SFT from demonstrations and rewrites (prompt, completion)"
-    SFT_MESSAGES = "sft_messages", "SFT from demonstrations and rewrites (messages)"
-    EDIT_PAIRS = "edit_pairs", "Edit beats original (prompt, chosen=edit, rejected, margin)"
-    RAW = "raw", "Raw judgments"
+    PAIRS = "pairs", _("Preference pairs (prompt, chosen, rejected, margin)")
+    HINDSIGHT_PAIRS = "hindsight_pairs", _("Hindsight preference pairs")
+    UNPAIRED = "unpaired", _("Unpaired binary (prompt, completion, label)")
+    LISTWISE = "listwise", _("Listwise (prompt, responses, ranks)")
+    PRINCIPLES = "principles", _("Principles (prompt, response, principle, verdict)")
+    HINDSIGHT = "hindsight", _("Hindsight: foresight and hindsight judgments with the consequence")
+    REACTIONS = "reactions", _("Chat reactions with their conversations")
+    SFT = "sft", _("SFT from demonstrations and rewrites (prompt, completion)")
+    SFT_MESSAGES = "sft_messages", _("SFT from demonstrations and rewrites (messages)")
+    EDIT_PAIRS = "edit_pairs", _("Edit beats original (prompt, chosen=edit, rejected, margin)")
+    RAW = "raw", _("Raw judgments")
 
 
 class ExportFormat(models.TextChoices):
-    JSONL = "jsonl", "JSON Lines"
-    PARQUET = "parquet", "Parquet"
+    JSONL = "jsonl", _("JSON Lines")
+    PARQUET = "parquet", _("Parquet")
 
 
 class Snapshot(models.Model):

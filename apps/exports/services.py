@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 
 from apps.accounts.models import User
 from apps.core.heartbeat import Heartbeat
@@ -70,7 +71,8 @@ def _snapshot_row(*, project, kind, options: ExportOptions, written, path, user)
         file_path=str(path.relative_to(settings.MEDIA_ROOT)),
         created_by=user,
     )
-    snapshot.card = dataset_card(snapshot=snapshot, facts=card_facts(snapshot=snapshot))
+    with translation.override("en"):  # the card is a file of the dataset: one language, always
+        snapshot.card = dataset_card(snapshot=snapshot, facts=card_facts(snapshot=snapshot))
     snapshot.save(update_fields=["card"])
     return snapshot
 

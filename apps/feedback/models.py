@@ -1,16 +1,17 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Phase(models.TextChoices):
-    MAIN = "main", "Judgment"
-    FORESIGHT = "foresight", "Foresight"
-    HINDSIGHT = "hindsight", "Hindsight"
+    MAIN = "main", _("Judgment")
+    FORESIGHT = "foresight", _("Foresight")
+    HINDSIGHT = "hindsight", _("Hindsight")
 
 
 class JudgmentSource(models.TextChoices):
-    APP = "app", "Judged in the app"
-    IMPORT = "import", "Imported with a dataset"
+    APP = "app", _("Judged in the app")
+    IMPORT = "import", _("Imported with a dataset")
 
 
 class Judgment(models.Model):

@@ -1,32 +1,33 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedSecretField
 from apps.core.jobs import Job, JobStatus
 
 
 class JobKind(models.TextChoices):
-    GENERATE = "generate", "Generate responses"
-    CONSEQUENCES = "consequences", "Simulate consequences"
+    GENERATE = "generate", _("Generate responses")
+    CONSEQUENCES = "consequences", _("Simulate consequences")
 
 
 class Selection(models.TextChoices):
     """Which prompts a generation job samples for, or which tasks a consequence job fills."""
 
-    ALL = "all", "All"
-    WITHOUT_RESPONSES = "without_responses", "Prompts without responses yet"
-    WITHOUT_CONSEQUENCE = "without_consequence", "Tasks without a consequence yet"
-    LISTED = "listed", "The listed prompt ids"
+    ALL = "all", _("All")
+    WITHOUT_RESPONSES = "without_responses", _("Prompts without responses yet")
+    WITHOUT_CONSEQUENCE = "without_consequence", _("Tasks without a consequence yet")
+    LISTED = "listed", _("The listed prompt ids")
 
 
 class Pairing(models.TextChoices):
-    ALL = "all", "Pairs among all new responses of a prompt"
-    ACROSS_MODELS = "across_models", "Only pairs of responses from different models"
+    ALL = "all", _("Pairs among all new responses of a prompt")
+    ACROSS_MODELS = "across_models", _("Only pairs of responses from different models")
 
 
 class ConsequenceTarget(models.TextChoices):
-    RESPONSES = "responses", "Each response (shown under it in hindsight)"
-    TASKS = "tasks", "Each task (one consequence for the task)"
+    RESPONSES = "responses", _("Each response (shown under it in hindsight)")
+    TASKS = "tasks", _("Each task (one consequence for the task)")
 
 
 class GenerationJob(Job):

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.jobs import Job, JobStatus
 
@@ -7,8 +8,8 @@ from apps.core.jobs import Job, JobStatus
 class ImportPhase(models.TextChoices):
     """Where a running import is; its life (queued → running → …) is the job layer's `status`."""
 
-    VALIDATING = "validating", "Checking rows"
-    WRITING = "writing", "Writing"
+    VALIDATING = "validating", _("Checking rows")
+    WRITING = "writing", _("Writing")
 
 
 class FileImport(Job):

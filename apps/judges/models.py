@@ -7,14 +7,15 @@ quality table, exports and training see only people unless an export asks for ju
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.jobs import Job, JobStatus
 
 
 class JudgeBackend(models.TextChoices):
-    ENDPOINT = "endpoint", "OpenAI-compatible endpoint"
-    LOCAL = "local", "Local model (transformers)"
-    REWARD_MODEL = "reward_model", "The project's reward model"
+    ENDPOINT = "endpoint", _("OpenAI-compatible endpoint")
+    LOCAL = "local", _("Local model (transformers)")
+    REWARD_MODEL = "reward_model", _("The project's reward model")
 
 
 class Judge(models.Model):
@@ -103,8 +104,8 @@ class JudgeJob(Job):
 
 
 class Order(models.TextChoices):
-    FORWARD = "ab", "As stored (A first)"
-    REVERSED = "ba", "Reversed (last first)"
+    FORWARD = "ab", _("As stored (A first)")
+    REVERSED = "ba", _("Reversed (last first)")
 
 
 class JudgeLabel(models.Model):

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Task(models.Model):
@@ -64,10 +65,10 @@ class TaskItem(models.Model):
 
 
 class AssignmentStatus(models.TextChoices):
-    ACTIVE = "active", "Leased"
-    SUBMITTED = "submitted", "Submitted"
-    SKIPPED = "skipped", "Skipped"
-    EXPIRED = "expired", "Expired"
+    ACTIVE = "active", _("Leased")
+    SUBMITTED = "submitted", _("Submitted")
+    SKIPPED = "skipped", _("Skipped")
+    EXPIRED = "expired", _("Expired")
 
 
 class Assignment(models.Model):
@@ -107,9 +108,9 @@ class Assignment(models.Model):
 
 
 class FlagReason(models.TextChoices):
-    HARMFUL = "harmful", "Harmful or unsafe content"
-    BROKEN = "broken", "Broken or unreadable"
-    OTHER = "other", "Other"
+    HARMFUL = "harmful", _("Harmful or unsafe content")
+    BROKEN = "broken", _("Broken or unreadable")
+    OTHER = "other", _("Other")
 
 
 class Flag(models.Model):

@@ -1,31 +1,32 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class FeedbackKind(models.TextChoices):
-    PAIRWISE = "pairwise", "Pairwise A/B"
-    LISTWISE = "listwise", "Listwise ranking"
-    PRINCIPLES = "principles", "Binary principles"
-    THUMBS = "thumbs", "Thumbs up / down"
-    HINDSIGHT = "hindsight", "Hindsight (foresight, then consequence)"
-    CHAT = "chat", "Reactions in a live chat"
-    DEMONSTRATION = "demonstration", "Demonstration (write the answer)"
+    PAIRWISE = "pairwise", _("Pairwise A/B")
+    LISTWISE = "listwise", _("Listwise ranking")
+    PRINCIPLES = "principles", _("Binary principles")
+    THUMBS = "thumbs", _("Thumbs up / down")
+    HINDSIGHT = "hindsight", _("Hindsight (foresight, then consequence)")
+    CHAT = "chat", _("Reactions in a live chat")
+    DEMONSTRATION = "demonstration", _("Demonstration (write the answer)")
 
 
 class PairStrategy(models.TextChoices):
-    ALL = "all", "All pairs of each prompt's responses"
-    SAMPLED = "sampled", "Sampled pairs, up to a limit per prompt"
+    ALL = "all", _("All pairs of each prompt's responses")
+    SAMPLED = "sampled", _("Sampled pairs, up to a limit per prompt")
 
 
 class QueueOrder(models.TextChoices):
-    FIFO = "fifo", "In import order"
-    UNCERTAINTY = "uncertainty", "Most uncertain for the reward model(s) first"
+    FIFO = "fifo", _("In import order")
+    UNCERTAINTY = "uncertainty", _("Most uncertain for the reward model(s) first")
 
 
 class CritiquePolicy(models.TextChoices):
-    OFF = "off", "No critique"
-    OPTIONAL = "optional", "Critique allowed"
-    REQUIRED = "required", "Critique required"
+    OFF = "off", _("No critique")
+    OPTIONAL = "optional", _("Critique allowed")
+    REQUIRED = "required", _("Critique required")
 
 
 class Project(models.Model):
@@ -103,15 +104,15 @@ class Project(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    ANNOTATOR = "annotator", "Annotator"
+    ADMIN = "admin", _("Admin")
+    ANNOTATOR = "annotator", _("Annotator")
 
 
 class Qualification(models.TextChoices):
-    NOT_REQUIRED = "not_required", "Not required"
-    PENDING = "pending", "In progress"
-    PASSED = "passed", "Passed"
-    FAILED = "failed", "Failed"
+    NOT_REQUIRED = "not_required", _("Not required")
+    PENDING = "pending", _("In progress")
+    PASSED = "passed", _("Passed")
+    FAILED = "failed", _("Failed")
 
 
 class MembershipQuerySet(models.QuerySet):
