@@ -12,10 +12,11 @@ class BackendForm(forms.Form):
     """A chat project's generation backend, as fields; `config` is the checked dict."""
 
     type = forms.ChoiceField(
+        label=_("Type"),
         choices=[
-            ("openai", "OpenAI-compatible server (vLLM, Ollama, llama.cpp, …)"),
-            ("transformers", "Local transformers model (loaded in the web process)"),
-        ]
+            ("openai", _("OpenAI-compatible server (vLLM, Ollama, llama.cpp, …)")),
+            ("transformers", _("Local transformers model (loaded in the web process)")),
+        ],
     )
     model = forms.CharField(
         label=_("Server model"),
@@ -54,7 +55,7 @@ class BackendForm(forms.Form):
     max_tokens = forms.IntegerField(
         label=_("Longest reply (tokens)"), required=False, min_value=1, max_value=32_768
     )
-    temperature = forms.FloatField(required=False, min_value=0, max_value=5)
+    temperature = forms.FloatField(label=_("Temperature"), required=False, min_value=0, max_value=5)
     top_p = forms.FloatField(label=_("Top-p"), required=False, min_value=0.01, max_value=1)
     timeout = forms.FloatField(
         label=_("Timeout (seconds)"),
@@ -64,8 +65,9 @@ class BackendForm(forms.Form):
         help_text=_("Server: per attempt (3 attempts). Local: the longest a reply may take."),
     )
     device = forms.ChoiceField(
+        label=_("Device"),
         required=False,
-        choices=[("auto", "auto (CUDA when present)"), ("cpu", "CPU"), ("cuda", "CUDA")],
+        choices=[("auto", _("auto (CUDA when present)")), ("cpu", "CPU"), ("cuda", "CUDA")],
         help_text=_("Local only."),
     )
 

@@ -9,23 +9,24 @@ from apps.feedback.models import Judgment
 from apps.labeling.models import Flag
 from apps.projects.models import Project
 
-YES_NO = [("", "any"), ("1", "yes"), ("0", "no")]
+YES_NO = [("", _("any")), ("1", _("yes")), ("0", _("no"))]
 
 
 class JudgmentFilterForm(forms.Form):
-    annotator = forms.ChoiceField(required=False)
+    annotator = forms.ChoiceField(label=_("Annotator"), required=False)
     phase = forms.ChoiceField(
+        label=_("Phase"),
         required=False,
         choices=[
-            ("", "any"),
+            ("", _("any")),
             ("main", "main"),
             ("foresight", "foresight"),
             ("hindsight", "hindsight"),
         ],
     )
-    gold = forms.ChoiceField(required=False, choices=YES_NO)
-    flagged = forms.ChoiceField(required=False, choices=YES_NO)
-    excluded = forms.ChoiceField(required=False, choices=YES_NO)
+    gold = forms.ChoiceField(label=_("Gold"), required=False, choices=YES_NO)
+    flagged = forms.ChoiceField(label=_("Flagged"), required=False, choices=YES_NO)
+    excluded = forms.ChoiceField(label=_("Excluded"), required=False, choices=YES_NO)
     disagreement = forms.ChoiceField(
         required=False, choices=YES_NO, label=_("On tasks with disagreement")
     )
@@ -36,7 +37,7 @@ class JudgmentFilter:
         self.project = project
         self.form = JudgmentFilterForm(data or None)
         members = project.memberships.select_related("user").order_by("user__username")
-        self.form.fields["annotator"].choices = [("", "anyone")] + [
+        self.form.fields["annotator"].choices = [("", _("anyone"))] + [
             (str(m.user_id), m.user.username) for m in members
         ]
 

@@ -8,14 +8,18 @@ from apps.exports.options import AGGREGATES_BY_KIND, FORMS, export_kinds_for
 class ExportForm(forms.Form):
     """One export's kind and options; the kinds offered are those of the project's kind."""
 
-    kind = forms.ChoiceField()
-    format = forms.ChoiceField(choices=ExportFormat.choices, initial="jsonl")
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+    )
+    format = forms.ChoiceField(label=_("Format"), choices=ExportFormat.choices, initial="jsonl")
     form = forms.ChoiceField(
+        label=_("Form"),
         choices=[(f, f) for f in FORMS],
         initial="standard",
         help_text=_("standard: text columns; conversational: lists of chat messages."),
     )
     aggregate = forms.ChoiceField(
+        label=_("Aggregate"),
         choices=[(a, a) for a in sorted({a for v in AGGREGATES_BY_KIND.values() for a in v})],
         initial="none",
         help_text=_(
@@ -24,13 +28,14 @@ class ExportForm(forms.Form):
         ),
     )
     split = forms.FloatField(
+        label=_("Split"),
         min_value=0,
         max_value=0.99,
         initial=0,
         required=False,
         help_text=_("Test share of prompts."),
     )
-    split_seed = forms.IntegerField(initial=0, required=False)
+    split_seed = forms.IntegerField(label=_("Split seed"), initial=0, required=False)
 
     def __init__(self, *args, project_kind: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,4 +50,6 @@ class ExportForm(forms.Form):
 
 
 class DatasetImportForm(forms.Form):
-    file = forms.FileField(help_text=_("JSONL in TRL's preference or unpaired format."))
+    file = forms.FileField(
+        label=_("File"), help_text=_("JSONL in TRL's preference or unpaired format.")
+    )

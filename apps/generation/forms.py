@@ -92,13 +92,13 @@ class _ModelsForm(forms.Form):
         data = super().clean()
         server = data.get("openai_endpoint") or data.get("openai_base_url")
         if data.get("openai_endpoint") and data.get("openai_base_url"):
-            self.add_error("openai_base_url", "Choose a saved server or type a URL, not both.")
+            self.add_error("openai_base_url", _("Choose a saved server or type a URL, not both."))
         elif data.get("openai_endpoint") and data.get("openai_api_key"):
-            self.add_error("openai_api_key", "A saved server keeps its own key.")
+            self.add_error("openai_api_key", _("A saved server keeps its own key."))
         if data.get("openai_models") and not server:
-            self.add_error("openai_base_url", "Choose a saved server or give the server's URL.")
+            self.add_error("openai_base_url", _("Choose a saved server or give the server's URL."))
         if server and not data.get("openai_models"):
-            self.add_error("openai_models", "Name at least one model of the server.")
+            self.add_error("openai_models", _("Name at least one model of the server."))
         return data
 
     def backend_specs(self) -> list[dict]:
@@ -132,12 +132,13 @@ def _prompt_ids(text: str) -> list[int]:
 
 
 class _SamplingFields(forms.Form):
-    temperature = forms.FloatField(initial=0.7, min_value=0, max_value=5)
+    temperature = forms.FloatField(label=_("Temperature"), initial=0.7, min_value=0, max_value=5)
     top_p = forms.FloatField(label=_("Top-p"), initial=1.0, min_value=0.01, max_value=1)
     max_tokens = forms.IntegerField(
         label=_("Max tokens"), initial=256, min_value=1, max_value=32_768
     )
     batch_size = forms.IntegerField(
+        label=_("Batch size"),
         initial=8,
         min_value=1,
         max_value=256,
@@ -156,7 +157,7 @@ class _SamplingFields(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("selection") == Selection.LISTED and not data.get("prompt_ids"):
-            self.add_error("prompt_ids", "List the prompt ids to use.")
+            self.add_error("prompt_ids", _("List the prompt ids to use."))
         return data
 
 
@@ -167,12 +168,12 @@ class GenerationJobForm(_SamplingFields, _ModelsForm):
     selection = forms.ChoiceField(
         label=_("Prompts"),
         choices=[
-            (Selection.WITHOUT_RESPONSES, "Prompts without responses yet"),
-            (Selection.ALL, "All prompts"),
-            (Selection.LISTED, "The listed prompt ids"),
+            (Selection.WITHOUT_RESPONSES, _("Prompts without responses yet")),
+            (Selection.ALL, _("All prompts")),
+            (Selection.LISTED, _("The listed prompt ids")),
         ],
     )
-    pairing = forms.ChoiceField(choices=Pairing.choices, initial=Pairing.ALL)
+    pairing = forms.ChoiceField(label=_("Pairing"), choices=Pairing.choices, initial=Pairing.ALL)
     pair_strategy = forms.ChoiceField(
         label=_("Pairs"), choices=PairStrategy.choices, required=False
     )
@@ -197,6 +198,7 @@ class GenerationJobForm(_SamplingFields, _ModelsForm):
 
 class ConsequenceJobForm(_SamplingFields, _ModelsForm):
     template = forms.CharField(
+        label=_("Template"),
         widget=forms.Textarea(attrs={"rows": 12}),
         initial=DEFAULT_TEMPLATE,
         help_text=_(
@@ -209,9 +211,9 @@ class ConsequenceJobForm(_SamplingFields, _ModelsForm):
     selection = forms.ChoiceField(
         label=_("Tasks"),
         choices=[
-            (Selection.WITHOUT_CONSEQUENCE, "Tasks without a consequence yet"),
-            (Selection.ALL, "All tasks not yet shown to an annotator (rewrites)"),
-            (Selection.LISTED, "Tasks of the listed prompt ids"),
+            (Selection.WITHOUT_CONSEQUENCE, _("Tasks without a consequence yet")),
+            (Selection.ALL, _("All tasks not yet shown to an annotator (rewrites)")),
+            (Selection.LISTED, _("Tasks of the listed prompt ids")),
         ],
     )
 

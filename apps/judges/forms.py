@@ -9,9 +9,10 @@ class JudgeForm(forms.Form):
     """A new judge: its backend and the model it calls. The URL and key of an endpoint go to the
     project's model servers (the key encrypted); a local model or reward model is a reference."""
 
-    name = forms.CharField(max_length=100)
-    backend = forms.ChoiceField(choices=JudgeBackend.choices)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    backend = forms.ChoiceField(label=_("Backend"), choices=JudgeBackend.choices)
     model = forms.CharField(
+        label=_("Model"),
         max_length=500,
         required=False,
         help_text=_(
@@ -24,10 +25,14 @@ class JudgeForm(forms.Form):
         max_length=2000, required=False, widget=forms.PasswordInput, label=_("API key")
     )
     device = forms.ChoiceField(
-        choices=[("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda")], required=False
+        label=_("Device"),
+        choices=[("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda")],
+        required=False,
     )
-    max_tokens = forms.IntegerField(min_value=1, max_value=4096, required=False)
-    batch_size = forms.IntegerField(min_value=1, max_value=256, initial=16)
+    max_tokens = forms.IntegerField(
+        label=_("Max tokens"), min_value=1, max_value=4096, required=False
+    )
+    batch_size = forms.IntegerField(label=_("Batch size"), min_value=1, max_value=256, initial=16)
     prelabel = forms.BooleanField(required=False, label=_("Show as suggestions to annotators"))
 
     def backend_config(self) -> dict:
@@ -47,7 +52,7 @@ class JudgeSettingsForm(forms.Form):
     """The templates (one per kind; empty: the default), pre-labelling and the batch size."""
 
     prelabel = forms.BooleanField(required=False, label=_("Show as suggestions to annotators"))
-    batch_size = forms.IntegerField(min_value=1, max_value=256)
+    batch_size = forms.IntegerField(label=_("Batch size"), min_value=1, max_value=256)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,8 +75,8 @@ class PolicyEvalForm(forms.Form):
     """A succeeded policy run of the project, compared with its base model by the judge."""
 
     run = forms.TypedChoiceField(coerce=int, label=_("Policy run"))
-    prompts = forms.IntegerField(min_value=1, max_value=1000, initial=32)
-    max_tokens = forms.IntegerField(min_value=1, max_value=4096, initial=64)
+    prompts = forms.IntegerField(label=_("Prompts"), min_value=1, max_value=1000, initial=32)
+    max_tokens = forms.IntegerField(label=_("Max tokens"), min_value=1, max_value=4096, initial=64)
 
     def __init__(self, *args, runs=(), **kwargs):
         super().__init__(*args, **kwargs)

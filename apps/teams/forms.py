@@ -1,19 +1,28 @@
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from apps.projects.models import Role
 from apps.teams.services import DEFAULT_INVITATION_LIFETIME, INVITATION_LIFETIMES
 
 
 class InvitationForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ANNOTATOR)
     email = forms.EmailField(
-        required=False, help_text=_("Optional: the link is emailed there as well as shown here.")
+        label=_("Email"),
+        required=False,
+        help_text=_("Optional: the link is emailed there as well as shown here."),
     )
-    group = forms.CharField(max_length=50, required=False, help_text=_("Optional group to join."))
+    group = forms.CharField(
+        label=_("Group"), max_length=50, required=False, help_text=_("Optional group to join.")
+    )
     days = forms.TypedChoiceField(
         label=_("Valid for"),
-        choices=[(d, f"{d} day{'s' if d > 1 else ''}") for d in INVITATION_LIFETIMES],
+        choices=[
+            (d, format_lazy("{} {}", d, ngettext_lazy("day", "days", d)))
+            for d in INVITATION_LIFETIMES
+        ],
         coerce=int,
         initial=DEFAULT_INVITATION_LIFETIME,
     )
@@ -22,23 +31,30 @@ class InvitationForm(forms.Form):
 class AcceptForm(forms.Form):
     """A new account for the invited person."""
 
-    username = forms.CharField(max_length=150)
-    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
 
 class MemberTermsForm(forms.Form):
     quota = forms.IntegerField(
-        min_value=0, required=False, help_text=_("Most tasks (judged + leased); empty = no limit.")
+        label=_("Quota"),
+        min_value=0,
+        required=False,
+        help_text=_("Most tasks (judged + leased); empty = no limit."),
     )
-    group = forms.CharField(max_length=50, required=False)
+    group = forms.CharField(label=_("Group"), max_length=50, required=False)
 
 
 class ShareForm(forms.Form):
     percent = forms.IntegerField(
         min_value=1, max_value=100, label=_("Share of the open tasks (%)"), initial=10
     )
-    annotators = forms.TypedMultipleChoiceField(coerce=int, required=False)
-    group = forms.CharField(max_length=50, required=False, help_text=_("…or a group."))
+    annotators = forms.TypedMultipleChoiceField(label=_("Annotators"), coerce=int, required=False)
+    group = forms.CharField(
+        label=_("Group"), max_length=50, required=False, help_text=_("…or a group.")
+    )
 
     def __init__(self, *args, annotators: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,8 +65,10 @@ class TaskAssignForm(forms.Form):
     task_ids = forms.CharField(
         label=_("Task ids"), help_text=_("Comma-separated, e.g. 12, 13, 20."), max_length=10_000
     )
-    annotator = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
-    group = forms.CharField(max_length=50, required=False)
+    annotator = forms.TypedChoiceField(
+        label=_("Annotator"), coerce=int, required=False, empty_value=None
+    )
+    group = forms.CharField(label=_("Group"), max_length=50, required=False)
 
     def __init__(self, *args, annotators: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,9 +83,11 @@ class TaskAssignForm(forms.Form):
 
 
 class ReportForm(forms.Form):
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("Start"), widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(
-        widget=forms.DateInput(attrs={"type": "date"}), help_text=_("Included (up to its end).")
+        label=_("End"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Included (up to its end)."),
     )
 
     def clean(self):

@@ -13,8 +13,10 @@ from apps.training.models import RunStatus, TrainingRun
 class LaunchForm(forms.Form):
     """Two clicks: pick the objective, press Launch. Everything else has a default that works."""
 
-    objective = forms.ChoiceField()
-    name = forms.CharField(max_length=200, required=False)
+    objective = forms.ChoiceField(
+        label=_("Objective"),
+    )
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
     model = forms.ChoiceField(
         required=False,
         label=_("Start from"),
@@ -24,22 +26,32 @@ class LaunchForm(forms.Form):
             "reward-model run (empty: the bundled MiniLM)."
         ),
     )
-    num_epochs = forms.IntegerField(min_value=1, max_value=100, initial=1)
+    num_epochs = forms.IntegerField(label=_("Num epochs"), min_value=1, max_value=100, initial=1)
     learning_rate = forms.FloatField(
+        label=_("Learning rate"),
         required=False,
         min_value=1e-8,
         max_value=1.0,
         help_text=_("Empty = the objective's default."),
     )
-    batch_size = forms.IntegerField(required=False, min_value=1, max_value=512)
-    max_steps = forms.IntegerField(required=False, min_value=1)
+    batch_size = forms.IntegerField(
+        label=_("Batch size"), required=False, min_value=1, max_value=512
+    )
+    max_steps = forms.IntegerField(label=_("Max steps"), required=False, min_value=1)
     lora = forms.BooleanField(
-        required=False, help_text=_("Train LoRA adapters (peft) instead of all weights.")
+        label=_("Lora"),
+        required=False,
+        help_text=_("Train LoRA adapters (peft) instead of all weights."),
     )
     eval_share = forms.FloatField(
-        initial=0.2, min_value=0.05, max_value=0.5, help_text=_("Share of prompts held out.")
+        label=_("Eval share"),
+        initial=0.2,
+        min_value=0.05,
+        max_value=0.5,
+        help_text=_("Share of prompts held out."),
     )
     reward_run = forms.ModelChoiceField(
+        label=_("Reward run"),
         queryset=TrainingRun.objects.none(),
         required=False,
         help_text=_(
@@ -57,6 +69,7 @@ class LaunchForm(forms.Form):
         ),
     )
     beta = forms.FloatField(
+        label=_("Beta"),
         required=False,
         min_value=1e-6,
         max_value=10.0,
@@ -72,6 +85,7 @@ class LaunchForm(forms.Form):
         ),
     )
     reward_weights = forms.CharField(
+        label=_("Reward weights"),
         required=False,
         max_length=500,
         help_text=_(
