@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import ApiToken, TokenScope, User
@@ -25,14 +26,18 @@ def api_token_create(
     which is stored only as a digest: the caller shows it once."""
     name = (name or "").strip()
     if not name:
-        raise ApplicationError("Name the token (what is it for?).")
+        raise ApplicationError(gettext("Name the token (what is it for?)."))
     if len(name) > 100:
-        raise ApplicationError("A token's name may be at most 100 characters long.")
+        raise ApplicationError(gettext("A token's name may be at most 100 characters long."))
     if scope not in TokenScope.values:
-        raise ApplicationError(f"Unknown scope {scope!r}: choose one of {', '.join(TokenScope)}.")
+        raise ApplicationError(
+            gettext("Unknown scope %(scope)r: choose one of %(values)s.")
+            % {"scope": scope, "values": ", ".join(TokenScope)}
+        )
     if days not in TOKEN_LIFETIMES:
         raise ApplicationError(
-            f"A token lives {', '.join(map(str, TOKEN_LIFETIMES))} days; not {days}."
+            gettext("A token lives %(values)s days; not %(days)s.")
+            % {"values": ", ".join(map(str, TOKEN_LIFETIMES)), "days": days}
         )
     # The user's row serialises their token changes, so the cap below is exact.
     User.objects.select_for_update().filter(pk=user.pk).first()
@@ -40,7 +45,10 @@ def api_token_create(
     ApiToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
     if ApiToken.objects.filter(user=user).count() >= MAX_TOKENS_PER_USER:
         raise ApplicationError(
-            f"You have {MAX_TOKENS_PER_USER} tokens already; revoke one you no longer use."
+            gettext(
+                "You have %(MAX_TOKENS_PER_USER)s tokens already; revoke one you no longer use."
+            )
+            % {"MAX_TOKENS_PER_USER": MAX_TOKENS_PER_USER}
         )
     return ApiToken.objects.create(user, expiry=timedelta(days=days), name=name, scope=scope)
 

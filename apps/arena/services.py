@@ -17,6 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.arena.models import Battle, Contestant, Reply, Turn
@@ -45,13 +46,13 @@ SIDES = {"A": 0, "B": 1}
 def contestant_add(*, project: Project, actor: User, config: dict) -> Contestant:
     """Puts a model in the project's arena, named by its model. Admins of pairwise projects."""
     if project.kind != FeedbackKind.PAIRWISE:
-        raise ApplicationError("Only pairwise projects have an arena.")
+        raise ApplicationError(_("Only pairwise projects have an arena."))
     if not user_is_project_admin(user=actor, project=project):
-        raise PermissionDenied("Only the project's admins may change its arena.")
+        raise PermissionDenied(_("Only the project's admins may change its arena."))
     config = reply_backend_checked(config=config, project=project, actor=actor)
     name = str(config["model"])[:200]
     if Contestant.objects.filter(project=project, name=name).exists():
-        raise Conflict(f"{name} is already in the arena.")
+        raise Conflict(_("%(name)s is already in the arena.") % {"name": name})
     return Contestant.objects.create(project=project, name=name, backend=config)
 
 
@@ -59,10 +60,10 @@ def battle_start(*, user: User, project_id: int) -> Battle:
     """A new battle of the user's between two different contestants in random order."""
     project = project_get_for_user(user=user, project_id=project_id)
     if project.kind != FeedbackKind.PAIRWISE:
-        raise ApplicationError("Only pairwise projects have an arena.")
+        raise ApplicationError(_("Only pairwise projects have an arena."))
     contestants = list(project.arena_contestants.all())
     if len(contestants) < 2:
-        raise ApplicationError("The arena needs at least two models; ask an admin to add them.")
+        raise ApplicationError(_("The arena needs at least two models; ask an admin to add them."))
     a, b = random.SystemRandom().sample(contestants, 2)
     return Battle.objects.create(project=project, user=user, contestant_a=a, contestant_b=b)
 
@@ -72,20 +73,23 @@ def turn_send(*, user: User, battle_id: int, content: str) -> Turn:
     while the last turn is not voted or the battle is revealed; 429 past the per-minute limit."""
     content = (content or "").strip()
     if not content:
-        raise ApplicationError("Write a message first.")
+        raise ApplicationError(_("Write a message first."))
     if "\x00" in content:
-        raise ApplicationError("A message cannot contain NUL (\\x00) characters.")
+        raise ApplicationError(_("A message cannot contain NUL (\\x00) characters."))
     if len(content) > MAX_MESSAGE_CHARS:
-        raise ApplicationError(f"A message may be at most {MAX_MESSAGE_CHARS:,} characters long.")
+        raise ApplicationError(
+            _("A message may be at most %(MAX_MESSAGE_CHARS)s characters long.")
+            % {"MAX_MESSAGE_CHARS": format(MAX_MESSAGE_CHARS, ",")}
+        )
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
         battle = _battle_locked(user=user, battle_id=battle_id)
         if battle.revealed_at is not None:
-            raise Conflict("This battle is over: its models are revealed. Start a new one.")
+            raise Conflict(_("This battle is over: its models are revealed. Start a new one."))
         _check_rate(user=user)
         last = battle.turns.order_by("-index").first()
         if last is not None and not last.choice:
-            raise Conflict("Vote on the last answers before you write more.")
+            raise Conflict(_("Vote on the last answers before you write more."))
         turn = Turn.objects.create(
             battle=battle, index=last.index + 1 if last else 0, content=content
         )
@@ -108,7 +112,7 @@ def reply_retry(*, user: User, battle_id: int) -> Turn:
             or (r.status in UNFINISHED and r.requested_at and r.requested_at < stale)
         ]
         if not again:
-            raise Conflict("There is no failed reply to retry.")
+            raise Conflict(_("There is no failed reply to retry."))
         for reply in again:
             reply.content, reply.error, reply.status = "", "", MessageStatus.PENDING
             reply.requested_at = timezone.now()
@@ -165,9 +169,9 @@ def turn_vote(
         battle = _battle_locked(user=user, battle_id=battle_id)
         turn = battle.turns.order_by("-index").prefetch_related("replies").first()
         if turn is None or turn.choice:
-            raise Conflict("There is no answered turn waiting for a vote.")
+            raise Conflict(_("There is no answered turn waiting for a vote."))
         if not turn_replies_done(turn):
-            raise Conflict("Both models must answer before you vote.")
+            raise Conflict(_("Both models must answer before you vote."))
         try:
             shape = TaskShape(response_texts=tuple(r.content for r in turn.replies.all()))
             normal = validate_pairwise({"choice": choice, "strength": strength or None}, shape)
@@ -175,7 +179,7 @@ def turn_vote(
             raise ApplicationError(str(exc)) from None
         keep = continue_with or (normal["choice"] if normal["choice"] in SIDES else None)
         if keep not in SIDES:
-            raise ApplicationError("Say which answer the conversation continues from (A or B).")
+            raise ApplicationError(_("Say which answer the conversation continues from (A or B)."))
         turn.judgment = _judgment_store(battle=battle, turn=turn, user=user, payload=normal)
         turn.choice, turn.strength = normal["choice"], normal["strength"] or ""
         turn.continued_from = SIDES[keep]
@@ -191,7 +195,7 @@ def battle_reveal(*, user: User, battle_id: int) -> Battle:
             return battle
         turns = list(battle.turns.values_list("choice", flat=True))
         if not turns or not all(turns):
-            raise Conflict("Vote on every turn before the models are revealed.")
+            raise Conflict(_("Vote on every turn before the models are revealed."))
         battle.revealed_at = timezone.now()
         battle.save(update_fields=["revealed_at"])
         return battle
@@ -261,7 +265,8 @@ def _check_rate(*, user: User) -> None:
     recent = Turn.objects.filter(battle__user=user, created_at__gte=window_start).count()
     if recent >= limit:
         raise RateLimited(
-            f"You may send at most {limit} messages a minute; try again shortly.",
+            _("You may send at most %(limit)s messages a minute; try again shortly.")
+            % {"limit": limit},
             extra={"retry_after": 60},
         )
 

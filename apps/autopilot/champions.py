@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.autopilot.models import (
@@ -466,9 +467,9 @@ def _manual_target(*, project, run_id: int) -> TrainingRun:
         .first()
     )
     if run is None:
-        raise ApplicationError("No such run in this project.", extra={"status": 404})
+        raise ApplicationError(gettext("No such run in this project."), extra={"status": 404})
     if run.status != RunStatus.SUCCEEDED:
-        raise Conflict("Only a succeeded run can serve.")
+        raise Conflict(gettext("Only a succeeded run can serve."))
     return run
 
 
@@ -480,7 +481,7 @@ def champion_promote(*, project, run_id: int, actor: User, reason: str = "") -> 
     run = _manual_target(project=project, run_id=run_id)
     previous = champion_run(project=project, family=run.family)
     if previous is not None and previous.pk == run.pk:
-        raise Conflict(f"Run {run.pk} is already the champion.")
+        raise Conflict(gettext("Run %(pk)s is already the champion.") % {"pk": run.pk})
     return _decide(
         run=run,
         previous=previous,
@@ -497,7 +498,9 @@ def champion_rollback(*, project, family: str, actor: User, reason: str = "") ->
     """The champion before the current one serves again."""
     current = Champion.objects.select_for_update().filter(project=project, family=family).first()
     if current is None:
-        raise Conflict(f"This project has no {family} champion to roll back.")
+        raise Conflict(
+            gettext("This project has no %(family)s champion to roll back.") % {"family": family}
+        )
     previous = (
         ModelDecision.objects.filter(
             project=project,
@@ -510,7 +513,7 @@ def champion_rollback(*, project, family: str, actor: User, reason: str = "") ->
         .first()
     )
     if previous is None:
-        raise Conflict("The champion has no earlier champion to roll back to.")
+        raise Conflict(gettext("The champion has no earlier champion to roll back to."))
     return _decide(
         run=previous.previous,
         previous=current.run,

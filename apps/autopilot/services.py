@@ -3,6 +3,7 @@
 import json
 
 from django.db import transaction
+from django.utils.translation import gettext
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from apps.accounts.models import User
@@ -22,7 +23,8 @@ def _crontab(cron: str) -> CrontabSchedule:
     parts = cron.split()
     if len(parts) != 5:
         raise ApplicationError(
-            f"A schedule has five fields (minute hour day month weekday), not {cron!r}."
+            gettext("A schedule has five fields (minute hour day month weekday), not %(cron)r.")
+            % {"cron": cron}
         )
     minute, hour, day_of_month, month_of_year, day_of_week = parts
     schedule, _ = CrontabSchedule.objects.get_or_create(
@@ -32,7 +34,9 @@ def _crontab(cron: str) -> CrontabSchedule:
     try:
         schedule.schedule  # noqa: B018 (celery parses the fields here)
     except Exception as exc:
-        raise ApplicationError(f"Invalid schedule {cron!r}: {exc}") from None
+        raise ApplicationError(
+            gettext("Invalid schedule %(cron)r: %(exc)s") % {"cron": cron, "exc": exc}
+        ) from None
     return schedule
 
 
@@ -60,13 +64,15 @@ def _schedule_sync(rule: TrainingRule) -> None:
 
 def _validate(project: Project, values: dict) -> None:
     if not values.get("name"):
-        raise ApplicationError("Name the rule.")
+        raise ApplicationError(gettext("Name the rule."))
     if not values.get("every_labels") and not values.get("cron"):
-        raise ApplicationError("Give the rule a trigger: every N new labels, a schedule, or both.")
+        raise ApplicationError(
+            gettext("Give the rule a trigger: every N new labels, a schedule, or both.")
+        )
     for name in ("min_alpha", "min_gold_accuracy"):
         value = values.get(name)
         if value is not None and not -1 <= value <= 1:
-            raise ApplicationError(f"{name} must be between -1 and 1.")
+            raise ApplicationError(gettext("%(name)s must be between -1 and 1.") % {"name": name})
     training_config_validate(
         project=project,
         objective=values["objective"],
@@ -80,7 +86,9 @@ def training_rule_create(*, project: Project, user: User, **values) -> TrainingR
     """A rule counts labels from now on: those already stored trained the runs before it."""
     unknown = set(values) - set(RULE_FIELDS)
     if unknown:
-        raise ApplicationError(f"Unknown rule fields: {', '.join(sorted(unknown))}.")
+        raise ApplicationError(
+            gettext("Unknown rule fields: %(values)s.") % {"values": ", ".join(sorted(unknown))}
+        )
     _validate(project, values)
     # Labels the database shows now trained the runs before the rule; newer ids count.
     watermark, horizon = label_horizon(project=project, floor=None)
@@ -101,7 +109,9 @@ def training_rule_update(*, rule: TrainingRule, **values) -> TrainingRule:
     """Changes a rule; switching it on again clears its failures and the reason it was off."""
     unknown = set(values) - set(RULE_FIELDS)
     if unknown:
-        raise ApplicationError(f"Unknown rule fields: {', '.join(sorted(unknown))}.")
+        raise ApplicationError(
+            gettext("Unknown rule fields: %(values)s.") % {"values": ", ".join(sorted(unknown))}
+        )
     rule = TrainingRule.objects.select_for_update().get(pk=rule.pk)
     merged = {name: getattr(rule, name) for name in RULE_FIELDS} | values
     _validate(rule.project, merged)

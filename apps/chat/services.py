@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.chat.models import (
@@ -52,9 +53,9 @@ def chat_backend_configure(*, project: Project, actor: User, config: dict) -> Pr
     the model that wrote it.
     """
     if project.kind != FeedbackKind.CHAT:
-        raise ApplicationError("Only chat projects have a generation backend.")
+        raise ApplicationError(gettext("Only chat projects have a generation backend."))
     if not user_is_project_admin(user=actor, project=project):
-        raise PermissionDenied("Only the project's admins may change its backend.")
+        raise PermissionDenied(gettext("Only the project's admins may change its backend."))
     project.generation_backend = reply_backend_checked(config=config, project=project, actor=actor)
     project.save(update_fields=["generation_backend"])
     return project
@@ -80,11 +81,13 @@ def conversation_start(*, user: User, project: Project) -> Conversation:
     """An empty conversation of the user's in a chat project with a usable backend: a new one,
     or their latest if it has no messages yet."""
     if project.kind != FeedbackKind.CHAT:
-        raise ApplicationError("Only chat projects have conversations.")
+        raise ApplicationError(gettext("Only chat projects have conversations."))
     try:
         config = validate_config(project.generation_backend)
     except BackendConfigError as exc:
-        raise ApplicationError(f"This project's chat backend is not set up yet: {exc}") from None
+        raise ApplicationError(
+            gettext("This project's chat backend is not set up yet: %(exc)s") % {"exc": exc}
+        ) from None
     backend = redact_config(config)
     # An untouched conversation is reused, so double clicks and abandoned starts don't pile up.
     empty = (
@@ -106,11 +109,14 @@ def message_send(*, user: User, conversation_id: int, content: str) -> Message:
     the user's messages-per-minute limit."""
     content = (content or "").strip()
     if not content:
-        raise ApplicationError("Write a message first.")
+        raise ApplicationError(gettext("Write a message first."))
     if "\x00" in content:  # PostgreSQL cannot store it: refuse it here rather than fail there
-        raise ApplicationError("A message cannot contain NUL (\\x00) characters.")
+        raise ApplicationError(gettext("A message cannot contain NUL (\\x00) characters."))
     if len(content) > MAX_MESSAGE_CHARS:
-        raise ApplicationError(f"A message may be at most {MAX_MESSAGE_CHARS:,} characters long.")
+        raise ApplicationError(
+            gettext("A message may be at most %(MAX_MESSAGE_CHARS)s characters long.")
+            % {"MAX_MESSAGE_CHARS": format(MAX_MESSAGE_CHARS, ",")}
+        )
     with transaction.atomic():
         # The user's row serialises their sends, so that the per-minute count is exact.
         User.objects.select_for_update().filter(pk=user.pk).first()
@@ -118,11 +124,13 @@ def message_send(*, user: User, conversation_id: int, content: str) -> Message:
         _check_message_rate(user=user)
         last = conversation.messages.order_by("-index").first()
         if last is not None and last.role == MessageRole.USER:
-            raise Conflict("The model has not answered your last message yet; wait, or retry.")
+            raise Conflict(
+                gettext("The model has not answered your last message yet; wait, or retry.")
+            )
         if last is not None and last.status in UNFINISHED:
-            raise Conflict("The model is still answering your last message; wait for it.")
+            raise Conflict(gettext("The model is still answering your last message; wait for it."))
         if last is not None and last.status == MessageStatus.FAILED:
-            raise Conflict("The last reply failed; retry it before you write more.")
+            raise Conflict(gettext("The last reply failed; retry it before you write more."))
         mine = Message.objects.create(
             conversation=conversation,
             index=last.index + 1 if last else 0,
@@ -141,9 +149,9 @@ def message_retry(*, user: User, conversation_id: int) -> Message:
         if last is None or (
             last.role == MessageRole.ASSISTANT and last.status == MessageStatus.DONE
         ):
-            raise Conflict("There is no failed reply to retry.")
+            raise Conflict(gettext("There is no failed reply to retry."))
         if last.status in UNFINISHED and not reply_is_stale(last):
-            raise Conflict("The model is still answering; wait for its reply.")
+            raise Conflict(gettext("The model is still answering; wait for its reply."))
         index = last.index if last.role == MessageRole.ASSISTANT else last.index + 1
         return _reply_request(conversation=conversation, index=index)
 
@@ -204,13 +212,13 @@ def reaction_set(*, user: User, message_id: int, kind: str) -> Reaction | None:
     message, a failed reply or an unknown kind.
     """
     if kind and kind not in ReactionKind.values:
-        raise ApplicationError(f"Unknown reaction {kind!r}.")
+        raise ApplicationError(gettext("Unknown reaction %(kind)r.") % {"kind": kind})
     with transaction.atomic():
         message = message_get_for_user(user=user, message_id=message_id)
         # Lock the message so that two quick clicks replace rather than race on the unique row.
         Message.objects.select_for_update().filter(pk=message.pk).first()
         if message.role != MessageRole.ASSISTANT or message.status != MessageStatus.DONE:
-            raise ApplicationError("Only the model's replies take reactions.")
+            raise ApplicationError(gettext("Only the model's replies take reactions."))
         if not kind:
             Reaction.objects.filter(message=message, user=user).delete()
             return None
@@ -244,7 +252,10 @@ def _check_message_rate(*, user: User) -> None:
     if len(recent) >= limit:
         retry_after = max(1, math.ceil((recent[-1] - window_start).total_seconds()))
         raise RateLimited(
-            f"You may send at most {limit} messages a minute; try again in {retry_after} s.",
+            gettext(
+                "You may send at most %(limit)s messages a minute; try again in %(retry_after)s s."
+            )
+            % {"limit": limit, "retry_after": retry_after},
             extra={"retry_after": retry_after},
         )
 
@@ -274,7 +285,7 @@ def _reply_request(*, conversation: Conversation, index: int) -> Message:
                 )
     except IntegrityError:
         # Only reachable past the checks above by a writer that ignores the conversation lock.
-        raise Conflict("The model is already answering in this conversation.") from None
+        raise Conflict(gettext("The model is already answering in this conversation.")) from None
     transaction.on_commit(lambda: generate_reply.delay(reply.pk))
     return reply
 

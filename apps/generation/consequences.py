@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import F, Prefetch
+from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
 from apps.core.text import storable_text
@@ -38,9 +39,12 @@ _CHUNK = 500  # ids per query: SQLite caps the parameters of one statement
 
 def check_template(template: str) -> None:
     if "{response}" not in template:
-        raise ApplicationError("The template must hold {response}, where the answer goes.")
+        raise ApplicationError(_("The template must hold {response}, where the answer goes."))
     if len(template) > MAX_TEMPLATE_LENGTH:
-        raise ApplicationError(f"The template is longer than {MAX_TEMPLATE_LENGTH} characters.")
+        raise ApplicationError(
+            _("The template is longer than %(MAX_TEMPLATE_LENGTH)s characters.")
+            % {"MAX_TEMPLATE_LENGTH": MAX_TEMPLATE_LENGTH}
+        )
 
 
 def prompt_text(messages: list[dict]) -> str:

@@ -127,7 +127,9 @@ def _prompt_ids(text: str) -> list[int]:
     parts = [part for part in re.split(r"[\s,]+", text or "") if part]
     bad = [part for part in parts if not part.isdigit()]
     if bad:
-        raise forms.ValidationError(f"Not prompt ids: {', '.join(bad[:5])}.")
+        raise forms.ValidationError(
+            _("Not prompt ids: %(values)s.") % {"values": ", ".join(bad[:5])}
+        )
     return [int(part) for part in parts]
 
 
@@ -230,5 +232,5 @@ class ConsequenceJobForm(_SamplingFields, _ModelsForm):
     def clean(self):
         data = super().clean()
         if not self.errors and len(self.backend_specs()) != 1:
-            raise forms.ValidationError("Choose exactly one model to write the consequences.")
+            raise forms.ValidationError(_("Choose exactly one model to write the consequences."))
         return data

@@ -4,6 +4,7 @@ train a reward model and a new policy, repeat."""
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.autopilot.selectors import champion_run_id
@@ -40,19 +41,19 @@ def round_start(
     """Starts round k+1: the chosen policy (by default the project's champion policy, or the
     base model for round 1) answers a fresh batch of prompts, and tasks are made of its answers."""
     if project.kind not in (FeedbackKind.PAIRWISE, FeedbackKind.LISTWISE, FeedbackKind.THUMBS):
-        raise ApplicationError("Rounds run on pairwise, listwise or thumbs projects.")
+        raise ApplicationError(_("Rounds run on pairwise, listwise or thumbs projects."))
     previous = project.rounds.order_by("-number").first()
     if generating_run_id is None and not base_model:
         # The champion policy generates (apps/autopilot), never simply the latest run.
         generating_run_id = champion_run_id(project_id=project.pk, family="policy")
     if generating_run_id is None and not base_model:
         raise ApplicationError(
-            "Choose the policy that generates: a trained policy run or a base model."
+            _("Choose the policy that generates: a trained policy run or a base model.")
         )
     fresh = _fresh_prompt_ids(project, prompts)
     if not fresh:
         raise ApplicationError(
-            "No fresh prompts left: import prompts without responses for the next round."
+            _("No fresh prompts left: import prompts without responses for the next round.")
         )
     backend = (
         {"training_run": generating_run_id}
@@ -105,7 +106,9 @@ def round_train_policy(
     """A new policy from the round's generating policy, judged by the round's reward model."""
     reward = round_.reward_run
     if reward is None or reward.status != RunStatus.SUCCEEDED:
-        raise ApplicationError("Train this round's reward model first; it judges the new policy.")
+        raise ApplicationError(
+            _("Train this round's reward model first; it judges the new policy.")
+        )
     config = {"model": round_policy_base(round_), **(config or {})}
     run = training_run_launch(
         project=round_.project,

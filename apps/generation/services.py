@@ -10,6 +10,7 @@ import logging
 from contextlib import ExitStack
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
@@ -60,19 +61,24 @@ _MIN_RESPONSES = {FeedbackKind.PAIRWISE: 2, FeedbackKind.LISTWISE: 3}
 
 def _check_sampling(*, temperature: float, top_p: float, max_tokens: int, batch_size: int) -> None:
     if not 0 <= temperature <= 5:
-        raise ApplicationError("The temperature must be between 0 and 5.")
+        raise ApplicationError(_("The temperature must be between 0 and 5."))
     if not 0 < top_p <= 1:
-        raise ApplicationError("Top-p must be above 0 and at most 1.")
+        raise ApplicationError(_("Top-p must be above 0 and at most 1."))
     if not 1 <= max_tokens <= MAX_TOKENS:
-        raise ApplicationError(f"Max tokens must be between 1 and {MAX_TOKENS}.")
+        raise ApplicationError(
+            _("Max tokens must be between 1 and %(MAX_TOKENS)s.") % {"MAX_TOKENS": MAX_TOKENS}
+        )
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ApplicationError(f"The batch size must be between 1 and {MAX_BATCH_SIZE}.")
+        raise ApplicationError(
+            _("The batch size must be between 1 and %(MAX_BATCH_SIZE)s.")
+            % {"MAX_BATCH_SIZE": MAX_BATCH_SIZE}
+        )
 
 
 def _listed_prompt_ids(project: Project, prompt_ids: list[int] | None) -> list[int]:
     wanted = list(dict.fromkeys(int(pk) for pk in prompt_ids or []))
     if not wanted:
-        raise ApplicationError("List the prompt ids to use.")
+        raise ApplicationError(_("List the prompt ids to use."))
     found = set()
     for start in range(0, len(wanted), 500):
         found.update(
@@ -83,7 +89,7 @@ def _listed_prompt_ids(project: Project, prompt_ids: list[int] | None) -> list[i
     unknown = [pk for pk in wanted if pk not in found]
     if unknown:
         shown = ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "")
-        raise ApplicationError(f"Not prompts of this project: {shown}.")
+        raise ApplicationError(_("Not prompts of this project: %(shown)s.") % {"shown": shown})
     return wanted
 
 
@@ -94,7 +100,9 @@ def _selected_prompt_ids(project: Project, selection: str, prompt_ids: list[int]
     if selection == Selection.WITHOUT_RESPONSES:
         prompts = prompts.filter(responses__isnull=True)
     elif selection != Selection.ALL:
-        raise ApplicationError(f"Unknown prompt selection {selection!r}.")
+        raise ApplicationError(
+            _("Unknown prompt selection %(selection)r.") % {"selection": selection}
+        )
     return list(prompts.order_by("pk").values_list("pk", flat=True))
 
 
@@ -125,39 +133,53 @@ def generation_job_create(
     """Freezes the chosen prompts and queues sampling `n_per_prompt` responses from each model
     for each of them; tasks of the project's kind are made from each prompt's new responses."""
     if project.kind == FeedbackKind.CHAT:
-        raise ApplicationError("Chat projects get their replies live, in the chat.")
+        raise ApplicationError(_("Chat projects get their replies live, in the chat."))
     if project.kind == FeedbackKind.DEMONSTRATION:
         raise ApplicationError(
-            "In a demonstration project the annotators write the responses; import prompts only."
+            _("In a demonstration project the annotators write the responses; import prompts only.")
         )
     entries = resolve_backends(project=project, user=user, specs=backends)
     _check_sampling(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, batch_size=batch_size
     )
     if not 1 <= n_per_prompt <= MAX_PER_PROMPT:
-        raise ApplicationError(f"Responses per prompt must be between 1 and {MAX_PER_PROMPT}.")
+        raise ApplicationError(
+            _("Responses per prompt must be between 1 and %(MAX_PER_PROMPT)s.")
+            % {"MAX_PER_PROMPT": MAX_PER_PROMPT}
+        )
     if n_per_prompt > 1 and temperature == 0:
         raise ApplicationError(
-            "At temperature 0 every sample of a model is the same: raise the temperature, "
-            "or ask for one response per model."
+            _(
+                "At temperature 0 every sample of a model is the same: raise the "
+                "temperature, or ask for one response per model."
+            )
         )
     per_prompt = n_per_prompt * len(entries)
     needed = _MIN_RESPONSES.get(project.kind, 1)
     if per_prompt < needed:
         raise ApplicationError(
-            f"A {project.get_kind_display()} project needs at least {needed} responses per "
-            f"prompt; this job makes {per_prompt}."
+            _(
+                "A %(get_kind_display)s project needs at least %(needed)s responses "
+                "per prompt; this job makes %(per_prompt)s."
+            )
+            % {
+                "get_kind_display": project.get_kind_display(),
+                "needed": needed,
+                "per_prompt": per_prompt,
+            }
         )
     if pairing not in Pairing.values:
-        raise ApplicationError(f"Unknown pairing {pairing!r}.")
+        raise ApplicationError(_("Unknown pairing %(pairing)r.") % {"pairing": pairing})
     if pairing == Pairing.ACROSS_MODELS and len(entries) < 2:
-        raise ApplicationError("Pairs across models need at least two models.")
+        raise ApplicationError(_("Pairs across models need at least two models."))
     pair_strategy = pair_strategy or project.pair_strategy
     if pair_strategy not in PairStrategy.values:
-        raise ApplicationError(f"Unknown pair strategy {pair_strategy!r}.")
+        raise ApplicationError(
+            _("Unknown pair strategy %(pair_strategy)r.") % {"pair_strategy": pair_strategy}
+        )
     ids = _selected_prompt_ids(project, selection, prompt_ids)
     if not ids:
-        raise ApplicationError("No prompt matches this selection.")
+        raise ApplicationError(_("No prompt matches this selection."))
     job = GenerationJob.objects.create(
         project=project,
         created_by=user,
@@ -187,7 +209,9 @@ def _selected_task_ids(project: Project, selection: str, prompt_ids: list[int] |
     elif selection == Selection.LISTED:
         tasks = tasks.filter(prompt_id__in=_listed_prompt_ids(project, prompt_ids))
     elif selection != Selection.ALL:
-        raise ApplicationError(f"Unknown task selection {selection!r}.")
+        raise ApplicationError(
+            _("Unknown task selection %(selection)r.") % {"selection": selection}
+        )
     return list(tasks.order_by("pk").values_list("pk", flat=True).distinct())
 
 
@@ -209,7 +233,7 @@ def consequence_job_create(
     """Queues a model writing, from `template`, what plausibly happened after the user acted on
     each response (or each task) of a hindsight project's chosen tasks."""
     if project.kind != FeedbackKind.HINDSIGHT:
-        raise ApplicationError("Consequences are simulated for hindsight projects only.")
+        raise ApplicationError(_("Consequences are simulated for hindsight projects only."))
     (entry,) = resolve_backends(project=project, user=user, specs=[backend])
     _check_sampling(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, batch_size=batch_size
@@ -217,12 +241,14 @@ def consequence_job_create(
     template = DEFAULT_TEMPLATE if template is None else template.strip()
     check_template(template)
     if target not in ConsequenceTarget.values:
-        raise ApplicationError(f"Unknown consequence target {target!r}.")
+        raise ApplicationError(_("Unknown consequence target %(target)r.") % {"target": target})
     task_ids = _selected_task_ids(project, selection, prompt_ids)
     if not task_ids:
         raise ApplicationError(
-            "No task matches this selection (tasks already shown to an annotator are left as "
-            "they are)."
+            _(
+                "No task matches this selection (tasks already shown to an annotator "
+                "are left as they are)."
+            )
         )
     job = GenerationJob(
         project=project,

@@ -15,6 +15,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from django.utils.translation import gettext as _
+
 from apps.core.errors import ApplicationError
 from apps.feedback.payloads import STRENGTHS, VALIDATORS, InvalidPayload, TaskShape
 
@@ -79,7 +81,9 @@ def judged_kind(*, task_kind: str, size: int) -> str:
     if task_kind == "hindsight":
         return "pairwise" if size == 2 else "thumbs"
     if task_kind not in KINDS:
-        raise ApplicationError(f"A judge does not label {task_kind} tasks.")
+        raise ApplicationError(
+            _("A judge does not label %(task_kind)s tasks.") % {"task_kind": task_kind}
+        )
     return task_kind
 
 
@@ -91,22 +95,26 @@ def check_template(*, kind: str, template: str) -> str:
     """The template, trimmed of trailing blanks on the right only where harmless, or
     ApplicationError naming an unknown or missing variable."""
     if kind not in KINDS:
-        raise ApplicationError(f"Unknown judge kind {kind!r}.")
+        raise ApplicationError(_("Unknown judge kind %(kind)r.") % {"kind": kind})
     if len(template) > MAX_TEMPLATE:
-        raise ApplicationError(f"A template may be at most {MAX_TEMPLATE} characters.")
+        raise ApplicationError(
+            _("A template may be at most %(MAX_TEMPLATE)s characters.")
+            % {"MAX_TEMPLATE": MAX_TEMPLATE}
+        )
     # Anything in double braces must be a known name: `{{ settings.SECRET_KEY }}` would be sent
     # as it is (nothing is ever evaluated), but an admin who wrote it expected something else.
     used = {name.strip() for name in _BRACES.findall(template)}
     unknown = sorted(used - set(VARIABLES[kind]))
     if unknown:
         raise ApplicationError(
-            f"Unknown variable(s) in the {kind} template: {', '.join(unknown)}. "
-            f"Known: {', '.join(VARIABLES[kind])}."
+            _("Unknown variable(s) in the %(kind)s template: %(values)s. Known: %(values2)s.")
+            % {"kind": kind, "values": ", ".join(unknown), "values2": ", ".join(VARIABLES[kind])}
         )
     missing = [name for name in REQUIRED[kind] if name not in used]
     if missing:
         raise ApplicationError(
-            f"The {kind} template must show {', '.join('{{ ' + m + ' }}' for m in missing)}."
+            _("The %(kind)s template must show %(values)s.")
+            % {"kind": kind, "values": ", ".join("{{ " + m + " }}" for m in missing)}
         )
     return template
 

@@ -8,6 +8,7 @@ from contextlib import ExitStack
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
@@ -76,7 +77,7 @@ _ENDPOINT_KEYS |= {"max_retries", "backoff"}
 
 def _check_admin(*, project: Project, user: User) -> None:
     if not user_is_project_admin(user=user, project=project):
-        raise PermissionDenied("Only the project's admins manage its judges.")
+        raise PermissionDenied(gettext("Only the project's admins manage its judges."))
 
 
 def _judge_config(*, project: Project, user: User, backend: str, config: dict) -> dict:
@@ -87,14 +88,20 @@ def _judge_config(*, project: Project, user: User, backend: str, config: dict) -
     if backend == JudgeBackend.ENDPOINT:
         unknown = sorted(set(config) - _ENDPOINT_KEYS)
         if unknown:
-            raise ApplicationError(f"Unknown endpoint judge setting(s): {', '.join(unknown)}.")
+            raise ApplicationError(
+                gettext("Unknown endpoint judge setting(s): %(values)s.")
+                % {"values": ", ".join(unknown)}
+            )
         return stored_backend_config(
             config={"type": "openai", **config}, project=project, actor=user
         )
     if backend == JudgeBackend.LOCAL:
         unknown = sorted(set(config) - {"model", "device", "max_tokens"})
         if unknown:
-            raise ApplicationError(f"Unknown local judge setting(s): {', '.join(unknown)}.")
+            raise ApplicationError(
+                gettext("Unknown local judge setting(s): %(values)s.")
+                % {"values": ", ".join(unknown)}
+            )
         try:
             clean = validate_config({"type": "transformers", **config})
         except BackendConfigError as exc:
@@ -110,7 +117,10 @@ def _judge_config(*, project: Project, user: User, backend: str, config: dict) -
     if backend == JudgeBackend.REWARD_MODEL:
         unknown = sorted(set(config) - {"model"})
         if unknown:
-            raise ApplicationError(f"Unknown reward-model judge setting(s): {', '.join(unknown)}.")
+            raise ApplicationError(
+                gettext("Unknown reward-model judge setting(s): %(values)s.")
+                % {"values": ", ".join(unknown)}
+            )
         if "model" not in config:
             return {}
         return {
@@ -118,7 +128,7 @@ def _judge_config(*, project: Project, user: User, backend: str, config: dict) -
                 reference=config["model"], project=project, family="reward", what="the reward model"
             )
         }
-    raise ApplicationError(f"Unknown judge backend {backend!r}.")
+    raise ApplicationError(gettext("Unknown judge backend %(backend)r.") % {"backend": backend})
 
 
 def _templates(templates: dict | None) -> dict:
@@ -126,7 +136,7 @@ def _templates(templates: dict | None) -> dict:
     stored = {}
     for kind, text in (templates or {}).items():
         if kind not in KINDS:
-            raise ApplicationError(f"Unknown judge kind {kind!r}.")
+            raise ApplicationError(gettext("Unknown judge kind %(kind)r.") % {"kind": kind})
         text = (text or "").replace("\r\n", "\n")
         if text.strip() and text != DEFAULT_TEMPLATES[kind]:
             stored[kind] = check_template(kind=kind, template=text)
@@ -135,7 +145,10 @@ def _templates(templates: dict | None) -> dict:
 
 def _batch_size(batch_size: int) -> int:
     if not 1 <= int(batch_size) <= MAX_BATCH:
-        raise ApplicationError(f"The batch size must be between 1 and {MAX_BATCH}.")
+        raise ApplicationError(
+            gettext("The batch size must be between 1 and %(MAX_BATCH)s.")
+            % {"MAX_BATCH": MAX_BATCH}
+        )
     return int(batch_size)
 
 
@@ -154,13 +167,14 @@ def judge_create(
     _check_admin(project=project, user=user)
     if project.kind not in JUDGED_KINDS:
         raise ApplicationError(
-            f"Judges label tasks; a {project.get_kind_display()} project has none."
+            gettext("Judges label tasks; a %(get_kind_display)s project has none.")
+            % {"get_kind_display": project.get_kind_display()}
         )
     name = (name or "").strip()[:100]
     if not name:
-        raise ApplicationError("A judge needs a name.")
+        raise ApplicationError(gettext("A judge needs a name."))
     if Judge.objects.filter(project=project, name=name).exists():
-        raise Conflict(f"This project already has a judge named {name!r}.")
+        raise Conflict(gettext("This project already has a judge named %(name)r.") % {"name": name})
     judge = Judge(
         project=project,
         name=name,
@@ -175,7 +189,9 @@ def judge_create(
         with transaction.atomic():
             judge.save()
     except IntegrityError:
-        raise Conflict(f"This project already has a judge named {name!r}.") from None
+        raise Conflict(
+            gettext("This project already has a judge named %(name)r.") % {"name": name}
+        ) from None
     return judge
 
 
@@ -210,7 +226,7 @@ def judge_delete(*, judge: Judge, user: User) -> None:
     """Forgets the judge and its labels; people's judgments are untouched."""
     _check_admin(project=judge.project, user=user)
     if judge.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
-        raise Conflict("Cancel the judge's running jobs first.")
+        raise Conflict(gettext("Cancel the judge's running jobs first."))
     judge.delete()
 
 
@@ -236,14 +252,17 @@ def judge_job_create(
         found = set(tasks.filter(pk__in=wanted).values_list("pk", flat=True))
         if wanted - found:
             raise ApplicationError(
-                f"Not tasks of this project: {', '.join(map(str, sorted(wanted - found)[:10]))}."
+                gettext("Not tasks of this project: %(values)s.")
+                % {"values": ", ".join(map(str, sorted(wanted - found)[:10]))}
             )
         tasks = tasks.filter(pk__in=wanted)
     if only_unjudged:
         tasks = tasks.exclude(judge_labels__judge=judge)
     ids = list(tasks.order_by("pk").values_list("pk", flat=True).distinct())
     if not ids:
-        raise ApplicationError("No task to judge: every chosen task has this judge's labels.")
+        raise ApplicationError(
+            gettext("No task to judge: every chosen task has this judge's labels.")
+        )
     job = JudgeJob.objects.create(
         project=project,
         judge=judge,
@@ -296,13 +315,15 @@ def judge_runner_open(*, judge: Judge) -> JudgeRunner:
 
             run = champion_reward_run(project=judge.project)
             if run is None:
-                raise ApplicationError("The project has no champion reward model yet.")
+                raise ApplicationError(gettext("The project has no champion reward model yet."))
             reference = f"run:{run.pk}"
         folder = model_reference_path(
             reference=reference, project=judge.project, family="reward", what="the reward model"
         )
         return RewardModelJudge(model_dir=folder)
-    raise ApplicationError(f"Unknown judge backend {judge.backend!r}.")
+    raise ApplicationError(
+        gettext("Unknown judge backend %(backend)r.") % {"backend": judge.backend}
+    )
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -342,7 +363,7 @@ def _requests(job: JudgeJob, tasks: list[Task], principles: list) -> list[tuple]
         texts = [item.response.text for item in task.items.all()]
         kind = judged_kind(task_kind=task.kind, size=len(texts))
         if kind == "pairwise" and len(texts) != 2:
-            raise ApplicationError(f"Task {task.pk} is not a pair.")
+            raise ApplicationError(gettext("Task %(pk)s is not a pair.") % {"pk": task.pk})
         template = template_for(judge.templates, kind)
         principle_pairs = [(p.pk, p.text) for p in principles] if kind == "principles" else []
         for order, display in _orders(len(texts)):
@@ -461,8 +482,11 @@ def _run(job: JudgeJob, runner: JudgeRunner, *, should_stop) -> bool:
         unsupported = {p[3] for p in planned} - set(runner.kinds)
         if unsupported:
             raise ApplicationError(
-                f"A {job.judge.get_backend_display().lower()} judge gives no "
-                f"{', '.join(sorted(unsupported))} verdicts."
+                gettext("A %(lower)s judge gives no %(values)s verdicts.")
+                % {
+                    "lower": job.judge.get_backend_display().lower(),
+                    "values": ", ".join(sorted(unsupported)),
+                }
             )
         replies = runner.judge_batch([p[5] for p in planned])
         labels, unparsed = _labels(job, planned, replies, principle_ids)
@@ -506,24 +530,34 @@ def judge_policy_eval_create(
         pk=run_id, project=project, family="policy", status=RunStatus.SUCCEEDED
     ).first()
     if run is None:
-        raise ApplicationError(f"Run {run_id} is not a succeeded policy run of this project.")
+        raise ApplicationError(
+            gettext("Run %(run_id)s is not a succeeded policy run of this project.")
+            % {"run_id": run_id}
+        )
     base = (run.config or {}).get("model")
     if not base:
-        raise ApplicationError(f"Run {run.pk} names no base model to compare it with.")
+        raise ApplicationError(
+            gettext("Run %(pk)s names no base model to compare it with.") % {"pk": run.pk}
+        )
     model_reference_check(
         reference=base, project=project, family="policy", what="the run's base model", adapters=True
     )
     if not 1 <= int(prompts) <= MAX_EVAL_PROMPTS:
-        raise ApplicationError(f"Evaluate on 1 to {MAX_EVAL_PROMPTS} prompts.")
+        raise ApplicationError(
+            gettext("Evaluate on 1 to %(MAX_EVAL_PROMPTS)s prompts.")
+            % {"MAX_EVAL_PROMPTS": MAX_EVAL_PROMPTS}
+        )
     if not 1 <= int(max_tokens) <= MAX_TOKENS:
-        raise ApplicationError(f"Max tokens must be between 1 and {MAX_TOKENS}.")
+        raise ApplicationError(
+            gettext("Max tokens must be between 1 and %(MAX_TOKENS)s.") % {"MAX_TOKENS": MAX_TOKENS}
+        )
     ids = list(
         Prompt.objects.filter(project=project)
         .order_by("pk")
         .values_list("pk", flat=True)[: int(prompts)]
     )
     if not ids:
-        raise ApplicationError("The project has no prompts to evaluate the policy on.")
+        raise ApplicationError(gettext("The project has no prompts to evaluate the policy on."))
     job = JudgeJob.objects.create(
         project=project,
         judge=judge,

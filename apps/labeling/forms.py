@@ -5,6 +5,7 @@ import json
 import re
 
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ApplicationError
 
@@ -31,7 +32,7 @@ def _ranks(post: QueryDict, size: int) -> dict:
 def _labels(post: QueryDict, size: int) -> dict:
     values = [post.get(f"label_{position}") for position in range(size)]
     if any(v not in ("up", "down") for v in values):
-        raise ApplicationError("Give every response a thumbs up or a thumbs down.")
+        raise ApplicationError(_("Give every response a thumbs up or a thumbs down."))
     return {"labels": [v == "up" for v in values]}
 
 
@@ -66,7 +67,9 @@ def payload_from_post(*, post: QueryDict, kind: str, size: int) -> object:
         try:
             return json.loads(post["payload"])
         except json.JSONDecodeError:
-            raise ApplicationError("The answer could not be read; please answer again.") from None
+            raise ApplicationError(
+                _("The answer could not be read; please answer again.")
+            ) from None
     if kind == "demonstration":
         payload = {}
     elif kind == "listwise":

@@ -1,4 +1,5 @@
 from django.db import transaction
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
@@ -11,9 +12,9 @@ def project_create(
 ) -> Project:
     """A new project, with its creator as its first admin."""
     if not (creator.is_staff or creator.is_superuser):
-        raise PermissionDenied("Only staff accounts may create projects.")
+        raise PermissionDenied(gettext("Only staff accounts may create projects."))
     if overlap < 1:
-        raise ApplicationError("Overlap must be at least 1.")
+        raise ApplicationError(gettext("Overlap must be at least 1."))
     project = Project.objects.create(
         name=name, kind=kind, overlap=overlap, guidelines=guidelines, created_by=creator, **fields
     )
@@ -46,7 +47,7 @@ def principle_save(*, project: Project, key: str, text: str) -> Principle:
     verdicts keep pointing at the words they answered."""
     text = text.strip()
     if not text:
-        raise ApplicationError("A principle needs text.")
+        raise ApplicationError(gettext("A principle needs text."))
     current = (
         Principle.objects.select_for_update()
         .filter(project=project, key=key, is_current=True)
@@ -79,12 +80,12 @@ def project_update(*, project: Project, **fields) -> Project:
         raise Conflict(KIND_LOCKED_MESSAGE)
     new_overlap = fields.get("overlap", project.overlap)
     if new_overlap < 1:
-        raise ApplicationError("Overlap must be at least 1.")
+        raise ApplicationError(gettext("Overlap must be at least 1."))
     if (
         new_overlap < project.overlap
         and project.tasks.filter(judgment_count__gt=new_overlap).exists()
     ):
-        raise ApplicationError("Some tasks already have more judgments than that overlap.")
+        raise ApplicationError(gettext("Some tasks already have more judgments than that overlap."))
     for name, value in fields.items():
         setattr(project, name, value)
     project.save()
@@ -99,7 +100,7 @@ def principle_retire(*, project: Project, key: str) -> None:
 def rubric_item_add(*, project: Project, text: str) -> RubricItem:
     text = text.strip()
     if not text:
-        raise ApplicationError("A rubric item needs text.")
+        raise ApplicationError(gettext("A rubric item needs text."))
     position = project.rubric_items.count()
     return RubricItem.objects.create(project=project, text=text, position=position)
 

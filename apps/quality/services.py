@@ -4,6 +4,7 @@ offered again and no task silently loses a label."""
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core.errors import NotFound
@@ -29,7 +30,7 @@ def annotator_exclusion_set(
         Membership.objects.select_for_update().filter(project=project, user_id=annotator_id).first()
     )
     if membership is None:
-        raise NotFound("No such annotator in this project.")
+        raise NotFound(_("No such annotator in this project."))
     if (membership.excluded_at is not None) == excluded:
         return membership
     membership.excluded_at = timezone.now() if excluded else None
@@ -52,7 +53,7 @@ def judgment_exclusion_set(
 ) -> Judgment:
     judgment = Judgment.objects.filter(project=project, pk=judgment_id).first()
     if judgment is None:
-        raise NotFound("No such judgment in this project.")
+        raise NotFound(_("No such judgment in this project."))
     changed = (judgment.excluded_at is not None) != excluded
     judgment.excluded_at = timezone.now() if excluded else None
     judgment.excluded_by = by if excluded else None

@@ -79,7 +79,9 @@ class TaskAssignForm(forms.Form):
         try:
             return [int(part) for part in raw if part]
         except ValueError as exc:
-            raise forms.ValidationError("Task ids are whole numbers, separated by commas.") from exc
+            raise forms.ValidationError(
+                _("Task ids are whole numbers, separated by commas.")
+            ) from exc
 
 
 class ReportForm(forms.Form):
@@ -93,5 +95,5 @@ class ReportForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("start") and data.get("end") and data["end"] < data["start"]:
-            raise forms.ValidationError("The period ends before it starts.")
+            raise forms.ValidationError(_("The period ends before it starts."))
         return data

@@ -12,6 +12,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError, Conflict, NotFound
@@ -55,10 +56,11 @@ def invitation_create(
     """A single-use invitation to the project with `role`, valid for `days`. Returns the row and
     the link's secret, stored only as a digest: the caller shows (or sends) it once."""
     if role not in Role.values:
-        raise ApplicationError(f"Unknown role {role!r}.")
+        raise ApplicationError(gettext("Unknown role %(role)r.") % {"role": role})
     if days not in INVITATION_LIFETIMES:
         raise ApplicationError(
-            f"An invitation lives {', '.join(map(str, INVITATION_LIFETIMES))} days; not {days}."
+            gettext("An invitation lives %(values)s days; not %(days)s.")
+            % {"values": ", ".join(map(str, INVITATION_LIFETIMES)), "days": days}
         )
     secret = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
@@ -126,11 +128,14 @@ def invitation_accept(
     if user is None:
         username = (username or "").strip()
         if not username:
-            raise ApplicationError("Choose a username.")
+            raise ApplicationError(gettext("Choose a username."))
         if User.objects.filter(username__iexact=username).exists():
             raise ApplicationError(
-                f"The username {username!r} is taken. Choose another, or log in first if it is "
-                "yours."
+                gettext(
+                    "The username %(username)r is taken. Choose another, or log in first "
+                    "if it is yours."
+                )
+                % {"username": username}
             )
         candidate = User(username=username, email=invitation.email)
         try:
@@ -160,7 +165,7 @@ def invitation_revoke(*, project: Project, invitation_id: int) -> None:
         project=project, pk=invitation_id, accepted_at__isnull=True
     ).delete()
     if not deleted:
-        raise NotFound("No such open invitation in this project.")
+        raise NotFound(gettext("No such open invitation in this project."))
 
 
 @transaction.atomic
@@ -173,9 +178,9 @@ def member_terms_set(
         Membership.objects.select_for_update().filter(project=project, user_id=user_id).first()
     )
     if membership is None:
-        raise NotFound("No such member of this project.")
+        raise NotFound(gettext("No such member of this project."))
     if quota is not None and quota < 0:
-        raise ApplicationError("A quota is a number of tasks, 0 or more.")
+        raise ApplicationError(gettext("A quota is a number of tasks, 0 or more."))
     membership.quota, membership.group = quota, group_clean(group)
     membership.save(update_fields=["quota", "group"])
     return membership
@@ -189,7 +194,7 @@ def _annotators(*, project: Project, user_ids: list[int]) -> list[int]:
     )
     missing = [uid for uid in user_ids if uid not in found]
     if missing:
-        raise NotFound("Only members of this project can be assigned tasks.")
+        raise NotFound(gettext("Only members of this project can be assigned tasks."))
     return list(dict.fromkeys(user_ids))
 
 
@@ -202,7 +207,7 @@ def tasks_assign(
     how many tasks changed."""
     group = group_clean(group)
     if annotator_id is not None and group:
-        raise ApplicationError("Assign to an annotator or to a group, not both.")
+        raise ApplicationError(gettext("Assign to an annotator or to a group, not both."))
     if annotator_id is not None:
         _annotators(project=project, user_ids=[annotator_id])
     return Task.objects.filter(project=project, pk__in=task_ids).update(
@@ -219,9 +224,11 @@ def project_share_assign(
     tasks were reserved."""
     group = group_clean(group)
     if not 0 < share <= 1:
-        raise ApplicationError("The share is a fraction of the open tasks, above 0 and up to 1.")
+        raise ApplicationError(
+            gettext("The share is a fraction of the open tasks, above 0 and up to 1.")
+        )
     if bool(annotator_ids) == bool(group):
-        raise ApplicationError("Name some annotators or a group (one of the two).")
+        raise ApplicationError(gettext("Name some annotators or a group (one of the two)."))
     annotators = _annotators(project=project, user_ids=list(annotator_ids)) if annotator_ids else []
     open_tasks = Task.objects.filter(
         project=project,
@@ -268,9 +275,9 @@ def qualification_reset(*, project: Project, user_id: int) -> Membership:
         Membership.objects.select_for_update().filter(project=project, user_id=user_id).first()
     )
     if membership is None:
-        raise NotFound("No such member of this project.")
+        raise NotFound(gettext("No such member of this project."))
     if membership.role != Role.ANNOTATOR or project.qualification_tasks == 0:
-        raise Conflict("Only annotators of a project with a qualification take one.")
+        raise Conflict(gettext("Only annotators of a project with a qualification take one."))
     membership.qualification, membership.qualified_at = Qualification.PENDING, None
     membership.save(update_fields=["qualification", "qualified_at"])
     annotator_tasks_recount(project=project, annotator_id=user_id)

@@ -137,7 +137,7 @@ class LaunchForm(forms.Form):
         try:
             return [float(part) for part in text.split(",")] if text else []
         except ValueError:
-            raise forms.ValidationError("Weights are numbers separated by commas.") from None
+            raise forms.ValidationError(_("Weights are numbers separated by commas.")) from None
 
     def trainer_config(self) -> dict:
         data = self.cleaned_data

@@ -8,6 +8,7 @@ import traceback
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
@@ -60,7 +61,7 @@ def _check_config(objective: str, config: dict) -> dict:
     try:
         parse_config(objectives[objective].config_class, config)
     except TrainerError as exc:
-        raise ApplicationError(f"Invalid training config: {exc}") from None
+        raise ApplicationError(gettext("Invalid training config: %(exc)s") % {"exc": exc}) from None
     return config
 
 
@@ -89,21 +90,34 @@ def training_config_validate(
     from trainer.registry import objectives
 
     if objective not in objectives:
-        raise ApplicationError(f"Unknown objective {objective!r}.")
+        raise ApplicationError(
+            gettext("Unknown objective %(objective)r.") % {"objective": objective}
+        )
     spec = objectives[objective]
     export_kind = export_kind_for(dataset_kind=spec.dataset_kind, project_kind=project.kind)
     if export_kind is None:
         raise ApplicationError(
-            f"{objective} trains on {spec.dataset_kind} data, which a {project.get_kind_display()} project "
-            f"does not collect; choose one of: {', '.join(objectives_for_project(project=project))}."
+            gettext(
+                "%(objective)s trains on %(dataset_kind)s data, which a "
+                "%(get_kind_display)s project does not collect; choose one of: "
+                "%(values)s."
+            )
+            % {
+                "objective": objective,
+                "dataset_kind": spec.dataset_kind,
+                "get_kind_display": project.get_kind_display(),
+                "values": ", ".join(objectives_for_project(project=project)),
+            }
         )
     if not 0.05 <= eval_share <= 0.5:
-        raise ApplicationError("The held-out share must be between 0.05 and 0.5.")
+        raise ApplicationError(gettext("The held-out share must be between 0.05 and 0.5."))
     config = dict(config or {})
     if spec.family == "policy" and not config.get("model"):
         raise ApplicationError(
-            "Choose the base model: a policy run of a project you administer, or one of the "
-            "offered base models."
+            gettext(
+                "Choose the base model: a policy run of a project you administer, or "
+                "one of the offered base models."
+            )
         )
     if objective in ONLINE_OBJECTIVES:
         config = _online_rewards(project=project, config=config, reward_run_id=reward_run_id)
@@ -114,7 +128,7 @@ def training_config_validate(
         reward_model = _reward_model_reference(project, reward_run_id)
         if reward_model:
             if spec.family != "policy":
-                raise ApplicationError("Only policy runs use a trained reward model.")
+                raise ApplicationError(gettext("Only policy runs use a trained reward model."))
             config[reward_key] = reward_model
     # The reward-hacking watch's held-out judge (an explicit None in the config opts out).
     if (
@@ -142,7 +156,7 @@ def _online_rewards(*, project: Project, config: dict, reward_run_id: int | None
     config = dict(config)
     models = config.get("reward_models") or []
     if not isinstance(models, list):
-        raise ApplicationError("reward_models must be a list of model references.")
+        raise ApplicationError(gettext("reward_models must be a list of model references."))
     chosen = _reward_model_reference(project, reward_run_id)
     if chosen and chosen not in models:
         models = [chosen, *models]
@@ -160,7 +174,8 @@ def _online_rewards(*, project: Project, config: dict, reward_run_id: int | None
     unknown = [name for name in checkers if not isinstance(name, str) or name not in known]
     if unknown:
         raise ApplicationError(
-            f"Unknown checker {unknown[0]!r}; registered checkers: {', '.join(known) or 'none'}."
+            gettext("Unknown checker %(v0)r; registered checkers: %(value)s.")
+            % {"v0": unknown[0], "value": ", ".join(known) or "none"}
         )
     return config
 
@@ -222,8 +237,18 @@ def training_run_launch(
     train_rows, eval_rows = snapshot.row_counts.get("train", 0), snapshot.row_counts.get("test", 0)
     if train_rows < MIN_TRAIN_ROWS or eval_rows < MIN_EVAL_ROWS:
         raise ApplicationError(
-            f"Too few labels: {train_rows} training and {eval_rows} held-out {export_kind} rows; "
-            f"a run needs at least {MIN_TRAIN_ROWS} and {MIN_EVAL_ROWS}."
+            gettext(
+                "Too few labels: %(train_rows)s training and %(eval_rows)s held-out "
+                "%(export_kind)s rows; a run needs at least %(MIN_TRAIN_ROWS)s and "
+                "%(MIN_EVAL_ROWS)s."
+            )
+            % {
+                "train_rows": train_rows,
+                "eval_rows": eval_rows,
+                "export_kind": export_kind,
+                "MIN_TRAIN_ROWS": MIN_TRAIN_ROWS,
+                "MIN_EVAL_ROWS": MIN_EVAL_ROWS,
+            }
         )
     run = TrainingRun.objects.create(
         project=project,
@@ -457,7 +482,7 @@ def policy_run_use_as_chat_backend(*, run: TrainingRun, user: User) -> Project:
     from apps.chat.services import chat_backend_configure
 
     if run.family != "policy" or run.status != RunStatus.SUCCEEDED:
-        raise ApplicationError("Only a succeeded policy run can answer in the chat.")
+        raise ApplicationError(gettext("Only a succeeded policy run can answer in the chat."))
     return chat_backend_configure(
         project=run.project,
         actor=user,

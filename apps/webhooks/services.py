@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
@@ -129,7 +130,7 @@ def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookD
     queues each once the surrounding transaction commits (nothing is sent for a rollback).
     A project without such endpoints costs one query and no transaction."""
     if event not in WebhookEvent.values:
-        raise ApplicationError(f"Unknown webhook event {event!r}.")
+        raise ApplicationError(_("Unknown webhook event %(event)r.") % {"event": event})
     endpoints = [
         e
         for e in WebhookEndpoint.objects.filter(project_id=project_id, is_active=True)
