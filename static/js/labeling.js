@@ -15,11 +15,25 @@
     { code: "...", swap: false, error: true },
   ];
 
+  // Screen readers hear what changed through one live region outside the swapped panel: a
+  // region that is itself swapped in is not announced. Emptied first, so a repeat is heard too.
+  function announce(message) {
+    const region = document.getElementById("task-announcer");
+    if (!region || !message) return;
+    region.textContent = "";
+    window.setTimeout(() => { region.textContent = message; }, 50);
+  }
+  const announceTask = () => {
+    const panel = document.querySelector("#panel [data-panel]");
+    if (panel) announce(panel.dataset.announce);
+  };
+
   let shownAt = performance.now();
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.detail.target.id === "panel") {
       shownAt = performance.now();
       focusFirst();
+      announceTask();
     }
   });
   document.body.addEventListener("htmx:configRequest", (event) => {
@@ -66,6 +80,14 @@
     if (direction > 0 && item.nextElementSibling) list.insertBefore(item.nextElementSibling, item);
     renumber();
     item.focus();
+    announceRank(item);
+  }
+  function announceRank(item) {
+    const items = rankItems();
+    const where = { position: items.indexOf(item) + 1, total: items.length, rank: item.querySelector("input[type=number]").value };
+    announce(item.dataset.tied === "true"
+      ? interpolate(gettext("Position %(position)s of %(total)s, rank %(rank)s, tied with the one above"), where, true)
+      : interpolate(gettext("Position %(position)s of %(total)s, rank %(rank)s"), where, true));
   }
   let dragged = null;
   document.addEventListener("dragstart", (e) => { dragged = e.target.closest && e.target.closest(".rank-item"); });
@@ -263,6 +285,7 @@
       if (item && item.previousElementSibling) {
         item.dataset.tied = String(item.dataset.tied !== "true");
         renumber();
+        announceRank(item);
       }
     },
     n: () => { const box = form().querySelector("input[name=not_rankable]"); box.checked = !box.checked; },
@@ -312,5 +335,5 @@
     action(event);
   });
 
-  document.addEventListener("DOMContentLoaded", focusFirst);
+  document.addEventListener("DOMContentLoaded", () => { focusFirst(); announceTask(); });
 })();
