@@ -198,13 +198,14 @@ def main() -> int:
                 interval=2,
             )
             print(f"demo-check: {ended} after {time.monotonic() - started:.0f} s", flush=True)
+        if args.screenshots:
+            sys.path.insert(0, str(ROOT / "bin"))
+            from demo_screenshots import take
+
+            take(base=base, out=Path(args.screenshots), logins=LOGINS)
         pages = []
         for who in ("admin", "annotator"):
             pages += crawl(base, sign_in(base, who), who)
-        if args.screenshots:
-            from bin.demo_screenshots import take
-
-            take(base=base, out=Path(args.screenshots), logins=LOGINS)
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         try:

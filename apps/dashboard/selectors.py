@@ -192,7 +192,8 @@ def people_model_disagreements(*, project: Project, run_id: int) -> list[Disagre
     votes: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     rows = (
         counted_judgments(project)
-        .filter(chosen_position__isnull=False)
+        # A pair's positions only: a ranking's first place may be any of its responses.
+        .filter(chosen_position__in=(0, 1))
         .values("task_id", "chosen_position")
     )
     for row in rows.annotate(n=Count("pk")).values_list("task_id", "chosen_position", "n"):

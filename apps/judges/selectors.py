@@ -19,7 +19,7 @@ from apps.judges.agreement import (
     position_bias,
 )
 from apps.judges.models import Judge, JudgeJob, JudgeLabel
-from apps.judges.prompts import judged_kind
+from apps.judges.prompts import KINDS, judged_kind
 from apps.labeling.models import Task
 from apps.projects.models import FeedbackKind, Membership, Project
 from apps.projects.selectors import projects_for_user, user_is_project_admin
@@ -80,7 +80,12 @@ def _task_kinds(task_ids) -> dict[int, str]:
 
     for task_id in TaskItem.objects.filter(task_id__in=task_ids).values_list("task_id", flat=True):
         sizes[task_id] += 1
-    return {pk: judged_kind(task_kind=kind, size=sizes[pk]) for pk, kind in kinds.items()}
+    # A demonstration (or chat) task is no judge's: it has no kind here, as it has no labels.
+    return {
+        pk: judged_kind(task_kind=kind, size=sizes[pk])
+        for pk, kind in kinds.items()
+        if kind in KINDS or kind == "hindsight"
+    }
 
 
 def judge_position_bias(*, judge: Judge) -> PositionBias:
