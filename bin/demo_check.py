@@ -136,7 +136,12 @@ def crawl(base: str, session: requests.Session, who: str) -> list[tuple[str, int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run-timeout", type=float, default=900, help="seconds to wait for runs")
+    parser.add_argument(
+        "--run-timeout",
+        type=float,
+        default=900,
+        help="seconds to wait for the server, and for the runs",
+    )
     parser.add_argument("--screenshots", help="write the README's pictures into this folder")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
@@ -183,7 +188,7 @@ def main() -> int:
             except requests.ConnectionError:
                 return False
 
-        wait_for("the server", up, timeout=900)
+        wait_for("the server", up, timeout=args.run_timeout)
         print(f"demo-check: server up after {time.monotonic() - started:.0f} s", flush=True)
         db = tmp / "db.sqlite3"
         for table, what, timeout in (
