@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from apps.exports.datasets import Dataset, ExportStats, dataset_build
 from apps.exports.options import ExportOptions
-from apps.exports.writers import jsonl_blocks, write_jsonl, write_parquet
+from apps.exports.writers import jsonl_blocks, line_blocks, write_parquet
 from apps.projects.models import Project
 
 
@@ -28,6 +28,9 @@ def read_transaction():
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # An export reads its cursors to the end: plan for all rows, not for the first
+            # tenth (the default for cursors, whose fast-start plans cost three times the CPU).
+            cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
         yield
 
 
@@ -35,7 +38,14 @@ def jsonl_stream(*, project: Project, kind: str, options: ExportOptions) -> Iter
     """The export as JSON Lines blocks, read from the database as they are sent."""
     with read_transaction():
         dataset = dataset_build(project=project, kind=kind, options=options)
-        yield from jsonl_blocks(dataset.columns, dataset.rows)
+        yield from dataset_jsonl_blocks(dataset)
+
+
+def dataset_jsonl_blocks(dataset: Dataset) -> Iterator[bytes]:
+    """The dataset as JSON Lines blocks: from its own lines where its kind writes them."""
+    if dataset.lines is not None:
+        return line_blocks(dataset.lines)
+    return jsonl_blocks(dataset.columns, dataset.rows)
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,8 @@ def dataset_write(*, dataset: Dataset, out: IO[bytes]) -> None:
     if dataset.options.format == "parquet":
         write_parquet(dataset.columns, dataset.rows, out)
     else:
-        write_jsonl(dataset.columns, dataset.rows, out)
+        for block in dataset_jsonl_blocks(dataset):
+            out.write(block)
 
 
 def export_write(*, project: Project, kind: str, options: ExportOptions, out: IO[bytes]) -> Written:

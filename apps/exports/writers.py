@@ -105,9 +105,15 @@ def jsonl_blocks(
     columns: list[Column], rows: Iterable[tuple], *, block_bytes: int = JSONL_BLOCK_BYTES
 ) -> Iterator[bytes]:
     """JSON Lines as UTF-8 blocks of about `block_bytes`: what a streamed download sends."""
+    return line_blocks(jsonl_lines(columns, rows), block_bytes=block_bytes)
+
+
+def line_blocks(lines: Iterable[str], *, block_bytes: int = JSONL_BLOCK_BYTES) -> Iterator[bytes]:
+    """Text in pieces of whole lines (a line each, or more) as UTF-8 blocks of about
+    `block_bytes`."""
     buffer: list[str] = []
     size = 0
-    for line in jsonl_lines(columns, rows):
+    for line in lines:
         buffer.append(line)
         size += len(line)
         if size >= block_bytes:

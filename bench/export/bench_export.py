@@ -1,9 +1,10 @@
 """Benchmark: exporting 1,000,000 pairwise judgments from PostgreSQL to JSON Lines.
 
     python bench/export/bench_export.py [--judgments 1000000] [--small 100000] [--keep-db]
+                                        [--compare]
 
 What it does, start to end:
-1. Creates a fresh database `arbiter_bench_export` on PostgreSQL at 127.0.0.1:5432 (user
+1. Creates a fresh database `arbiter_bench_export` (or $BENCH_DB_NAME) on PostgreSQL at 127.0.0.1:5432 (user
    postgres; dropped first if it exists) and migrates it.
 2. Seeds it (bench/export/export_side.py seed): users, projects and memberships through the ORM,
    the bulk rows with INSERT ... SELECT generate_series: 50 annotators and two pairwise
@@ -16,6 +17,8 @@ What it does, start to end:
    (ru_maxrss), and its resident memory before the export began.
    It also reports the CPU seconds of that process and of its PostgreSQL backend: the two work
    in turn, so rows per CPU second is what the wall-clock rate approaches on an idle machine.
+   With --compare, the 1M project is exported once more through the generic Python writers
+   (the path before the pairs wrote their own lines) and the two files' sha256 compared.
 4. Drops the database (unless --keep-db) and prints one line:
    rows_per_s=<1M export> peak_mb_100k=<n> peak_mb_1m=<n>
 
@@ -35,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-DB_NAME = "arbiter_bench_export"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "arbiter_bench_export")
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 
@@ -97,8 +100,24 @@ def django_side(*args: str, echo: bool = False) -> object:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def export(project: int, out: Path) -> dict:
-    return django_side("export", "--project", str(project), "--out", str(out))
+def export(project: int, out: Path, *extra: str) -> dict:
+    return django_side("export", "--project", str(project), "--out", str(out), *extra)
+
+
+def report(judgments: int, r: dict) -> None:
+    print(
+        f"  {judgments:>9,} judgments -> {r['rows']:>9,} rows, {r['mb_written']:.0f} MB "
+        f"in {r['seconds']:.2f} s = {r['rows_per_s']:,.0f} rows/s; "
+        f"peak RSS {r['peak_mb']:.0f} MB (before the export {r['baseline_mb']:.0f} MB)",
+        flush=True,
+    )
+    busy = r["cpu_s"] + r["db_cpu_s"]
+    print(
+        f"{'':14}CPU: exporter {r['cpu_s']:.1f} s + PostgreSQL backend "
+        f"{r['db_cpu_s']:.1f} s = {r['rows'] / busy:,.0f} rows per CPU second; "
+        f"skipped judgments {r['skipped']}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -106,6 +125,7 @@ def main() -> None:
     parser.add_argument("--judgments", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="Also the generic writers.")
     args = parser.parse_args()
 
     print(f"Load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
@@ -124,20 +144,16 @@ def main() -> None:
                 out = Path(folder) / f"{label}.jsonl"
                 r = export(project, out)
                 results[label] = r
-                print(
-                    f"  {judgments:>9,} judgments -> {r['rows']:>9,} rows, {r['mb_written']:.0f} MB "
-                    f"in {r['seconds']:.2f} s = {r['rows_per_s']:,.0f} rows/s; "
-                    f"peak RSS {r['peak_mb']:.0f} MB (before the export {r['baseline_mb']:.0f} MB)",
-                    flush=True,
-                )
-                busy = r["cpu_s"] + r["db_cpu_s"]
-                print(
-                    f"{'':14}CPU: exporter {r['cpu_s']:.1f} s + PostgreSQL backend "
-                    f"{r['db_cpu_s']:.1f} s = {r['rows'] / busy:,.0f} rows per CPU second; "
-                    f"skipped judgments {r['skipped']}",
-                    flush=True,
-                )
+                report(judgments, r)
                 out.unlink()
+            if args.compare:
+                print("The 1M project through the generic Python writers:", flush=True)
+                out = Path(folder) / "writers.jsonl"
+                r = export(large, out, "--writers")
+                out.unlink()
+                report(args.judgments, r)
+                same = r["sha256"] == results["1m"]["sha256"]
+                print(f"  same bytes as the pairs' own lines: {same}", flush=True)
     finally:
         if not args.keep_db:
             drop_database()

@@ -1,7 +1,7 @@
 """The benchmark's Django-side steps, each run in a fresh process with DATABASE_URL set:
 
     python bench/export/export_side.py seed --sizes 100000,1000000
-    python bench/export/export_side.py export --project ID --out FILE [--kind pairs]
+    python bench/export/export_side.py export --project ID --out FILE [--kind pairs] [--writers]
 
 `seed` creates the users, projects and memberships through the ORM, then the bulk rows with
 INSERT ... SELECT generate_series; the column lists come from the models, and every column the
@@ -9,13 +9,16 @@ benchmark does not set gets its field's default, so new columns elsewhere do not
 prints the project ids as JSON.
 
 `export` streams the export as `apps.exports.files.jsonl_stream` does (what the JSONL download
-sends) into FILE and prints one JSON object: rows, seconds, rows_per_s, peak_mb, baseline_mb,
+sends: the plain pairs write their own lines, apps/exports/kinds/pairs.py; with `--writers` the
+rows go through the generic Python writers instead, the path before) into FILE and prints one
+JSON object: rows, sha256, seconds, rows_per_s, peak_mb, baseline_mb,
 and the CPU seconds spent by this process (cpu_s) and by its PostgreSQL backend (db_cpu_s).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -36,7 +39,7 @@ from django.db import connection, models  # noqa: E402
 from apps.accounts.models import User  # noqa: E402
 from apps.corpus.models import Prompt, Response  # noqa: E402
 from apps.exports.datasets import dataset_build  # noqa: E402
-from apps.exports.files import read_transaction  # noqa: E402
+from apps.exports.files import dataset_jsonl_blocks, read_transaction  # noqa: E402
 from apps.exports.options import parse_export_options  # noqa: E402
 from apps.exports.writers import jsonl_blocks  # noqa: E402
 from apps.feedback.models import Judgment  # noqa: E402
@@ -183,7 +186,7 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def export(*, project_id: int, out_path: str, kind: str) -> dict:
+def export(*, project_id: int, out_path: str, kind: str, writers: bool = False) -> dict:
     project = Project.objects.get(pk=project_id)
     options = parse_export_options(kind=kind, project_kind=project.kind, data={})
     with connection.cursor() as cursor:
@@ -196,15 +199,23 @@ def export(*, project_id: int, out_path: str, kind: str) -> dict:
     # The body of apps.exports.files.jsonl_stream, spelt out to read the stats at the end.
     with read_transaction(), open(out_path, "wb") as out:
         dataset = dataset_build(project=project, kind=kind, options=options)
-        for block in jsonl_blocks(dataset.columns, dataset.rows):
+        if writers:
+            blocks = jsonl_blocks(dataset.columns, dataset.rows)
+        else:
+            blocks = dataset_jsonl_blocks(dataset)
+        for block in blocks:
             out.write(block)
             size += len(block)
     seconds = time.perf_counter() - started
     own_cpu, db_cpu = cpu_seconds(os.getpid()) - own_cpu, cpu_seconds(backend) - db_cpu
+    rows, digest = 0, hashlib.sha256()
     with open(out_path, "rb") as handle:
-        rows = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            rows += block.count(b"\n")
+            digest.update(block)
     return {
         "rows": rows,
+        "sha256": digest.hexdigest(),
         "seconds": round(seconds, 3),
         "rows_per_s": rows / seconds,
         "mb_written": size / 2**20,
@@ -225,11 +236,14 @@ def main() -> None:
     exporting.add_argument("--project", type=int, required=True)
     exporting.add_argument("--out", required=True)
     exporting.add_argument("--kind", default="pairs")
+    exporting.add_argument("--writers", action="store_true", help="The generic Python writers.")
     args = parser.parse_args()
     if args.command == "seed":
         result = seed([int(size) for size in args.sizes.split(",")])
     else:
-        result = export(project_id=args.project, out_path=args.out, kind=args.kind)
+        result = export(
+            project_id=args.project, out_path=args.out, kind=args.kind, writers=args.writers
+        )
     print(json.dumps(result))
 
 

@@ -8,7 +8,12 @@ Skipped judgments are counted in `stats.skipped` by reason, never silently dropp
 from apps.exports.kinds.binary import build_principles, build_unpaired
 from apps.exports.kinds.chat import REACTION_LABELS, build_reactions
 from apps.exports.kinds.judgments import build_hindsight, build_listwise, build_raw
-from apps.exports.kinds.pairs import build_hindsight_pairs, build_pairs
+from apps.exports.kinds.pairs import (
+    build_hindsight_pairs,
+    build_pairs,
+    hindsight_pairs_jsonl_lines,
+    pairs_jsonl_lines,
+)
 from apps.exports.kinds.rewrites import build_edit_pairs, build_sft, build_sft_messages
 from apps.exports.models import ExportKind
 
@@ -26,4 +31,11 @@ BUILDERS = {
     ExportKind.EDIT_PAIRS: build_edit_pairs,
 }
 
-__all__ = ["BUILDERS", "REACTION_LABELS"]
+# Kinds that also write their JSON Lines directly (faster, the same bytes), for some options:
+# each returns the lines, or None where the options take the rows through the writers.
+LINE_BUILDERS = {
+    ExportKind.PAIRS: pairs_jsonl_lines,
+    ExportKind.HINDSIGHT_PAIRS: hindsight_pairs_jsonl_lines,
+}
+
+__all__ = ["BUILDERS", "LINE_BUILDERS", "REACTION_LABELS"]

@@ -3,25 +3,29 @@ or per task; the main phase of pairwise projects, or the hindsight phase of hind
 
 from collections.abc import Iterator
 from itertools import chain, groupby, islice
+from json.encoder import encode_basestring
 
+from django.db import connection
 from django.db.models.fields.json import KT
 
 from apps.exports.aggregate import pair_verdict
 from apps.exports.datasets import (
+    CHUNK_ROWS,
     ExportStats,
     KeyedRow,
     completion_value,
     enriched_judgments,
     prompt_values,
+    split_side,
     task_responses,
     text_type,
 )
 from apps.exports.kinds.common import BASE_FIELDS, ORDER, per_judgment_columns
 from apps.exports.options import ExportOptions
 from apps.exports.selectors import judgments_for_export
-from apps.exports.writers import Column
+from apps.exports.writers import Column, _encode
 from apps.feedback.models import Phase
-from apps.feedback.payloads import strength_step
+from apps.feedback.payloads import STRENGTHS, strength_step
 from apps.projects.models import Project
 
 
@@ -170,3 +174,110 @@ def build_pairs(project, options, stats):
 
 def build_hindsight_pairs(project, options, stats):
     return _pairs(project, options, stats, phase=Phase.HINDSIGHT)
+
+
+def pair_jsonl_lines(project: Project, options: ExportOptions, stats: ExportStats, *, phase: str):
+    """The per-judgment pairs export (no aggregate, no judges) as JSON Lines, byte for byte
+    what `writers.jsonl_lines` writes for `_pair_rows`' rows after the split, or None for other
+    options. Faster: the judgments come as plain tuples from one streaming cursor, each task's
+    prompt and two responses are encoded once into the text before and after the margin, and
+    a line is one format of the judgment's own values, handed on in pieces of whole lines
+    (tests/apps/exports/test_pair_lines.py compares the two)."""
+    if options.aggregate != "none" or options.include_judges:
+        return None
+    queryset = (
+        judgments_for_export(project=project)
+        .filter(phase=phase)
+        .annotate(choice=KT("payload__choice"), strength=KT("payload__strength"))
+        .order_by(*ORDER)
+        .values_list(*BASE_FIELDS, "choice", "strength")
+    )
+    return _pair_lines(queryset, options, stats)
+
+
+# Lines are handed on in pieces of this many (the writer's blocks are about 256 KB).
+PIECE_LINES = 128
+# The margin column as writers._float writes a strength step, and "null" without one.
+_MARGINS = {name: repr(float(step)) for step, name in enumerate(STRENGTHS, start=1)}
+
+
+def _pair_lines(queryset, options: ExportOptions, stats: ExportStats) -> Iterator[str]:
+    form, skipped, split = options.form, stats.skipped, options.split
+    if form == "conversational":
+        encode_prompt = _encode
+        encode_text = lambda text: _encode([{"role": "assistant", "content": text}])  # noqa: E731
+    else:
+        encode_prompt = encode_text = encode_basestring
+    sql, params = queryset.query.sql_with_params()
+    lines: list[str] = []
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        last_task = last_prompt = heads = None
+        side = suffix = ""
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
+            responses = task_responses({row[1] for row in chunk})
+            prompts = prompt_values({row[2] for row in chunk}, form=form)
+            for judgment_id, task_id, prompt_id, annotator_id, choice, strength in chunk:
+                if task_id != last_task:
+                    last_task, pair, heads = task_id, responses.get(task_id, []), None
+                    if len(pair) == 2:
+                        heads = _task_heads(
+                            encode_prompt(prompts[prompt_id]), pair, encode_text, prompt_id, task_id
+                        )
+                if heads is None:
+                    skipped["not_a_pair"] += 1
+                    continue
+                if choice == "A":
+                    head, tail = heads[0]
+                elif choice == "B":
+                    head, tail = heads[1]
+                else:
+                    skipped[choice or "unknown"] += 1  # ties and both_bad make no pair
+                    continue
+                if split:
+                    if prompt_id != last_prompt:
+                        last_prompt = prompt_id
+                        side = split_side(f"p{prompt_id}", share=split, seed=options.split_seed)
+                        suffix = ',"split":"' + side + '"'
+                    if options.subset != "all" and side != options.subset:
+                        continue
+                    if side == "test":
+                        stats.test += 1
+                    else:
+                        stats.train += 1
+                stats.rows += 1
+                lines.append(
+                    f"{head}{_MARGINS.get(strength, 'null')}{tail}{judgment_id}"
+                    f',"annotator_id":{"null" if annotator_id is None else annotator_id}'
+                    f"{suffix}}}\n"
+                )
+                if len(lines) == PIECE_LINES:
+                    yield "".join(lines)
+                    lines = []
+    if lines:
+        yield "".join(lines)
+
+
+def _task_heads(prompt: str, pair, encode_text, prompt_id: int, task_id: int):
+    """A task's line text before and after the margin, for A chosen and for B chosen."""
+    (a_id, a_text), (b_id, b_text) = pair
+    a, b = encode_text(a_text), encode_text(b_text)
+    ids = f',"prompt_id":{prompt_id},"task_id":{task_id},"chosen_response_id":'
+    return (
+        (
+            f'{{"prompt":{prompt},"chosen":{a},"rejected":{b},"margin":',
+            f'{ids}{a_id},"rejected_response_id":{b_id},"judgment_id":',
+        ),
+        (
+            f'{{"prompt":{prompt},"chosen":{b},"rejected":{a},"margin":',
+            f'{ids}{b_id},"rejected_response_id":{a_id},"judgment_id":',
+        ),
+    )
+
+
+def pairs_jsonl_lines(project, options, stats):
+    return pair_jsonl_lines(project, options, stats, phase=Phase.MAIN)
+
+
+def hindsight_pairs_jsonl_lines(project, options, stats):
+    return pair_jsonl_lines(project, options, stats, phase=Phase.HINDSIGHT)

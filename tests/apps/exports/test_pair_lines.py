@@ -1,0 +1,95 @@
+"""The plain pairs export writes its JSON Lines itself (apps/exports/kinds/pairs.py
+pair_jsonl_lines): byte for byte what the Python writers make of its rows, with the same
+stats, whatever the texts, options and skipped judgments."""
+
+import pytest
+
+from apps.exports.datasets import dataset_build
+from apps.exports.writers import jsonl_blocks, line_blocks
+from apps.projects.models import FeedbackKind
+from tests.apps.exports.helpers import judge
+from tests.factories import PromptFactory, UserFactory, add_member, make_task
+
+pytestmark = pytest.mark.django_db
+
+TRICKY = [
+    'She said "no" \\ then left',
+    "Line one\nline two\ttab \x01 \x1f \x7f",
+    "Unicode: é ü 漢字 🙂 and\u2028separators\u2029here",
+    "",
+]
+OPTIONS = [
+    {},
+    {"form": "conversational"},
+    {"split": 0.5, "split_seed": 3},
+    {"split": 0.5, "split_seed": 3, "subset": "test"},
+    {"split": 0.4, "split_seed": 1, "subset": "train", "form": "conversational"},
+]
+
+
+def both_ways(project, kind: str, options: dict) -> tuple[bytes, dict, bytes, dict]:
+    fast = dataset_build(project=project, kind=kind, options=options)
+    assert fast.lines is not None
+    fast_bytes = b"".join(line_blocks(fast.lines, block_bytes=64))
+    slow = dataset_build(project=project, kind=kind, options=options)
+    slow_bytes = b"".join(jsonl_blocks(slow.columns, slow.rows, block_bytes=64))
+    return fast_bytes, fast.stats.as_dict(), slow_bytes, slow.stats.as_dict()
+
+
+def seed_judgments(project, *, phase: str = "main") -> None:
+    people = [add_member(project, UserFactory()) for _ in range(3)]
+    verdicts = [
+        {"choice": "A", "strength": "much"},
+        {"choice": "B", "strength": "negligibly"},
+        {"choice": "tie", "strength": None},
+        {"choice": "both_bad"},
+        {"choice": "A"},
+        {"choice": "B", "strength": "enormously"},
+        {},
+    ]
+    for i in range(12):
+        texts = [TRICKY[i % 4], TRICKY[(i + 1) % 4] + f" #{i}"]
+        task = make_task(project, texts=texts if i % 5 else [*texts, "a third"])
+        if i % 3 == 0:
+            task.prompt.messages = [
+                {"role": "system", "content": 'Be "brief"\n'},
+                {"role": "user", "content": TRICKY[i % 4]},
+            ]
+            task.prompt.save()
+        for k, person in enumerate(people[: 1 + i % 3]):
+            fields = {"phase": phase}
+            if phase == "hindsight":
+                fields["previous"] = judge(task, person, {"choice": "A"}, phase="foresight")
+            judge(task, person, verdicts[(i + k) % len(verdicts)], **fields)
+        if i % 4 == 0:
+            judge(task, None, {"choice": "B", "strength": "slightly"}, phase=phase)
+    make_task(project, is_gold=True, gold_payload={"choice": "A"})
+    PromptFactory(project=project)
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_pair_lines_are_the_writers_bytes_and_stats(project, options):
+    seed_judgments(project)
+
+    fast, fast_stats, slow, slow_stats = both_ways(project, "pairs", options)
+
+    assert fast == slow
+    assert fast_stats == slow_stats
+    assert fast_stats["rows"] > 0 and fast_stats["skipped"]
+
+
+def test_hindsight_pair_lines_are_the_writers_bytes_and_stats(project):
+    project.kind = FeedbackKind.HINDSIGHT
+    project.save()
+    seed_judgments(project, phase="hindsight")
+
+    fast, fast_stats, slow, slow_stats = both_ways(project, "hindsight_pairs", {})
+
+    assert (fast, fast_stats) == (slow, slow_stats)
+    assert fast_stats["rows"] > 0
+
+
+def test_aggregated_and_judged_pairs_go_through_the_writers(project):
+    seed_judgments(project)
+    for options in ({"aggregate": "majority"}, {"include_judges": True}):
+        assert dataset_build(project=project, kind="pairs", options=options).lines is None
