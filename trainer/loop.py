@@ -11,10 +11,16 @@ processes follow the loss curve of one process with the same config. Gradient ac
 all-reduce on all but the last micro-batch (`no_sync`). Metrics are summed across processes; only the main
 process reports progress and writes files. Checkpoints are accelerate's state (every process's shard and RNG)
 plus a small state file the main process writes last.
+
+The trained weights the caller saves are `LoopOutcome.model`: the caller's own module on one process or under
+DDP (every process holds all of it), and under FSDP or DeepSpeed ZeRO-3, where the caller's module holds only
+this process's shard, a copy of it with the full weights that `accelerator.get_state_dict` gathered (a
+collective every process joins; only the main process keeps the result).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import shutil
@@ -46,7 +52,8 @@ ComputeLoss = Callable[[Any, nn.Module], tuple[torch.Tensor, dict[str, float]]]
 class LoopOutcome:
     """How the loop ended: `step` is the last optimizer step done, `history` one dict per step.
 
-    `main_process` is False on every process but the one that writes the run's files.
+    `main_process` is False on every process but the one that writes the run's files. `model` is the module
+    with the full trained weights to evaluate and save (on the main process; None elsewhere).
     """
 
     status: Status
@@ -55,6 +62,7 @@ class LoopOutcome:
     history: list[dict[str, Any]] = field(default_factory=list)
     last_metrics: dict[str, float] = field(default_factory=dict)
     main_process: bool = True
+    model: nn.Module | None = None
 
 
 def plan_total_steps(*, batches_per_epoch: int, config: BaseConfig) -> tuple[int, int]:
@@ -141,9 +149,18 @@ def run_loop(
         # The same seed on every process: dropout and sampling match what one process would draw.
         torch.manual_seed(config.seed)
         random.seed(config.seed)
-    prepared = accelerator.prepare_model(model)
+    # Under FSDP/ZeRO-3 the caller's module ends up holding a shard: a weightless (meta) copy of it is kept to
+    # receive the gathered full weights at the end.
+    skeleton = _meta_copy(model) if weights_are_sharded(accelerator) else None
+    if skeleton is not None and getattr(model, "unpadded", False):
+        # The reward models' unpadded pass reads the layers' weights itself, which sharding hides.
+        model.unpadded = False
+        if main:
+            callbacks.on_log("unpadded pass off: the weights are sharded (FSDP / ZeRO-3)")
+    # Model and optimizer in one `prepare`: FSDP2 shards both together (it refuses them one by one).
+    optimizer = _make_optimizer([p for p in model.parameters() if p.requires_grad], config=config)
+    prepared, optimizer = accelerator.prepare(model, optimizer)
     parameters = [p for p in prepared.parameters() if p.requires_grad]
-    optimizer = accelerator.prepare_optimizer(_make_optimizer(parameters, config=config))
     # Not prepared: accelerate's scheduler wrapper steps N times per step under N processes.
     scheduler = get_linear_schedule_with_warmup(
         optimizer,
@@ -235,14 +252,57 @@ def run_loop(
                     f"stopped on request at step {step}; checkpoint {path.name} can resume"
                 )
             prepared.eval()
-            return LoopOutcome("cancelled", step, total_steps, history, last_metrics, main)
+            trained = full_model(accelerator, prepared, model=model, skeleton=skeleton)
+            return LoopOutcome("cancelled", step, total_steps, history, last_metrics, main, trained)
         if config.save_steps and step % config.save_steps == 0 and step < total_steps:
             checkpoint(step)
             if main:
                 callbacks.on_log(f"checkpoint at step {step}")
     prepared.eval()
     accelerator.wait_for_everyone()
-    return LoopOutcome("succeeded", step, total_steps, history, last_metrics, main)
+    trained = full_model(accelerator, prepared, model=model, skeleton=skeleton)
+    return LoopOutcome("succeeded", step, total_steps, history, last_metrics, main, trained)
+
+
+def weights_are_sharded(accelerator: Any) -> bool:
+    """True under FSDP and DeepSpeed ZeRO-3, where no process's module holds all the weights."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return True
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        return accelerator.deepspeed_config["zero_optimization"]["stage"] == 3
+    return False
+
+
+def full_model(
+    accelerator: Any, prepared: nn.Module, *, model: nn.Module, skeleton: nn.Module | None
+) -> nn.Module | None:
+    """The module with all the trained weights on the main process (None on the others).
+
+    Every process must call it: under FSDP/ZeRO-3 `get_state_dict` gathers the shards (a collective), and the
+    main process loads the full state dict into `skeleton` (the meta copy taken before sharding). Otherwise
+    the caller's `model` (unwrapped from DDP) already holds them.
+    """
+    if skeleton is None:
+        unwrapped = accelerator.unwrap_model(prepared)
+        return unwrapped if accelerator.is_main_process else None
+    state = accelerator.get_state_dict(prepared)
+    if not accelerator.is_main_process:
+        return None
+    skeleton.load_state_dict(state, assign=True)
+    return skeleton.to(accelerator.device)
+
+
+def _meta_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose parameters are on the meta device (no memory); buffers are copied as they are
+    (small, and some are not in the state dict)."""
+    memo: dict[int, Any] = {}
+    for parameter in model.parameters():
+        memo[id(parameter)] = nn.Parameter(
+            torch.empty_like(parameter, device="meta"), requires_grad=parameter.requires_grad
+        )
+    return copy.deepcopy(model, memo)
 
 
 def _any_process(accelerator: Any, flag: bool) -> bool:

@@ -1,4 +1,5 @@
-"""Two processes under torchrun (gloo, CPU) train exactly as one process with the same global batch.
+"""Two processes under torchrun (gloo, CPU) train exactly as one process with the same global batch, under
+DDP and under FSDP2 (the full model saved).
 
 `accelerate launch --cpu --num_processes 2` starts only one process on this machine, so the launcher here is
 torchrun; the loop itself runs on accelerate either way.
@@ -35,7 +36,12 @@ CONFIG = {
 
 
 def torchrun(
-    *args: str, config: Path, data: Path, out: Path, progress: Path | None = None
+    *args: str,
+    config: Path,
+    data: Path,
+    out: Path,
+    progress: Path | None = None,
+    entry: str = "-m trainer",
 ) -> subprocess.Popen:
     command = [
         sys.executable,
@@ -44,8 +50,7 @@ def torchrun(
         "--standalone",
         "--nproc_per_node",
         "2",
-        "-m",
-        "trainer",
+        *entry.split(),
         "train",
         "--objective",
         "reward_pairwise",
@@ -157,3 +162,43 @@ def test_a_killed_rank_ends_the_launch_and_resume_finishes_the_run(tmp_path, run
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "succeeded"
     assert [entry["step"] for entry in metrics["history"] if "loss" in entry] == list(range(1, 41))
+
+
+def test_fsdp2_on_two_cpu_processes_saves_the_full_model_equal_to_one_process(tmp_path, run_files):
+    """Sharded by accelerate's FSDP2 (torch's fully_shard over gloo, see tests/trainer/fsdp_cpu.py), the run
+    still saves every parameter at its full shape, loadable as a fresh model, with one process's weights."""
+    from trainer.reward.model import load_reward_model_files
+
+    write_config, data = run_files
+    # No checkpoints: accelerate's save_state fails on CPU FSDP2 (see fsdp_cpu.py).
+    config = write_config(max_steps=2, save_steps=0)
+    single = train(
+        objective="reward_pairwise",
+        config=json.loads(config.read_text()),
+        train_path=data,
+        output_dir=tmp_path / "one",
+    )
+    launched = torchrun(
+        config=config, data=data, out=tmp_path / "fsdp", entry="tests/trainer/fsdp_cpu.py"
+    )
+    output, _ = launched.communicate(timeout=240)
+    assert launched.returncode == 0, output
+    assert "training on 2 processes (FSDP)" in output
+
+    one_weights = load_file(str(tmp_path / "one" / "model" / "model.safetensors"))
+    fsdp_weights = load_file(str(tmp_path / "fsdp" / "model" / "model.safetensors"))
+    assert fsdp_weights.keys() == one_weights.keys()
+    for name, value in one_weights.items():
+        assert fsdp_weights[name].shape == value.shape, name
+        torch.testing.assert_close(fsdp_weights[name], value, rtol=1e-4, atol=1e-5, msg=name)
+    head_one = load_file(str(tmp_path / "one" / "model" / "reward_head.safetensors"))
+    head_fsdp = load_file(str(tmp_path / "fsdp" / "model" / "reward_head.safetensors"))
+    torch.testing.assert_close(head_fsdp["weight"], head_one["weight"], rtol=1e-4, atol=1e-5)
+    # The weights moved, and the saved directory loads as a model that scores as the one-process model does.
+    untrained = load_file(str(Path(json.loads(config.read_text())["model"]) / "model.safetensors"))
+    assert any(not torch.equal(fsdp_weights[k], untrained[k]) for k in untrained)
+    loaded, _, _ = load_reward_model_files(tmp_path / "fsdp" / "model")
+    reference, _, _ = load_reward_model_files(single.model_dir)
+    inputs = {"input_ids": torch.tensor([[1, 5, 7, 2]]), "attention_mask": torch.ones(1, 4)}
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs), reference(**inputs), rtol=1e-4, atol=1e-5)

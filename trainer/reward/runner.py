@@ -108,6 +108,8 @@ def train_reward_model(
         return TrainingResult(
             status=outcome.status, metrics={}, model_dir=output_dir / MODEL_SUBDIR, history=[]
         )
+    # The full trained weights: under FSDP/ZeRO-3 `model` itself holds only this process's shard.
+    model = outcome.model if outcome.model is not None else model
 
     finished = outcome.status == "succeeded"
     metrics: dict[str, float] = {}
