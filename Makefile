@@ -46,21 +46,36 @@ test: install chromium
 # other direct dependency of pyproject.toml at the oldest version it allows (uv's lowest-direct resolution,
 # torch pinned to what pip installed), and runs the trainer tests.
 FLOORS := .venv-floors
+# The floors run (also in .ci/run) takes the trainer tests that drive transformers, trl, peft, accelerate and
+# datasets: the four reward objectives (pairwise, listwise, principle, reaction, LoRA included), decoder-LM
+# reward models, DPO, KTO, LiPO, RAFT, SFT and online RL through TRL, the TRL bridge, accelerate's DDP and FSDP2
+# with torchrun, checkpoints and resume, and the memory preflight (peft's adapters). The other trainer tests
+# (losses, metrics, batching, inputs) use torch alone and run in `make test`. FLOORS_TESTS=tests/trainer for all.
+FLOORS_TESTS ?= tests/trainer/test_reward_objectives.py tests/trainer/test_decoder_reward_models.py \
+  tests/trainer/test_policy_objectives.py tests/trainer/policy/test_hf_bridge.py \
+  tests/trainer/policy/test_online.py tests/trainer/test_sft.py tests/trainer/test_distributed.py \
+  tests/trainer/test_memory.py tests/trainer/test_cancel_and_resume.py
 UV     := $(FLOORS)/tools/bin/uv
+# uv reads no pip.conf: it gets the index settings pip has (index-url, extra-index-url, find-links from pip's
+# config files and PIP_* variables, as `pip config list` shows them) and merges the indexes as pip does
+# (unsafe-best-match; uv's default takes a package only from the first index that has it, and a local index
+# holding one old transformers then makes the floors unresolvable).
+UV_INDEXES = $(shell $(PYTHON) -m pip config list 2>/dev/null \
+  | sed -nE "s/^[^.]*\.(index-url|extra-index-url|find-links)='(.*)'$$/\1 \2/p" \
+  | awk '{for (i = 2; i <= NF; i++) if (!seen[$$1 " " $$i]++) printf "--%s %s ", $$1, $$i}') \
+  --index-strategy unsafe-best-match
 test-floors:
 	test -x $(FLOORS)/bin/python || $(PYTHON) -m venv $(FLOORS)
 	$(FLOORS)/bin/pip install -q torch==2.13.0
 	# uv lives outside the venv it resolves, so that syncing the venv cannot remove it.
 	test -x $(FLOORS)/tools/bin/uv || $(FLOORS)/bin/pip install -q --target $(FLOORS)/tools uv
 	$(FLOORS)/bin/python -c "import torch; print('torch==' + torch.__version__)" > $(FLOORS)/constraints.txt
-	$(UV) pip compile -q --python $(FLOORS)/bin/python --resolution lowest-direct \
-	  $${PIP_FIND_LINKS:+--find-links $$PIP_FIND_LINKS} -c $(FLOORS)/constraints.txt \
-	  --extra dev pyproject.toml -o $(FLOORS)/floors.txt
-	$(UV) pip sync -q --python $(FLOORS)/bin/python \
-	  $${PIP_FIND_LINKS:+--find-links $$PIP_FIND_LINKS} $(FLOORS)/floors.txt
+	$(UV) pip compile -q --python $(FLOORS)/bin/python --resolution lowest-direct $(UV_INDEXES) \
+	  -c $(FLOORS)/constraints.txt --extra dev pyproject.toml -o $(FLOORS)/floors.txt
+	$(UV) pip sync -q --python $(FLOORS)/bin/python $(UV_INDEXES) $(FLOORS)/floors.txt
 	$(UV) pip install -q --python $(FLOORS)/bin/python --no-deps -e .
 	@grep -E "^(transformers|trl|peft|accelerate|datasets|torch)==" $(FLOORS)/floors.txt | tr '\n' ' '; echo
-	$(FLOORS)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" tests/trainer
+	$(FLOORS)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" $(FLOORS_TESTS)
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not browser and not slow and not worker"
