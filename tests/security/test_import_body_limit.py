@@ -51,95 +51,64 @@ def limit(settings):
     return LIMIT
 
 
-def test_import_api_refuses_a_body_over_the_limit_with_413_and_stores_nothing(
-    limit, project, admin_user, tmp_path, settings
+# Each import API: its URL under the project, a body of about `size` bytes it takes, what it stores,
+# and its view.
+IMPORT_APIS = pytest.mark.parametrize(
+    ("url", "body_of", "stored", "view"),
+    [
+        pytest.param("imports", jsonl_of, ImportJob, import_create_api, id="jsonl"),
+        pytest.param(
+            "dataset-imports", preferences_of, DatasetImport, dataset_import_list_api, id="trl"
+        ),
+    ],
+)
+
+
+def upload(project, user, url: str, body: bytes):
+    client = APIClient()
+    client.force_authenticate(user)
+    file = SimpleUploadedFile("upload.jsonl", body)
+    return client.post(f"/api/projects/{project.pk}/{url}/", {"file": file}, format="multipart")
+
+
+@IMPORT_APIS
+def test_an_import_api_refuses_a_body_over_the_limit_with_413_and_stores_nothing(
+    limit, project, admin_user, tmp_path, settings, url, body_of, stored, view
 ):
     settings.MEDIA_ROOT = tmp_path
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    upload = SimpleUploadedFile("big.jsonl", jsonl_of(limit + 1))
-    answer = client.post(
-        f"/api/projects/{project.pk}/imports/", {"file": upload}, format="multipart"
-    )
+    answer = upload(project, admin_user, url, body_of(limit + 1))
     assert answer.status_code == 413
     body = answer.json()
     assert f"limited to {limit} bytes" in body["detail"] and body["limit_bytes"] == limit
-    assert not ImportJob.objects.exists()
+    assert not stored.objects.exists()
     assert not any(tmp_path.rglob("*.jsonl")), "no upload was stored"
 
 
-def test_import_api_takes_a_body_under_the_limit(limit, project, admin_user, tmp_path, settings):
+@IMPORT_APIS
+def test_an_import_api_takes_a_body_under_the_limit(
+    limit, project, admin_user, tmp_path, settings, url, body_of, stored, view
+):
     settings.MEDIA_ROOT = tmp_path
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    upload = SimpleUploadedFile("small.jsonl", jsonl_of(limit // 4))
-    answer = client.post(
-        f"/api/projects/{project.pk}/imports/", {"file": upload}, format="multipart"
-    )
+    answer = upload(project, admin_user, url, body_of(limit // 4))
     assert answer.status_code == 202
-    assert ImportJob.objects.count() == 1
+    assert stored.objects.count() == 1
 
 
-def test_oversized_body_is_refused_without_being_read(limit, project, admin_user):
-    body = jsonl_of(limit * 4)
+@IMPORT_APIS
+def test_an_oversized_import_is_refused_without_being_read(
+    limit, project, admin_user, url, body_of, stored, view
+):
+    body = body_of(limit * 4)
     stream = CountingStream(body)
     request = RequestFactory().generic(
         "POST",
-        f"/api/projects/{project.pk}/imports/",
+        f"/api/projects/{project.pk}/{url}/",
         content_type="multipart/form-data; boundary=xyz",
     )
     request.META["CONTENT_LENGTH"] = str(len(body))
     request.META["wsgi.input"] = stream
     request._stream = stream
     request.user = admin_user
-    answer = import_create_api(request, project_id=project.pk)
-    assert answer.status_code == 413
-    assert stream.bytes_read == 0
-
-
-def test_dataset_import_api_refuses_a_body_over_the_limit_with_413_and_stores_nothing(
-    limit, project, admin_user, tmp_path, settings
-):
-    settings.MEDIA_ROOT = tmp_path
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    upload = SimpleUploadedFile("big.jsonl", preferences_of(limit + 1))
-    answer = client.post(
-        f"/api/projects/{project.pk}/dataset-imports/", {"file": upload}, format="multipart"
-    )
-    assert answer.status_code == 413
-    body = answer.json()
-    assert f"limited to {limit} bytes" in body["detail"] and body["limit_bytes"] == limit
-    assert not DatasetImport.objects.exists()
-    assert not any(tmp_path.rglob("*.jsonl")), "no upload was stored"
-
-
-def test_dataset_import_api_takes_a_body_under_the_limit(
-    limit, project, admin_user, tmp_path, settings
-):
-    settings.MEDIA_ROOT = tmp_path
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    upload = SimpleUploadedFile("small.jsonl", preferences_of(limit // 4))
-    answer = client.post(
-        f"/api/projects/{project.pk}/dataset-imports/", {"file": upload}, format="multipart"
-    )
-    assert answer.status_code == 202
-    assert DatasetImport.objects.count() == 1
-
-
-def test_oversized_dataset_import_is_refused_without_being_read(limit, project, admin_user):
-    body = preferences_of(limit * 4)
-    stream = CountingStream(body)
-    request = RequestFactory().generic(
-        "POST",
-        f"/api/projects/{project.pk}/dataset-imports/",
-        content_type="multipart/form-data; boundary=xyz",
-    )
-    request.META["CONTENT_LENGTH"] = str(len(body))
-    request.META["wsgi.input"] = stream
-    request._stream = stream
-    request.user = admin_user
-    answer = dataset_import_list_api(request, project_id=project.pk)
+    answer = view(request, project_id=project.pk)
     assert answer.status_code == 413
     assert stream.bytes_read == 0
