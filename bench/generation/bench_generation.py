@@ -20,53 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+if __package__ in (None, ""):
+    # Run as a file: make the repository root importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench._common import build_random_gpt2, quiet_torch_threads, setup_throwaway_django
+
 PROMPTS = int(os.environ.get("BENCH_PROMPTS", "256"))
 BATCH = int(os.environ.get("BENCH_BATCH", "32"))
 MAX_TOKENS = int(os.environ.get("BENCH_MAX_TOKENS", "64"))
 LAYERS = int(os.environ.get("BENCH_LAYERS", "4"))
 WIDTH = int(os.environ.get("BENCH_WIDTH", "256"))
 TOPICS = ["bread", "bikes", "music", "plants", "money", "dogs", "exams", "coffee"]
-
-
-def build_model(directory: Path) -> tuple[Path, int]:
-    """A GPT-2 with the byte-level tokenizer of tests/trainer/tiny.py, `LAYERS` x `WIDTH`."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    from tests.trainer.tiny import build_tiny_gpt2
-
-    build_tiny_gpt2(directory)  # its tokenizer, saved next to the model we replace
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(directory)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=512,
-        n_embd=WIDTH,
-        n_layer=LAYERS,
-        n_head=max(1, WIDTH // 64),
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = GPT2LMHeadModel(config)
-    model.save_pretrained(directory)
-    return directory, sum(p.numel() for p in model.parameters())
-
-
-def setup_django(folder: Path) -> None:
-    os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
-    # The job runs in this process when its transaction commits: no broker, no worker.
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    # The operator offers the bench's model: jobs name it by reference, never by path.
-    os.environ["ARBITER_MODEL_ROOTS"] = str(folder / "models")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed():
@@ -121,22 +86,14 @@ def run_job(*, project, user, model: str, batch_size: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    import torch
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-
-    threads = int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))
-    torch.set_num_threads(threads)
+    threads = quiet_torch_threads()
     with tempfile.TemporaryDirectory(prefix="bench-generation-") as tmp:
         folder = Path(tmp)
-        model_dir, parameters = build_model(folder / "models" / "gpt2")
+        model_dir, parameters = build_random_gpt2(
+            folder / "models" / "gpt2", layers=LAYERS, width=WIDTH
+        )
         reference = f"base:models/{model_dir.name}"
-        setup_django(folder)
+        setup_throwaway_django(folder)
         from apps.generation.backends import backend_from_config
 
         admin, (batched_project, sequential_project) = seed()
