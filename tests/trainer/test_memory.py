@@ -23,17 +23,24 @@ CPU = DeviceChoice(
 )
 
 
+def estimate(**changes):
+    """The estimate for a toy model: 1000 parameters (100 trainable), 2 layers 8 wide, 10 tokens,
+    fp32, no checkpointing; `changes` override any of them."""
+    arguments = {
+        "total_parameters": 1000,
+        "trainable_parameters": 100,
+        "num_layers": 2,
+        "hidden_size": 8,
+        "tokens": 10,
+        "bf16": False,
+        "gradient_checkpointing": False,
+    }
+    return estimate_training_memory(**{**arguments, **changes})
+
+
 def test_estimate_adds_weights_gradients_adam_and_activations_as_worked_by_hand():
     # weights 1000x4, gradients 100x4, AdamW 100x8, activations 2 layers x (10 tokens x 8 wide x 34 x 4/2).
-    full = estimate_training_memory(
-        total_parameters=1000,
-        trainable_parameters=100,
-        num_layers=2,
-        hidden_size=8,
-        tokens=10,
-        bf16=False,
-        gradient_checkpointing=False,
-    )
+    full = estimate()
     assert (full.weights, full.gradients, full.optimizer, full.activations) == (
         4000,
         400,
@@ -42,27 +49,10 @@ def test_estimate_adds_weights_gradients_adam_and_activations_as_worked_by_hand(
     )
     assert full.total == int((4000 + 400 + 800 + 10880) * 1.2)
     # Checkpointing keeps each layer's input (2 x 10 x 8 x 4) plus one layer's activations (5440).
-    checkpointed = estimate_training_memory(
-        total_parameters=1000,
-        trainable_parameters=100,
-        num_layers=2,
-        hidden_size=8,
-        tokens=10,
-        bf16=False,
-        gradient_checkpointing=True,
-    )
+    checkpointed = estimate(gradient_checkpointing=True)
     assert checkpointed.activations == 640 + 5440
     # bf16 halves activations; a language-model head adds logits and their gradient.
-    lm = estimate_training_memory(
-        total_parameters=1000,
-        trainable_parameters=100,
-        num_layers=2,
-        hidden_size=8,
-        tokens=10,
-        bf16=True,
-        gradient_checkpointing=False,
-        vocab_size=50,
-    )
+    lm = estimate(bf16=True, vocab_size=50)
     assert lm.activations == 5440 and lm.logits == 10 * 50 * 8
 
 
@@ -105,25 +95,8 @@ def test_an_out_of_memory_error_becomes_a_reason_the_user_can_act_on():
 
 
 def test_a_frozen_reference_adds_its_weights_to_the_estimate():
-    alone = estimate_training_memory(
-        total_parameters=1000,
-        trainable_parameters=1000,
-        num_layers=2,
-        hidden_size=8,
-        tokens=10,
-        bf16=False,
-        gradient_checkpointing=False,
-    )
-    with_reference = estimate_training_memory(
-        total_parameters=1000,
-        trainable_parameters=1000,
-        num_layers=2,
-        hidden_size=8,
-        tokens=10,
-        bf16=False,
-        gradient_checkpointing=False,
-        frozen_parameters=1000,
-    )
+    alone = estimate(trainable_parameters=1000)
+    with_reference = estimate(trainable_parameters=1000, frozen_parameters=1000)
     assert with_reference.frozen == 4000
     assert with_reference.total == int((alone.total / 1.2 + 4000) * 1.2)
     assert "frozen" in with_reference.describe() and "frozen" not in alone.describe()
@@ -157,43 +130,34 @@ def preflight_lines(objective, config, rows, tmp_path, write_rows):
     return [line for line in lines if line.startswith("memory preflight: about ")]
 
 
-def test_dpo_and_kto_runs_check_memory_counting_the_reference_copy(tmp_path, write_rows, tiny_gpt2):
-    full = preflight_lines(
-        "dpo", {"model": str(tiny_gpt2)}, tiny.pairwise_rows(4, seed=1), tmp_path, write_rows
-    )
-    lora = preflight_lines(
-        "kto",
-        {"model": str(tiny_gpt2), "lora": True},
-        tiny.unpaired_rows(4, seed=1),
-        tmp_path,
-        write_rows,
-    )
-    # The full-weight run holds a frozen reference copy; under LoRA the reference is the base itself.
-    assert len(full) == 1 and "frozen" in full[0]
-    assert len(lora) == 1 and "frozen" not in lora[0]
-
-
-def test_lipo_and_raft_runs_check_memory_before_training(
-    tmp_path, write_rows, tiny_gpt2, tiny_reward_model
+@pytest.mark.parametrize(
+    ("objective", "config", "rows", "holds_a_frozen_copy"),
+    [
+        # The full-weight run holds a frozen reference copy; under LoRA the reference is the base itself.
+        ("dpo", {}, tiny.pairwise_rows(4, seed=1), True),
+        ("kto", {"lora": True}, tiny.unpaired_rows(4, seed=1), False),
+        ("lipo", {}, tiny.listwise_rows(4, seed=1), None),
+        # RAFT keeps its reward model loaded alongside the policy.
+        (
+            "raft",
+            {"reward_model": None, "num_samples": 2, "max_new_tokens": 4},
+            tiny.prompt_rows(4, seed=1),
+            True,
+        ),
+    ],
+    ids=["dpo", "kto-lora", "lipo", "raft"],
+)
+def test_policy_runs_check_memory_before_training_counting_what_they_hold_frozen(
+    objective, config, rows, holds_a_frozen_copy, tmp_path, write_rows, tiny_gpt2, request
 ):
-    lipo = preflight_lines(
-        "lipo", {"model": str(tiny_gpt2)}, tiny.listwise_rows(4, seed=1), tmp_path, write_rows
+    if "reward_model" in config:  # the ranker is trained only for the run that needs it
+        config = {**config, "reward_model": str(request.getfixturevalue("tiny_reward_model"))}
+    lines = preflight_lines(
+        objective, {"model": str(tiny_gpt2), **config}, rows, tmp_path, write_rows
     )
-    raft = preflight_lines(
-        "raft",
-        {
-            "model": str(tiny_gpt2),
-            "reward_model": str(tiny_reward_model),
-            "num_samples": 2,
-            "max_new_tokens": 4,
-        },
-        tiny.prompt_rows(4, seed=1),
-        tmp_path,
-        write_rows,
-    )
-    assert len(lipo) == 1
-    # RAFT keeps its reward model loaded alongside the policy.
-    assert len(raft) == 1 and "frozen" in raft[0]
+    assert len(lines) == 1
+    if holds_a_frozen_copy is not None:
+        assert ("frozen" in lines[0]) == holds_a_frozen_copy
 
 
 def test_a_trl_run_that_cannot_fit_is_refused_before_training(tiny_gpt2):

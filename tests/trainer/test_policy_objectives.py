@@ -74,34 +74,36 @@ def test_dpo_with_lora_saves_a_merged_model(tmp_path, write_rows, tiny_gpt2):
 
 
 @pytest.mark.parametrize("lora", [False, True])
-def test_kto_trains_from_unpaired_labels(tmp_path, write_rows, tiny_gpt2, lora):
-    result = run(
-        "kto",
-        {**FAST, "model": str(tiny_gpt2), "lora": lora, "lora_r": 4},
-        tiny.unpaired_rows(16, seed=1),
-        tiny.unpaired_rows(8, seed=2),
-        tmp_path,
-        write_rows,
-    )
+@pytest.mark.parametrize(
+    ("objective", "config", "train_rows", "eval_rows", "metrics"),
+    [
+        # KTO learns from unpaired thumbs-up/down labels.
+        (
+            "kto",
+            {},
+            tiny.unpaired_rows(16, seed=1),
+            tiny.unpaired_rows(8, seed=2),
+            {"kl_to_reference"},
+        ),
+        # LiPO learns from ranked lists.
+        (
+            "lipo",
+            {"batch_size": 2},
+            tiny.listwise_rows(8, seed=1),
+            tiny.listwise_rows(3, seed=2),
+            {"ndcg", "kendall_tau", "pairwise_accuracy", "kl_to_reference"},
+        ),
+    ],
+    ids=["kto", "lipo"],
+)
+def test_kto_and_lipo_train_with_or_without_lora_and_report_held_out_metrics(
+    tmp_path, write_rows, tiny_gpt2, objective, config, train_rows, eval_rows, metrics, lora
+):
+    config = {**FAST, "model": str(tiny_gpt2), "lora": lora, "lora_r": 4, **config}
+    result = run(objective, config, train_rows, eval_rows, tmp_path, write_rows)
     assert result.status == "succeeded"
     assert changed_weights(tiny_gpt2, result.model_dir)
-    assert "kl_to_reference" in result.metrics
-
-
-@pytest.mark.parametrize("lora", [False, True])
-def test_lipo_trains_on_ranked_lists(tmp_path, write_rows, tiny_gpt2, lora):
-    config = {**FAST, "model": str(tiny_gpt2), "batch_size": 2, "lora": lora, "lora_r": 4}
-    result = run(
-        "lipo",
-        config,
-        tiny.listwise_rows(8, seed=1),
-        tiny.listwise_rows(3, seed=2),
-        tmp_path,
-        write_rows,
-    )
-    assert result.status == "succeeded"
-    assert changed_weights(tiny_gpt2, result.model_dir)
-    assert {"ndcg", "kendall_tau", "pairwise_accuracy", "kl_to_reference"} <= set(result.metrics)
+    assert metrics <= set(result.metrics)
 
 
 @pytest.mark.parametrize("lora", [False, True])

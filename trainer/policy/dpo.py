@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from trainer.config import DpoConfig
-from trainer.data import MIN_EVAL_ROWS, load_rows
-from trainer.device import choose_device
 from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.metrics import pairwise_accuracy
-from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import join_completion, load_policy, render_prompt
 from trainer.policy.evaluate import implicit_rewards
 from trainer.policy.finish import finish_policy_run
 from trainer.policy.hf_bridge import hf_arguments, train_with_trl
+from trainer.policy.run import policy_run_start
 
 
 def train_dpo(
@@ -29,13 +27,15 @@ def train_dpo(
     from trl import DPOConfig as TrlDpoConfig
     from trl import DPOTrainer
 
-    device = choose_device(
-        config.device,
-        num_threads=config.num_threads,
-        gradient_checkpointing=config.gradient_checkpointing,
+    run = policy_run_start(
+        config=config,
+        kind="pairwise",
+        train_path=train_path,
+        eval_path=eval_path,
+        output_dir=output_dir,
+        callbacks=callbacks,
     )
-    train_rows = load_rows("pairwise", train_path)
-    eval_rows = load_rows("pairwise", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
+    device, train_rows, eval_rows = run.device, run.train_rows, run.eval_rows
     model, tokenizer = load_policy(config, device)
     # With LoRA the reference is the base with adapters switched off; otherwise a frozen copy.
     reference = None if config.lora else load_policy(config, device)[0]
@@ -49,7 +49,7 @@ def train_dpo(
                 "rejected": join_completion(prompt, row["rejected"]),
             }
         )
-    checkpoint_dir = output_dir / CHECKPOINT_SUBDIR
+    checkpoint_dir = run.checkpoint_dir
     args = TrlDpoConfig(
         **hf_arguments(config, device, checkpoint_dir),
         loss_type=list(config.loss_type),
@@ -95,18 +95,14 @@ def train_dpo(
         return {"pairwise_accuracy": pairwise_accuracy(chosen, rejected)}
 
     return finish_policy_run(
+        run,
         objective="dpo",
         status=status,
         model=hf_trainer.model,
         reference=reference,
         tokenizer=tokenizer,
-        config=config,
-        device=device,
-        eval_rows=eval_rows,
         history=history,
         step=step,
         runtime=runtime,
-        output_dir=output_dir,
-        callbacks=callbacks,
         objective_metrics=objective_metrics,
     )

@@ -10,14 +10,12 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from trainer.config import PolicyConfig
-from trainer.data import Row
-from trainer.device import DeviceChoice
-from trainer.events import Status, TrainingCallbacks, TrainingResult
+from trainer.events import Status, TrainingResult
 from trainer.outputs import MODEL_SUBDIR, write_metrics
 from trainer.policy.common import load_policy
 from trainer.policy.evaluate import TrainingReward, generation_metrics
 from trainer.policy.hf_bridge import is_main_process
+from trainer.policy.run import PolicyRun
 
 POLICY_METADATA_FILE = "arbiter_policy.json"
 
@@ -48,29 +46,27 @@ def save_policy(
 
 
 def finish_policy_run(
+    run: PolicyRun,
     *,
     objective: str,
     status: Status,
     model: torch.nn.Module,
     reference: torch.nn.Module | None,
     tokenizer: PreTrainedTokenizerBase,
-    config: PolicyConfig,
-    device: DeviceChoice,
-    eval_rows: list[Row],
     history: list[dict[str, Any]],
     step: int,
     runtime: float,
-    output_dir: Path,
-    callbacks: TrainingCallbacks,
     objective_metrics: ObjectiveMetrics | None = None,
     judge_dir: str | None = None,
     extra_metrics: dict[str, float] | None = None,
     training_reward: TrainingReward | None = None,
 ) -> TrainingResult:
-    """Save the (merged) policy to output_dir/model; for a finished run with held-out rows, evaluate it against
-    `reference` (the frozen base; loaded afresh when None) and write metrics.json. Returns the run's result.
+    """Save the (merged) policy to run.output_dir/model; for a finished run with held-out rows
+    (`run.eval_rows`), evaluate it against `reference` (the frozen base; loaded afresh when None)
+    and write metrics.json. Returns the run's result.
     `training_reward` is the reward the run optimised, for the reward-hacking watch (see generation_metrics).
     Under several processes only the main one evaluates and writes; the others return an empty result."""
+    config, device, eval_rows, output_dir = run.config, run.device, run.eval_rows, run.output_dir
     if not is_main_process():
         return TrainingResult(
             status=status, metrics={}, model_dir=output_dir / MODEL_SUBDIR, history=[]
@@ -97,7 +93,7 @@ def finish_policy_run(
                 training_reward=training_reward,
             )
         )
-        callbacks.on_log(
+        run.callbacks.on_log(
             "held-out: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
         )
     elif not finished and history:

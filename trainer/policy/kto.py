@@ -6,12 +6,9 @@ import random
 from pathlib import Path
 
 from trainer.config import KtoConfig
-from trainer.data import MIN_EVAL_ROWS, load_rows
-from trainer.device import choose_device
 from trainer.errors import ConfigError
 from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.metrics import auroc
-from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import join_completion, load_policy, render_prompt
 from trainer.policy.evaluate import implicit_rewards
 from trainer.policy.finish import finish_policy_run
@@ -21,6 +18,7 @@ from trainer.policy.hf_bridge import (
     train_with_trl,
     world_size,
 )
+from trainer.policy.run import policy_run_start
 
 
 def train_kto(
@@ -36,19 +34,21 @@ def train_kto(
     from trl import KTOConfig as TrlKtoConfig
     from trl import KTOTrainer
 
-    device = choose_device(
-        config.device,
-        num_threads=config.num_threads,
-        gradient_checkpointing=config.gradient_checkpointing,
-    )
     if per_process_batch_size(config.batch_size) < 2:
         raise ConfigError(
             f"KTO pairs each row with a neighbour in its process's batch: batch_size {config.batch_size} "
             f"over {world_size()} processes leaves fewer than 2 per process; use batch_size >= "
             f"{2 * world_size()}"
         )
-    train_rows = load_rows("unpaired_binary", train_path)
-    eval_rows = load_rows("unpaired_binary", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
+    run = policy_run_start(
+        config=config,
+        kind="unpaired_binary",
+        train_path=train_path,
+        eval_path=eval_path,
+        output_dir=output_dir,
+        callbacks=callbacks,
+    )
+    device, train_rows, eval_rows = run.device, run.train_rows, run.eval_rows
     labels = {row["label"] for row in train_rows}
     if len(labels) < 2:
         callbacks.on_log(
@@ -70,7 +70,7 @@ def train_kto(
                 "label": row["label"],
             }
         )
-    checkpoint_dir = output_dir / CHECKPOINT_SUBDIR
+    checkpoint_dir = run.checkpoint_dir
     args = TrlKtoConfig(
         **hf_arguments(config, device, checkpoint_dir),
         desirable_weight=config.desirable_weight,
@@ -108,18 +108,14 @@ def train_kto(
         return {"auroc": area} if area is not None else {}
 
     return finish_policy_run(
+        run,
         objective="kto",
         status=status,
         model=hf_trainer.model,
         reference=reference,
         tokenizer=tokenizer,
-        config=config,
-        device=device,
-        eval_rows=eval_rows,
         history=history,
         step=step,
         runtime=runtime,
-        output_dir=output_dir,
-        callbacks=callbacks,
         objective_metrics=objective_metrics,
     )

@@ -14,14 +14,12 @@ from pathlib import Path
 import torch
 
 from trainer.config import LipoConfig
-from trainer.data import MIN_EVAL_ROWS, load_rows
-from trainer.device import DeviceChoice, choose_device
+from trainer.device import DeviceChoice
 from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.loop import run_loop
 from trainer.losses import lipo_policy_loss
 from trainer.metrics import kendall_tau, mean, ndcg, pairwise_accuracy
 from trainer.models import apply_lora
-from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import (
     CompletionIds,
     completion_logps,
@@ -32,6 +30,7 @@ from trainer.policy.common import (
 )
 from trainer.policy.evaluate import implicit_rewards
 from trainer.policy.finish import finish_policy_run
+from trainer.policy.run import policy_run_start
 from trainer.reward.batching import shuffled_batches
 from trainer.reward.listwise import pad_lists
 
@@ -49,13 +48,15 @@ def train_lipo(
 ) -> TrainingResult:
     """Train a policy with LiPO-λ; held-out metrics: implicit-reward NDCG, Kendall's tau, pairwise accuracy,
     KL to the reference and (with a judge) the win rate."""
-    device = choose_device(
-        config.device,
-        num_threads=config.num_threads,
-        gradient_checkpointing=config.gradient_checkpointing,
+    run = policy_run_start(
+        config=config,
+        kind="listwise",
+        train_path=train_path,
+        eval_path=eval_path,
+        output_dir=output_dir,
+        callbacks=callbacks,
     )
-    train_rows = load_rows("listwise", train_path)
-    eval_rows = load_rows("listwise", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
+    device, train_rows, eval_rows = run.device, run.train_rows, run.eval_rows
     model, tokenizer = load_policy(config, device)
     lists: list[list[CompletionIds]] = []
     for row in train_rows:
@@ -103,7 +104,7 @@ def train_lipo(
         compute_loss=compute_loss,
         config=config,
         device=device,
-        checkpoint_dir=output_dir / CHECKPOINT_SUBDIR,
+        checkpoint_dir=run.checkpoint_dir,
         callbacks=callbacks,
         resume=resume,
         # The largest micro-batch as padding makes it: every response of the longest list at the longest length.
@@ -117,19 +118,15 @@ def train_lipo(
         return _listwise_metrics(policy, base, tokenizer, eval_rows, config=config, device=device)
 
     return finish_policy_run(
+        run,
         objective="lipo",
         status=outcome.status,
         model=model,
         reference=None,
         tokenizer=tokenizer,
-        config=config,
-        device=device,
-        eval_rows=eval_rows,
         history=outcome.history,
         step=outcome.step,
         runtime=runtime,
-        output_dir=output_dir,
-        callbacks=callbacks,
         objective_metrics=objective_metrics,
     )
 

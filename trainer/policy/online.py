@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from trainer.config import GrpoConfig, OnlineConfig, RlooConfig
-from trainer.data import MIN_EVAL_ROWS, Row, load_rows, prompt_as_text
-from trainer.device import DeviceChoice, choose_device
+from trainer.data import Row, prompt_as_text
+from trainer.device import DeviceChoice
 from trainer.errors import ConfigError
 from trainer.events import TrainingCallbacks, TrainingResult
-from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import load_policy
 from trainer.policy.finish import finish_policy_run
 from trainer.policy.hf_bridge import CallbackBridge, hf_arguments, run_hf_trainer
 from trainer.policy.rewards import CombinedReward, build_reward
+from trainer.policy.run import policy_run_start
 
 
 def train_grpo(
@@ -177,14 +177,16 @@ def _train_online(
 
     from trainer.models import lora_config
 
-    device = choose_device(
-        config.device,
-        num_threads=config.num_threads,
-        gradient_checkpointing=config.gradient_checkpointing,
+    run = policy_run_start(
+        config=config,
+        kind="prompts",
+        train_path=train_path,
+        eval_path=eval_path,
+        output_dir=output_dir,
+        callbacks=callbacks,
     )
+    device, train_rows = run.device, run.train_rows
     backend = generation_backend(config, device)
-    train_rows = load_rows("prompts", train_path)
-    eval_rows = load_rows("prompts", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
     # Loaded (and every checker name checked) before the policy, so a bad reward fails fast.
     reward = build_reward(config, device=str(device.device))
     model, tokenizer = load_policy(config, device)
@@ -198,7 +200,7 @@ def _train_online(
         )
     if not records:
         raise ConfigError("no prompt fits max_length - max_new_tokens")
-    checkpoint_dir = output_dir / CHECKPOINT_SUBDIR
+    checkpoint_dir = run.checkpoint_dir
     args = make_arguments(online_arguments(config, device, checkpoint_dir, backend=backend))
     callbacks.on_log(
         f"{objective}: {len(records)} prompts x {config.num_generations} completions on "
@@ -221,19 +223,15 @@ def _train_online(
     )
     runtime = time.monotonic() - started
     return finish_policy_run(
+        run,
         objective=objective,
         status=status,
         model=hf_trainer.model,
         reference=None,
         tokenizer=tokenizer,
-        config=config,
-        device=device,
-        eval_rows=eval_rows,
         history=history,
         step=step,
         runtime=runtime,
-        output_dir=output_dir,
-        callbacks=callbacks,
         # The win rate over the base is judged by the judge or, as for RAFT, by the first reward model.
         judge_dir=config.judge_reward_model or next(iter(config.reward_models), None),
         training_reward=lambda prompts, texts: reward.scores(prompts, texts)[0],

@@ -15,13 +15,12 @@ from pathlib import Path
 import torch
 
 from trainer.config import RaftConfig
-from trainer.data import MIN_EVAL_ROWS, Row, load_rows
-from trainer.device import DeviceChoice, choose_device
+from trainer.data import Row
+from trainer.device import DeviceChoice
 from trainer.events import TrainingCallbacks, TrainingResult
 from trainer.loop import run_loop
 from trainer.metrics import mean
 from trainer.models import apply_lora
-from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import (
     encode_completion,
     load_policy,
@@ -31,6 +30,7 @@ from trainer.policy.common import (
 )
 from trainer.policy.evaluate import sample_completions
 from trainer.policy.finish import finish_policy_run
+from trainer.policy.run import policy_run_start
 from trainer.reward.batching import shuffled_batches
 from trainer.scoring import load_reward_model
 
@@ -48,13 +48,15 @@ def train_raft(
 ) -> TrainingResult:
     """One RAFT round; held-out metrics: KL to the base and the win rate over the base, judged by
     `judge_reward_model` or, when none is given, by the ranking reward model itself (optimistic)."""
-    device = choose_device(
-        config.device,
-        num_threads=config.num_threads,
-        gradient_checkpointing=config.gradient_checkpointing,
+    run = policy_run_start(
+        config=config,
+        kind="prompts",
+        train_path=train_path,
+        eval_path=eval_path,
+        output_dir=output_dir,
+        callbacks=callbacks,
     )
-    train_rows = load_rows("prompts", train_path)
-    eval_rows = load_rows("prompts", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
+    device, train_rows = run.device, run.train_rows
     assert config.reward_model is not None  # checked by RaftConfig
     scorer = load_reward_model(config.reward_model, device=str(device.device))
     model, tokenizer = load_policy(config, device)
@@ -116,7 +118,7 @@ def train_raft(
         compute_loss=compute_loss,
         config=config,
         device=device,
-        checkpoint_dir=output_dir / CHECKPOINT_SUBDIR,
+        checkpoint_dir=run.checkpoint_dir,
         callbacks=callbacks,
         resume=resume,
         peak_tokens=min(config.batch_size, len(examples))
@@ -126,19 +128,15 @@ def train_raft(
     )
     runtime = time.monotonic() - started
     return finish_policy_run(
+        run,
         objective="raft",
         status=outcome.status,
         model=model,
         reference=None,
         tokenizer=tokenizer,
-        config=config,
-        device=device,
-        eval_rows=eval_rows,
         history=outcome.history,
         step=outcome.step,
         runtime=runtime,
-        output_dir=output_dir,
-        callbacks=callbacks,
         judge_dir=config.judge_reward_model or config.reward_model,
         extra_metrics=sample_metrics,
         training_reward=scorer.score,

@@ -9,10 +9,9 @@ from pathlib import Path
 import torch
 
 from trainer.config import SftConfig
-from trainer.data import MIN_EVAL_ROWS, Row, load_rows
-from trainer.device import DeviceChoice, choose_device
+from trainer.data import Row
+from trainer.device import DeviceChoice
 from trainer.events import TrainingCallbacks, TrainingResult
-from trainer.outputs import CHECKPOINT_SUBDIR
 from trainer.policy.common import (
     encode_completion,
     join_completion,
@@ -23,6 +22,7 @@ from trainer.policy.common import (
 )
 from trainer.policy.finish import finish_policy_run
 from trainer.policy.hf_bridge import CallbackBridge, hf_arguments, run_hf_trainer
+from trainer.policy.run import policy_run_start
 
 
 def completion_nll(
@@ -74,13 +74,15 @@ def train_sft(
 
     from trainer.models import lora_config
 
-    device = choose_device(
-        config.device,
-        num_threads=config.num_threads,
-        gradient_checkpointing=config.gradient_checkpointing,
+    run = policy_run_start(
+        config=config,
+        kind="sft",
+        train_path=train_path,
+        eval_path=eval_path,
+        output_dir=output_dir,
+        callbacks=callbacks,
     )
-    train_rows = load_rows("sft", train_path)
-    eval_rows = load_rows("sft", eval_path, min_rows=MIN_EVAL_ROWS) if eval_path else []
+    device, train_rows, eval_rows = run.device, run.train_rows, run.eval_rows
     model, tokenizer = load_policy(config, device)
     records = []
     for row in train_rows:
@@ -88,7 +90,7 @@ def train_sft(
         # what SFT trains on is exactly what the policy is later asked to continue.
         prompt = render_prompt(row["prompt"], tokenizer)
         records.append({"prompt": prompt, "completion": join_completion(prompt, row["completion"])})
-    checkpoint_dir = output_dir / CHECKPOINT_SUBDIR
+    checkpoint_dir = run.checkpoint_dir
     arguments = hf_arguments(config, device, checkpoint_dir)
     arguments.pop("beta")  # no reference model in SFT
     args = TrlSftConfig(
@@ -125,18 +127,14 @@ def train_sft(
         }
 
     return finish_policy_run(
+        run,
         objective="sft",
         status=status,
         model=hf_trainer.model,
         reference=None,
         tokenizer=tokenizer,
-        config=config,
-        device=device,
-        eval_rows=eval_rows,
         history=history,
         step=step,
         runtime=runtime,
-        output_dir=output_dir,
-        callbacks=callbacks,
         objective_metrics=objective_metrics,
     )
