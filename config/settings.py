@@ -75,15 +75,17 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, CSRF, auth and messages as Django's, skipped by token-authenticated labeling API
+    # requests (apps/core/lean.py): none of them serves those.
+    "apps.core.lean.LeanSessionMiddleware",
     # After sessions, before common: picks the language from Accept-Language (anonymous users).
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.lean.LeanCsrfViewMiddleware",
+    "apps.core.lean.LeanAuthenticationMiddleware",
     # A signed-in user's own language choice wins over the browser's.
     "apps.accounts.middleware.UserLanguageMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.core.lean.LeanMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes requires: turns a locked-out login into the lockout page.

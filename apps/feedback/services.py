@@ -4,14 +4,17 @@ submission (double click, retry after a network error) returns the stored one.""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, JSONField, OuterRef
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core import events
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.core.events import EventName
+from apps.dashboard.services import _counters as rollup_counters
+from apps.dashboard.services import _hour as rollup_hour
 from apps.dashboard.services import rollups_judgments_added
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
@@ -29,7 +32,8 @@ from apps.labeling.services import (
     lease_duration,
     task_has_free_slot,
 )
-from apps.projects.models import CritiquePolicy, FeedbackKind, Project
+from apps.labeling.sql import submit_sql
+from apps.projects.models import CritiquePolicy, FeedbackKind, Membership, Project
 from apps.quality.cycles import cycles_after_new_judgment
 
 
@@ -199,6 +203,18 @@ def judgment_submit(
     what is stored; a client that names the phase it answers makes a resubmission idempotent.
     `written_response` is a demonstration (demonstration projects) or, with `edited_position`
     (canonical, 0 = A; implied for a single response), a rewrite of the chosen response."""
+    if connection.vendor == "postgresql" and phase in (None, "", Phase.MAIN):
+        stored = _judgment_submit_in_one_statement(
+            assignment_id=assignment_id,
+            annotator=annotator,
+            payload=payload,
+            critique=critique,
+            duration_ms=duration_ms,
+            written_response=written_response,
+            edited_position=edited_position,
+        )
+        if stored is not None:
+            return stored
     try:
         return _judgment_submit(
             assignment_id=assignment_id,
@@ -221,6 +237,148 @@ def judgment_submit(
         if judgment is None:
             raise
         return Submission(judgment=judgment, created=False)
+
+
+_ITEMS_SQL = """(
+    SELECT coalesce(jsonb_agg(jsonb_build_array(i.position, i.response_id, r.text)
+                              ORDER BY i.position), '[]'::jsonb)
+    FROM labeling_taskitem i JOIN corpus_response r ON r.id = i.response_id
+    WHERE i.task_id = labeling_assignment.task_id)"""
+_RUBRIC_SQL = """(
+    SELECT coalesce(jsonb_agg(ri.id), '[]'::jsonb) FROM projects_rubricitem ri
+    WHERE ri.project_id = labeling_assignment.project_id AND ri.is_active)"""
+_JUDGMENT_FIELDS = [f for f in Judgment._meta.concrete_fields if not f.primary_key]
+
+
+def _judgment_submit_in_one_statement(
+    *,
+    assignment_id,
+    annotator,
+    payload,
+    critique,
+    duration_ms,
+    written_response,
+    edited_position,
+) -> Submission | None:
+    """judgment_submit's usual case on PostgreSQL (a live lease of a main-phase task) in two
+    statements: one read of what the payload is checked against, and one write
+    (apps/labeling/sql.py SUBMIT_SQL) that locks the lease and the task, re-checks them, stores
+    the judgment, closes the lease, fills the slot and updates the dashboard rollups and the
+    annotator's triad count. None when the case is not that one, or the lease or task changed
+    in between: the caller then takes the ORM path, which says why (or finds the stored twin)."""
+    now = timezone.now()
+    uncounted = Membership.objects.uncounted().filter(
+        project_id=OuterRef("project_id"), user_id=OuterRef("annotator_id")
+    )
+    excluded = Membership.objects.filter(
+        project_id=OuterRef("project_id"),
+        user_id=OuterRef("annotator_id"),
+        excluded_at__isnull=False,
+    )
+    assignment = (
+        Assignment.objects.filter(pk=assignment_id, annotator=annotator)
+        .select_related("project", "task")
+        .annotate(
+            annotator_excluded=Exists(excluded),
+            annotator_uncounted=Exists(uncounted),
+            task_items=RawSQL(_ITEMS_SQL, (), output_field=JSONField()),
+            rubric_ids=RawSQL(_RUBRIC_SQL, (), output_field=JSONField()),
+        )
+        .first()
+    )
+    if assignment is None:
+        return None
+    project, task = assignment.project, assignment.task
+    if (
+        project.kind in (FeedbackKind.HINDSIGHT, FeedbackKind.PRINCIPLES)
+        or assignment.status != AssignmentStatus.ACTIVE
+        or assignment.expires_at <= now
+        or assignment.annotator_excluded
+        or task.judgment_count >= project.overlap
+    ):
+        return None
+    items = [tuple(item) for item in assignment.task_items]
+    shape = TaskShape(
+        response_texts=tuple(text for _, _, text in items),
+        principle_ids=frozenset(),
+        rubric_item_ids=frozenset(assignment.rubric_ids),
+    )
+    normal = validate_payload(kind=project.kind, payload=payload, shape=shape)
+    critique = _check_critique(project=project, critique=critique)
+    written = _check_written(
+        project=project,
+        normal=normal,
+        items=items,
+        written_response=written_response,
+        edited_position=edited_position,
+    )
+    position_of = {response_id: position for position, response_id, _ in items}
+    started_at = assignment.created_at
+    judgment = Judgment(
+        **derived_facts(
+            payload=normal, display_order=assignment.display_order, position_of=position_of
+        ),
+        project=project,
+        task=task,
+        annotator=annotator,
+        assignment=assignment,
+        kind=project.kind,
+        phase=Phase.MAIN,
+        payload=normal,
+        critique=critique,
+        written_response=written.text,
+        edited_response_id=written.edited_response_id,
+        edit_distance=written.edit_distance,
+        display_order=assignment.display_order,
+        started_at=started_at,
+        submitted_at=now,
+        duration_ms=_time_on_task_ms(started_at=started_at, client_ms=duration_ms, now=now),
+    )
+    counts = not assignment.annotator_uncounted
+    counters = rollup_counters(project, judgment)
+    params = {
+        "assignment": assignment.pk,
+        "annotator": annotator.pk,
+        "project": project.pk,
+        "now": now,
+        "overlap": project.overlap,
+        "counts": counts,
+        "hour": rollup_hour(judgment.submitted_at),
+        "kind": project.kind,
+        "final": True,
+        "strength": judgment.signed_strength,
+        "in_unit": (
+            counts
+            and project.kind == FeedbackKind.PAIRWISE
+            and not task.is_gold
+            and judgment.signed_strength is not None
+        ),
+        "winner": judgment.chosen_response_id,
+        "loser": judgment.rejected_response_id,
+    }
+    for i, f in enumerate(_JUDGMENT_FIELDS):
+        params[f"j{i}"] = f.get_db_prep_save(getattr(judgment, f.attname), connection)
+    for name, value in counters.items():
+        params[f"c_{name}"] = value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            submit_sql(
+                columns=[f.column for f in _JUDGMENT_FIELDS],
+                values=[f"%(j{i})s" for i in range(len(_JUDGMENT_FIELDS))],
+                counters=list(counters),
+            ),
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    judgment.pk, count_before = row
+    judgment._state.adding = False
+    judgment._state.db = connection.alias
+    _announce(
+        project=project, judgment=judgment, task=task, count=count_before + counts, counted=counts
+    )
+    return Submission(judgment=judgment, created=True)
 
 
 @transaction.atomic

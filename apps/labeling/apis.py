@@ -2,15 +2,23 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, parser_classes, renderer_classes
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
 from apps.core.errors import NotFound
-from apps.feedback.models import Judgment
+from apps.core.lean import OrjsonParser, OrjsonRenderer
+from apps.feedback.models import Judgment, Phase
 from apps.feedback.services import judgment_submit
 from apps.labeling.selectors import labeling_view
 from apps.labeling.services import assignment_skip, task_claim_next
 from apps.projects.selectors import project_get_for_user, user_is_project_admin
+
+# The labeling loop's routes answer through orjson (apps/core/lean.py); a browser still gets
+# DRF's browsable page.
+LEAN_RENDERERS = [OrjsonRenderer, BrowsableAPIRenderer]
+LEAN_PARSERS = [OrjsonParser, FormParser, MultiPartParser]
 
 
 class ShownResponseOut(serializers.Serializer):
@@ -85,17 +93,49 @@ class JudgmentOut(serializers.ModelSerializer):
 
 @extend_schema(request=None, responses={200: LeaseOut, 204: None})
 @api_view(["POST"])
+@renderer_classes(LEAN_RENDERERS)
+@parser_classes(LEAN_PARSERS)
 def next_task_api(request, project_id: int):
     """Leases the next task to the caller (the same one again while a lease is open)."""
     project = project_get_for_user(user=request.user, project_id=project_id)
     assignment = task_claim_next(project=project, annotator=request.user)
     if assignment is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
+    lean = getattr(assignment, "lease_view", None)
+    if lean is not None:
+        return Response(_lease_out(assignment=assignment, view=lean))
     return Response(LeaseOut(labeling_view(assignment=assignment)).data)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _lease_out(*, assignment, view: dict) -> dict:
+    """LeaseOut's fields from what the one-statement claim read (a main-phase task)."""
+    return {
+        "assignment": assignment.pk,
+        "task": assignment.task_id,
+        "kind": view["kind"],
+        "phase": Phase.MAIN,
+        "expires_at": _DATETIME.to_representation(assignment.expires_at),
+        "messages": view["messages"],
+        "responses": [
+            {
+                "id": shown["id"],
+                "letter": chr(ord("A") + shown["position"]),
+                "text": shown["text"],
+                "source": shown["source"],
+            }
+            for shown in view["shown"]
+        ],
+        "consequence": None,
+    }
 
 
 @extend_schema(request=JudgmentIn, responses={201: JudgmentOut, 200: JudgmentOut})
 @api_view(["POST"])
+@renderer_classes(LEAN_RENDERERS)
+@parser_classes(LEAN_PARSERS)
 def submit_api(request, assignment_id: int):
     """Stores a judgment for a lease. 201 when stored, 200 when it was already stored."""
     data = JudgmentIn(data=request.data)
@@ -111,6 +151,8 @@ def submit_api(request, assignment_id: int):
 
 @extend_schema(request=None, responses={204: None})
 @api_view(["POST"])
+@renderer_classes(LEAN_RENDERERS)
+@parser_classes(LEAN_PARSERS)
 def skip_api(request, assignment_id: int):
     assignment_skip(assignment_id=assignment_id, annotator=request.user)
     return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,13 +2,14 @@
 overlap, one lease per task and annotator — are held by row locks and unique constraints in
 the database, not by Python."""
 
+import json
 import random
 from collections.abc import Iterable
 from datetime import timedelta
 from itertools import combinations
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     Exists,
@@ -33,6 +34,7 @@ from apps.labeling.qualification import (
     membership_qualification_evaluate,
 )
 from apps.labeling.selectors import annotator_tasks_taken
+from apps.labeling.sql import claim_sql
 from apps.projects.models import FeedbackKind, Membership, PairStrategy, Project, Qualification
 
 _CLAIM_ATTEMPTS = 8
@@ -196,7 +198,14 @@ def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
     takes a second slot. Gold tasks are mixed in at the project's gold rate. An annotator
     excluded from the project, or who failed its qualification, gets no task
     (PermissionDenied); one still qualifying gets gold tasks only. Tasks reserved for another
-    annotator or group are never served, and an annotator at their quota gets none."""
+    annotator or group are never served, and an annotator at their quota gets none.
+
+    On PostgreSQL the usual cases take one statement (`_claim_in_one_statement`); the rest,
+    and SQLite, take the ORM path below, which holds the same rules."""
+    if connection.vendor == "postgresql" and project.kind != FeedbackKind.HINDSIGHT:
+        claimed = _claim_in_one_statement(project=project, annotator=annotator)
+        if claimed is not _FALLBACK:
+            return claimed
     now = timezone.now()
     with transaction.atomic():
         # Locked, so that an exclusion committing meanwhile either waits for this lease (and
@@ -221,6 +230,66 @@ def task_claim_next(*, project: Project, annotator: User) -> Assignment | None:
             return _claim_locked(project=project, annotator=annotator, terms=terms, now=now)
     # Raised once the transaction that recorded the failed qualification has committed.
     raise PermissionDenied(QUALIFICATION_FAILED_MESSAGE)
+
+
+_FALLBACK = object()
+
+
+def _claim_in_one_statement(*, project: Project, annotator: User):
+    """task_claim_next in one SQL statement (apps/labeling/sql.py): the lease, None, or
+    _FALLBACK for the cases the ORM path handles. The lease carries `lease_view`, what the
+    API answers with, read in the same statement."""
+    want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
+    skip: list[int] = []
+    for _ in range(_CLAIM_ATTEMPTS):
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                claim_sql(hindsight=False),
+                {
+                    "project": project.pk,
+                    "annotator": annotator.pk,
+                    "kind": project.kind,
+                    "overlap": project.overlap,
+                    "now": now,
+                    "expires": now + lease_duration(project),
+                    "want_gold": want_gold,
+                    "skip": skip,
+                },
+            )
+            row = cursor.fetchone()
+        verdict, tried, lease_id, task_id, expires_at, created_at, order = row[:7]
+        if verdict == "excluded":
+            raise PermissionDenied(EXCLUDED_MESSAGE)
+        if verdict == "failed":
+            raise PermissionDenied(QUALIFICATION_FAILED_MESSAGE)
+        if verdict == "fallback":
+            return _FALLBACK
+        if lease_id is not None:
+            kind, consequence, messages, shown = row[7:]
+            assignment = Assignment(
+                pk=lease_id,
+                task_id=task_id,
+                annotator=annotator,
+                project=project,
+                status=AssignmentStatus.ACTIVE,
+                display_order=json.loads(order),
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+            assignment._state.adding = False
+            assignment._state.db = connection.alias
+            assignment.lease_view = {
+                "kind": kind,
+                "consequence": consequence,
+                "messages": json.loads(messages),
+                "shown": json.loads(shown) if shown else [],
+            }
+            return assignment
+        if verdict != "claim" or tried is None:
+            return None
+        skip.append(tried)  # locked, then found full by a claim committed meanwhile
+    return None
 
 
 def _claim_locked(

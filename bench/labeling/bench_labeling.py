@@ -484,9 +484,12 @@ def print_report(results: list[dict], *, config: str, queries: dict | None) -> N
         )
     last = results[-1]
     over = sum(r["over_assigned"] + r["double_judged"] for r in results)
+    # Server-side CPU per judgment at the last level: gunicorn workers plus the PostgreSQL
+    # backends serving them (issue 18's figure; the load generator's own CPU is left out).
+    cpu_ms = last["cpu_ms_per_judgment"]["server"] + last["cpu_ms_per_judgment"]["pg"]
     print(
         f"clients={last['clients']} p99_ms={pct(last['request_ms'], 99):.0f} "
-        f"judgments_per_s={last['judgments_per_s']:.0f} over_assigned={over}"
+        f"judgments_per_s={last['judgments_per_s']:.0f} over_assigned={over} cpu_ms={cpu_ms:.1f}"
     )
 
 

@@ -27,6 +27,8 @@ if "api_middleware" in _variants:
             "django.middleware.common.CommonMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
+            "apps.core.lean.LeanAuthenticationMiddleware",
+            "apps.core.lean.LeanSessionMiddleware",
         )
     ]
 

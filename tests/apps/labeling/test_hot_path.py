@@ -1,0 +1,91 @@
+"""The token-authenticated labeling loop's cost: SQL statements per request, and a lean stack."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.feedback.models import Judgment
+from apps.labeling.models import Assignment, AssignmentStatus, Task
+from tests.factories import ProjectFactory, UserFactory, add_member, api_token, make_tasks
+
+BODY = {"payload": {"choice": "A", "strength": "clearly"}, "duration_ms": 1000}
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user, scope='label')}")
+    return client
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_next_task_and_submit_take_at_most_four_statements_each(
+    django_assert_max_num_queries,
+):
+    project = ProjectFactory(overlap=2)
+    make_tasks(project, 3)
+    client = _client(add_member(project, UserFactory()))
+    for _ in range(3):
+        with django_assert_max_num_queries(4):
+            lease = client.post(f"/api/projects/{project.pk}/tasks/next/")
+        assert lease.status_code == 200, lease.content
+        with django_assert_max_num_queries(4):
+            stored = client.post(
+                f"/api/assignments/{lease.json()['assignment']}/judgment/", BODY, format="json"
+            )
+        assert stored.status_code == 201, stored.content
+    with django_assert_max_num_queries(4):
+        assert client.post(f"/api/projects/{project.pk}/tasks/next/").status_code == 204
+    assert Judgment.objects.count() == 3
+    assert set(Task.objects.values_list("judgment_count", flat=True)) == {1}
+    assert not Assignment.objects.filter(status=AssignmentStatus.ACTIVE).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_asking_again_returns_the_open_lease_and_a_double_submit_the_stored_judgment(
+    django_assert_max_num_queries,
+):
+    project = ProjectFactory(overlap=1)
+    make_tasks(project, 2)
+    client = _client(add_member(project, UserFactory()))
+    first = client.post(f"/api/projects/{project.pk}/tasks/next/").json()
+    with django_assert_max_num_queries(4):
+        again = client.post(f"/api/projects/{project.pk}/tasks/next/").json()
+    assert again == first
+    assert [r["letter"] for r in first["responses"]] in (["A", "B"], ["B", "A"])
+    url = f"/api/assignments/{first['assignment']}/judgment/"
+    stored = client.post(url, BODY, format="json")
+    twice = client.post(url, BODY, format="json")
+    assert (stored.status_code, twice.status_code) == (201, 200)
+    assert twice.json()["id"] == stored.json()["id"]
+    assert stored.json()["payload"] == {"choice": "A", "strength": "clearly"}
+    assert Judgment.objects.get().chosen_position == 0
+
+
+@pytest.mark.django_db
+def test_token_labeling_requests_pass_sessions_csrf_and_messages_by(rf):
+    from apps.core.lean import (
+        LeanCsrfViewMiddleware,
+        LeanMessageMiddleware,
+        LeanSessionMiddleware,
+    )
+
+    seen = {}
+
+    def view(request):
+        seen["session"] = hasattr(request, "session")
+        seen["messages"] = hasattr(request, "_messages")
+        from django.http import HttpResponse
+
+        return HttpResponse()
+
+    token = rf.post("/api/assignments/7/judgment/", HTTP_AUTHORIZATION="Token abc")
+    browser = rf.post("/api/assignments/7/judgment/")
+    stack = LeanSessionMiddleware(LeanMessageMiddleware(view))
+    stack(token)
+    assert seen == {"session": False, "messages": False}
+    stack(browser)
+    assert seen == {"session": True, "messages": True}
+    csrf = LeanCsrfViewMiddleware(view)
+    assert csrf.process_view(token, view, (), {}) is None
+    assert csrf.process_view(browser, view, (), {}).status_code == 403
