@@ -7,6 +7,7 @@ cost a database flush per page). The module fixture, set up before any test's tr
 opens, seeds the database and commits, serves it from its own thread, and flushes it at the
 end; each test's own transaction (the plain `django_db` mark) writes nothing."""
 
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,10 @@ def site(django_db_setup, django_db_blocker, tmp_path_factory):
         labeling = _labeling_projects(world)
         server = LiveServer("localhost")
         server._live_server_modified_settings.enable()
+        # The first request imports every view module (half a minute on a loaded machine); done
+        # here, so that no page test spends its navigation timeout on it.
         try:
+            urllib.request.urlopen(server.url + reverse("login"), timeout=300).close()
             cookies = {
                 role: _session_cookie(server.url, world.users[role])
                 for role in (PROJECT_ADMIN, ANNOTATOR)
@@ -116,7 +120,7 @@ def pages(browser, site):
         if role in site.cookies:
             context.add_cookies([site.cookies[role]])
         page = context.new_page()
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(60_000)  # a loaded machine answers slowly, not wrongly
         page.axe_source = axe_source
         opened[role] = page
         contexts.append(context)
