@@ -131,7 +131,8 @@ def train_raft(
         run,
         objective="raft",
         status=outcome.status,
-        model=model,
+        # Under FSDP/ZeRO-3 `model` holds a shard; the loop gathered the full weights into outcome.model.
+        model=outcome.model if outcome.model is not None else model,
         reference=None,
         tokenizer=tokenizer,
         history=outcome.history,
