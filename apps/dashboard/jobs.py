@@ -164,6 +164,9 @@ class ProjectJobs:
         if not self.parts:
             return []
         parts = self.parts
+        if len(parts) == 1:
+            # One kind: no union, and a sliced queryset cannot be ordered again.
+            return list(parts[0].order_by(*ORDER)[item])
         if item.stop is not None and connection.features.supports_slicing_ordering_in_compound:
             parts = [part.order_by(*ORDER)[: item.stop] for part in parts]
         return list(self._union(parts).order_by(*ORDER)[item])
