@@ -47,6 +47,7 @@ def test_pairwise_choice_is_a_named_radiogroup_and_each_new_task_is_announced(
 
     page.keyboard.press("ArrowLeft")
     expect(left).to_be_checked()
+    page.keyboard.press("3")  # a side chosen needs a strength
     page.keyboard.press("Enter")
 
     # htmx swaps the next task in; the region outside the panel says so.
