@@ -161,7 +161,9 @@ class ProjectJobs:
     def __getitem__(self, item: slice) -> list[dict]:
         if not isinstance(item, slice):
             return self[item : item + 1][0]
-        if not self.parts:
+        if not self.parts or (item.stop is not None and item.stop <= (item.start or 0)):
+            # An empty slice (a page of no jobs) must not reach the union: Django turns a part
+            # sliced to nothing into an empty queryset, which union() hands back still sliced.
             return []
         parts = self.parts
         if len(parts) == 1:

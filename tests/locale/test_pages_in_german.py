@@ -18,6 +18,7 @@ PROJECT_PAGES = [
     "dashboard:compare",
     "dashboard:leaderboard",
     "dashboard:disagreements",
+    "dashboard:jobs",
     "quality:table",
     "training:list",
     "generation:list",

@@ -298,3 +298,9 @@ def test_one_kind_of_job_pages_newest_first_without_a_union(project, admin_user,
 
     assert [r["id"] for r in listed["results"]] == made
     assert page.status_code == 200
+
+
+def test_a_project_without_jobs_shows_an_empty_list(project, admin_client):
+    page = admin_client.get(f"/projects/{project.pk}/jobs/")
+
+    assert page.status_code == 200
