@@ -56,6 +56,11 @@ class RewardModel(nn.Module):
         # Set by `use_unpadded_if_exact`: packed batches go through trainer.reward.unpadded.
         self.unpadded = False
 
+    @property
+    def _no_split_modules(self) -> list[str]:
+        """The backbone's layer classes FSDP wraps one by one (accelerate 1.6's FSDP2 reads this name)."""
+        return list(getattr(self.backbone, "_no_split_modules", None) or [])
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
