@@ -168,6 +168,42 @@ def _time_on_task_ms(*, started_at: datetime, client_ms: int | None, now: dateti
     return min(int(client_ms), server_ms)
 
 
+def _judgment_fields(
+    *,
+    project: Project,
+    assignment: Assignment,
+    task: Task,
+    annotator: User,
+    items: list[tuple[int, int, str]],
+    normal: dict,
+    critique: str,
+    written: Written,
+    started_at: datetime,
+    client_ms: int | None,
+    now: datetime,
+) -> dict:
+    """A new judgment's fields, the same on the one-statement path and the ORM path."""
+    position_of = {response_id: position for position, response_id, _ in items}
+    return {
+        **derived_facts(
+            payload=normal, display_order=assignment.display_order, position_of=position_of
+        ),
+        "project": project,
+        "task": task,
+        "annotator": annotator,
+        "assignment": assignment,
+        "kind": project.kind,
+        "payload": normal,
+        "critique": critique,
+        "written_response": written.text,
+        "edited_response_id": written.edited_response_id,
+        "edit_distance": written.edit_distance,
+        "display_order": assignment.display_order,
+        "started_at": started_at,
+        "duration_ms": _time_on_task_ms(started_at=started_at, client_ms=client_ms, now=now),
+    }
+
+
 def _ensure_lease_usable(*, assignment: Assignment, task: Task, now: datetime) -> None:
     if assignment.status == AssignmentStatus.SKIPPED:
         raise Conflict("You skipped this task; it can no longer be judged.")
@@ -312,27 +348,22 @@ def _judgment_submit_in_one_statement(
         written_response=written_response,
         edited_position=edited_position,
     )
-    position_of = {response_id: position for position, response_id, _ in items}
-    started_at = assignment.created_at
     judgment = Judgment(
-        **derived_facts(
-            payload=normal, display_order=assignment.display_order, position_of=position_of
+        **_judgment_fields(
+            project=project,
+            assignment=assignment,
+            task=task,
+            annotator=annotator,
+            items=items,
+            normal=normal,
+            critique=critique,
+            written=written,
+            started_at=assignment.created_at,
+            client_ms=duration_ms,
+            now=now,
         ),
-        project=project,
-        task=task,
-        annotator=annotator,
-        assignment=assignment,
-        kind=project.kind,
         phase=Phase.MAIN,
-        payload=normal,
-        critique=critique,
-        written_response=written.text,
-        edited_response_id=written.edited_response_id,
-        edit_distance=written.edit_distance,
-        display_order=assignment.display_order,
-        started_at=started_at,
         submitted_at=now,
-        duration_ms=_time_on_task_ms(started_at=started_at, client_ms=duration_ms, now=now),
     )
     counts = not assignment.annotator_uncounted
     counters = rollup_counters(project, judgment)
@@ -436,26 +467,22 @@ def _judgment_submit(
     if phase == Phase.HINDSIGHT:
         previous = Judgment.objects.get(task=task, annotator=annotator, phase=Phase.FORESIGHT)
         started_at = previous.submitted_at  # the hindsight phase starts when the consequence shows
-    position_of = {response_id: position for position, response_id, _ in items}
     judgment = Judgment.objects.create(
-        **derived_facts(
-            payload=normal, display_order=assignment.display_order, position_of=position_of
+        **_judgment_fields(
+            project=project,
+            assignment=assignment,
+            task=task,
+            annotator=annotator,
+            items=items,
+            normal=normal,
+            critique=critique,
+            written=written,
+            started_at=started_at,
+            client_ms=duration_ms,
+            now=now,
         ),
-        project=project,
-        task=task,
-        annotator=annotator,
-        assignment=assignment,
-        kind=project.kind,
         phase=phase,
         previous=previous,
-        payload=normal,
-        critique=critique,
-        written_response=written.text,
-        edited_response_id=written.edited_response_id,
-        edit_distance=written.edit_distance,
-        display_order=assignment.display_order,
-        started_at=started_at,
-        duration_ms=_time_on_task_ms(started_at=started_at, client_ms=duration_ms, now=now),
     )
     # The task row is locked: its agreement unit and this annotator's counters, nobody else's.
     rollups_judgments_added(project=project, judgments=[judgment])
