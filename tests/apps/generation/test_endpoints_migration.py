@@ -7,9 +7,13 @@ from django.db.migrations.executor import MigrationExecutor
 
 from apps.core.crypto import decrypt_secret
 
-# The projects app goes back with it: the historical Project model has to match its table
-# (fields added to projects later have no database default to fill them in).
-BEFORE = [("generation", "0004_model_endpoints"), ("projects", "0003_project_queue_order")]
+# The projects and accounts apps go back with it: the historical Project and User models have to
+# match their tables (fields added to them later have no database default to fill them in).
+BEFORE = [
+    ("generation", "0004_model_endpoints"),
+    ("projects", "0003_project_queue_order"),
+    ("accounts", "0003_import_authtoken_tokens"),
+]
 
 
 @pytest.mark.django_db(transaction=True)
