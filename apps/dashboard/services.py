@@ -41,7 +41,8 @@ def final_phase_of(project: Project) -> str:
     return Phase.HINDSIGHT if project.kind == FeedbackKind.HINDSIGHT else Phase.MAIN
 
 
-def _hour(moment):
+def rollup_hour(moment):
+    """The hour a judgment's rollup row counts it in."""
     return timezone.localtime(moment).replace(minute=0, second=0, microsecond=0)
 
 
@@ -49,13 +50,14 @@ def _rollup_key(project: Project, judgment: Judgment) -> tuple:
     return (
         project.pk,
         judgment.annotator_id or 0,
-        _hour(judgment.submitted_at),
+        rollup_hour(judgment.submitted_at),
         judgment.kind,
         judgment.phase == final_phase_of(project),
     )
 
 
-def _counters(project: Project, judgment: Judgment) -> dict[str, int]:
+def rollup_counters(project: Project, judgment: Judgment) -> dict[str, int]:
+    """What one judgment adds to its rollup row."""
     gold_total = gold_correct = 0
     key = GOLD_KEY.get(project.kind)
     if key is not None and judgment.task.is_gold:
@@ -166,7 +168,7 @@ def rollups_judgments_added(*, project: Project, judgments: Iterable[Judgment]) 
     rows: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
     units: dict[int, set[int]] = defaultdict(set)
     for judgment in judgments:
-        for name, value in _counters(project, judgment).items():
+        for name, value in rollup_counters(project, judgment).items():
             rows[_rollup_key(project, judgment)][name] += value
         if judgment.signed_strength is not None and judgment.phase == final_phase_of(project):
             units[judgment.annotator_id or 0].add(judgment.task_id)

@@ -13,9 +13,7 @@ from apps.accounts.models import User
 from apps.core import events
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.core.events import EventName
-from apps.dashboard.services import _counters as rollup_counters
-from apps.dashboard.services import _hour as rollup_hour
-from apps.dashboard.services import rollups_judgments_added
+from apps.dashboard.services import rollup_counters, rollup_hour, rollups_judgments_added
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.payloads import TaskShape, validate_payload
