@@ -4,6 +4,7 @@ from functools import partial
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.core.errors import ApplicationError
@@ -136,7 +137,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         job_id=job_id,
         action=generation_job_cancel,
-        done="Cancel requested: the job stops after the batch in hand.",
+        done=_("Cancel requested: the job stops after the batch in hand."),
     )
 
 
@@ -147,5 +148,5 @@ def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         job_id=job_id,
         action=generation_job_resume,
-        done="Queued again: the job skips what it already wrote.",
+        done=_("Queued again: the job skips what it already wrote."),
     )

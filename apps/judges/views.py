@@ -185,7 +185,7 @@ def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         job_id=job_id,
         action=judge_job_cancel,
-        done="Cancel requested: the job stops after the batch in hand.",
+        done=_("Cancel requested: the job stops after the batch in hand."),
     )
 
 
@@ -196,7 +196,7 @@ def job_resume(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         job_id=job_id,
         action=judge_job_resume,
-        done="Queued again: the job skips the tasks it already judged.",
+        done=_("Queued again: the job skips the tasks it already judged."),
     )
 
 
