@@ -1,18 +1,20 @@
 """Storing judgments. A judgment is written once per task, annotator and phase; a repeated
 submission (double click, retry after a network error) returns the stored one."""
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, JSONField, OuterRef
-from django.db.models.expressions import RawSQL
+from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core import events
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.core.events import EventName
+from apps.core.lean import model_columns, model_from_row
 from apps.dashboard.services import rollup_counters, rollup_hour, rollups_judgments_added
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
@@ -284,6 +286,63 @@ _RUBRIC_SQL = """(
 _JUDGMENT_FIELDS = [f for f in Judgment._meta.concrete_fields if not f.primary_key]
 
 
+@functools.cache
+def _uncounted_sql_and_params() -> tuple[str, tuple]:
+    """`Membership.objects.uncounted()` (the one place that says whose labels do not count) as
+    SQL, compiled once."""
+    query = Membership.objects.uncounted().values("project_id", "user_id").query
+    return query.sql_with_params()
+
+
+def _uncounted_params() -> tuple:
+    return _uncounted_sql_and_params()[1]
+
+
+@functools.cache
+def _lease_read_sql() -> str:
+    """The lease with its project and task, whether its annotator is excluded or uncounted,
+    the task's responses and the project's rubric ids: the ORM query with select_related and
+    four annotations this replaced, written out once (its compilation cost more than its run)."""
+    uncounted = _uncounted_sql_and_params()[0]
+    return f"""
+SELECT {model_columns(Assignment, "labeling_assignment")},
+       {model_columns(Project, "p")},
+       {model_columns(Task, "t")},
+       EXISTS (SELECT 1 FROM projects_membership m
+               WHERE m.project_id = labeling_assignment.project_id
+                 AND m.user_id = labeling_assignment.annotator_id
+                 AND m.excluded_at IS NOT NULL),
+       EXISTS (SELECT 1 FROM ({uncounted}) u
+               WHERE u.project_id = labeling_assignment.project_id
+                 AND u.user_id = labeling_assignment.annotator_id),
+       {_ITEMS_SQL}::text,
+       {_RUBRIC_SQL}::text
+FROM labeling_assignment
+JOIN projects_project p ON p.id = labeling_assignment.project_id
+JOIN labeling_task t ON t.id = labeling_assignment.task_id
+WHERE labeling_assignment.id = %s AND labeling_assignment.annotator_id = %s
+"""
+
+
+def _lease_from_row(row) -> Assignment:
+    n_assignment = len(Assignment._meta.concrete_fields)
+    n_project = len(Project._meta.concrete_fields)
+    n_task = len(Task._meta.concrete_fields)
+    at = 0
+    assignment = model_from_row(Assignment, row[at : at + n_assignment])
+    at += n_assignment
+    assignment.project = model_from_row(Project, row[at : at + n_project])
+    at += n_project
+    assignment.task = model_from_row(Task, row[at : at + n_task])
+    at += n_task
+    excluded, uncounted, items, rubric = row[at:]
+    assignment.annotator_excluded = excluded
+    assignment.annotator_uncounted = uncounted
+    assignment.task_items = json.loads(items)
+    assignment.rubric_ids = json.loads(rubric)
+    return assignment
+
+
 def _judgment_submit_in_one_statement(
     *,
     assignment_id,
@@ -301,25 +360,10 @@ def _judgment_submit_in_one_statement(
     annotator's triad count. None when the case is not that one, or the lease or task changed
     in between: the caller then takes the ORM path, which says why (or finds the stored twin)."""
     now = timezone.now()
-    uncounted = Membership.objects.uncounted().filter(
-        project_id=OuterRef("project_id"), user_id=OuterRef("annotator_id")
-    )
-    excluded = Membership.objects.filter(
-        project_id=OuterRef("project_id"),
-        user_id=OuterRef("annotator_id"),
-        excluded_at__isnull=False,
-    )
-    assignment = (
-        Assignment.objects.filter(pk=assignment_id, annotator=annotator)
-        .select_related("project", "task")
-        .annotate(
-            annotator_excluded=Exists(excluded),
-            annotator_uncounted=Exists(uncounted),
-            task_items=RawSQL(_ITEMS_SQL, (), output_field=JSONField()),
-            rubric_ids=RawSQL(_RUBRIC_SQL, (), output_field=JSONField()),
-        )
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_lease_read_sql(), [*_uncounted_params(), assignment_id, annotator.pk])
+        row = cursor.fetchone()
+    assignment = _lease_from_row(row) if row is not None else None
     if assignment is None:
         return None
     project, task = assignment.project, assignment.task

@@ -8,7 +8,7 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
 from apps.core.errors import NotFound
-from apps.core.lean import OrjsonParser, OrjsonRenderer
+from apps.core.lean import OrjsonParser, OrjsonRenderer, lean_json_body, lean_token_api
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.services import judgment_submit
 from apps.labeling.selectors import labeling_view
@@ -91,20 +91,25 @@ class JudgmentOut(serializers.ModelSerializer):
         ]
 
 
-@extend_schema(request=None, responses={200: LeaseOut, 204: None})
-@api_view(["POST"])
-@renderer_classes(LEAN_RENDERERS)
-@parser_classes(LEAN_PARSERS)
-def next_task_api(request, project_id: int):
-    """Leases the next task to the caller (the same one again while a lease is open)."""
-    project = project_get_for_user(user=request.user, project_id=project_id)
-    assignment = task_claim_next(project=project, annotator=request.user)
+def _next_task(*, user, project_id: int) -> Response:
+    project = project_get_for_user(user=user, project_id=project_id)
+    assignment = task_claim_next(project=project, annotator=user)
     if assignment is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
     lean = getattr(assignment, "lease_view", None)
     if lean is not None:
         return Response(_lease_out(assignment=assignment, view=lean))
     return Response(LeaseOut(labeling_view(assignment=assignment)).data)
+
+
+@lean_token_api(lambda request, user, project_id: _next_task(user=user, project_id=project_id))
+@extend_schema(request=None, responses={200: LeaseOut, 204: None})
+@api_view(["POST"])
+@renderer_classes(LEAN_RENDERERS)
+@parser_classes(LEAN_PARSERS)
+def next_task_api(request, project_id: int):
+    """Leases the next task to the caller (the same one again while a lease is open)."""
+    return _next_task(user=request.user, project_id=project_id)
 
 
 _DATETIME = serializers.DateTimeField()
@@ -132,6 +137,32 @@ def _lease_out(*, assignment, view: dict) -> dict:
     }
 
 
+# One of each, shared by every request: a serializer's fields are built per instance, which
+# costs more than validating or writing one judgment; validating and writing keep no state.
+_JUDGMENT_IN = JudgmentIn()
+_JUDGMENT_OUT = JudgmentOut()
+
+
+def _submit(*, user, assignment_id: int, data: dict) -> Response:
+    result = judgment_submit(assignment_id=assignment_id, annotator=user, **data)
+    return Response(
+        _JUDGMENT_OUT.to_representation(result.judgment),
+        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+    )
+
+
+def _submit_lean(request, user, assignment_id: int) -> Response | None:
+    data = lean_json_body(request)
+    if data is None:
+        return None
+    try:
+        data = _JUDGMENT_IN.run_validation(data)
+    except serializers.ValidationError:
+        return None  # the DRF view answers with the fields' errors
+    return _submit(user=user, assignment_id=assignment_id, data=data)
+
+
+@lean_token_api(_submit_lean)
 @extend_schema(request=JudgmentIn, responses={201: JudgmentOut, 200: JudgmentOut})
 @api_view(["POST"])
 @renderer_classes(LEAN_RENDERERS)
@@ -140,13 +171,7 @@ def submit_api(request, assignment_id: int):
     """Stores a judgment for a lease. 201 when stored, 200 when it was already stored."""
     data = JudgmentIn(data=request.data)
     data.is_valid(raise_exception=True)
-    result = judgment_submit(
-        assignment_id=assignment_id, annotator=request.user, **data.validated_data
-    )
-    return Response(
-        JudgmentOut(result.judgment).data,
-        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-    )
+    return _submit(user=request.user, assignment_id=assignment_id, data=data.validated_data)
 
 
 @extend_schema(request=None, responses={204: None})

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -131,13 +131,18 @@ def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookD
     A project without such endpoints costs one query and no transaction."""
     if event not in WebhookEvent.values:
         raise ApplicationError(_("Unknown webhook event %(event)r.") % {"event": event})
-    endpoints = [
-        e
-        for e in WebhookEndpoint.objects.filter(project_id=project_id, is_active=True)
-        if event in e.events
-    ]
-    if not endpoints:
+    # A plain statement: this runs after every judgment, where compiling the ORM query cost
+    # more than running it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, events FROM {WebhookEndpoint._meta.db_table} "
+            "WHERE project_id = %s AND is_active",
+            [project_id],
+        )
+        wanted = [pk for pk, events in cursor.fetchall() if event in _json(events)]
+    if not wanted:
         return []
+    endpoints = list(WebhookEndpoint.objects.filter(pk__in=wanted))
     with transaction.atomic():
         deliveries = WebhookDelivery.objects.bulk_create(
             [WebhookDelivery(endpoint=e, event=event, payload=payload) for e in endpoints]
@@ -145,6 +150,11 @@ def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookD
         for delivery in deliveries:
             job_enqueue(delivery)
     return deliveries
+
+
+def _json(value):
+    """A JSON column's value as the cursor gives it: text on PostgreSQL and SQLite."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def webhooks_on_event(event: Event) -> None:
