@@ -9,7 +9,9 @@ positions.
   probability sets the strength (prompts.STRENGTH_BOUNDS). Listwise and principle requests
   are handed to the local model's `TextJudge`.
 - `RewardModelJudge`: a trained reward model scores each response; P(first better) is the
-  sigmoid of the score gap (Bradley-Terry); a ranking is the scores' order.
+  sigmoid of the score gap (Bradley-Terry); a ranking is the scores' order. A principle reward
+  model (RLBFF) also answers principle requests: Yes where its Yes-log-odds for that principle
+  is above 0.
 """
 
 from __future__ import annotations
@@ -184,8 +186,49 @@ class RewardModelJudge(JudgeRunner):
         from trainer.scoring import load_reward_model
 
         self.scorer = load_reward_model(Path(model_dir))
+        if self.scorer.kind == "principle":
+            self.kinds = ("pairwise", "listwise", "principles")
 
     def judge_batch(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
+        principled = [i for i, r in enumerate(requests) if r.kind == "principles"]
+        others = [i for i, r in enumerate(requests) if r.kind != "principles"]
+        replies: list[JudgeReply | None] = [None] * len(requests)
+        for indexes, answer in ((principled, self._verdicts), (others, self._scores)):
+            if indexes:
+                for i, reply in zip(indexes, answer([requests[i] for i in indexes]), strict=True):
+                    replies[i] = reply
+        return replies  # type: ignore[return-value]
+
+    def _verdicts(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
+        """Each principle of each request (one response each) answered by the model's
+        Yes-log-odds for that principle alone."""
+        odds: dict[str, list[float]] = {}
+        for text in dict.fromkeys(t for r in requests for t in r.principle_texts):
+            try:
+                odds[text] = self.scorer.score(
+                    [r.messages for r in requests],
+                    [r.shown[0] for r in requests],
+                    principles=[text],
+                )
+            except (RuntimeError, ValueError) as exc:
+                raise GenerationError(f"The reward model failed to score: {exc}") from None
+        out = []
+        for i, request in enumerate(requests):
+            pairs = list(zip(request.principle_ids, request.principle_texts, strict=True))
+            verdicts = [
+                {
+                    "response": 0,
+                    "principle": pk,
+                    "verdict": "yes" if odds[text][i] > 0 else "no",
+                    "evidence": "",
+                }
+                for pk, text in pairs
+            ]
+            shown = ", ".join(f"{pk}: {odds[text][i]:+.4f}" for pk, text in pairs)
+            out.append(JudgeReply(payload={"verdicts": verdicts}, reply=f"Yes log-odds {shown}"))
+        return out
+
+    def _scores(self, requests: Sequence[JudgeRequest]) -> list[JudgeReply]:
         prompts, texts = [], []
         for request in requests:
             prompts += [request.messages] * len(request.shown)

@@ -53,7 +53,7 @@ from apps.judges.prompts import (
     to_canonical,
 )
 from apps.labeling.models import Task
-from apps.projects.models import FeedbackKind, Project
+from apps.projects.models import RESPONSE_KINDS, FeedbackKind, Project
 from apps.projects.selectors import current_principles, user_is_project_admin
 from apps.training.model_choices import model_reference_check, model_reference_path
 
@@ -61,13 +61,7 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
 MAX_TOKENS = 4096
-JUDGED_KINDS = (
-    FeedbackKind.PAIRWISE,
-    FeedbackKind.LISTWISE,
-    FeedbackKind.PRINCIPLES,
-    FeedbackKind.THUMBS,
-    FeedbackKind.HINDSIGHT,
-)
+JUDGED_KINDS = RESPONSE_KINDS  # kinds whose tasks show responses
 _ENDPOINT_KEYS = {"base_url", "api_key", "endpoint", "model", "max_tokens", "timeout"}
 _ENDPOINT_KEYS |= {"max_retries", "backoff"}
 
@@ -384,6 +378,7 @@ def _requests(job: JudgeJob, tasks: list[Task], principles: list) -> list[tuple]
                         messages=task.prompt.messages,
                         shown=[text],
                         principle_ids=tuple(pk for pk, _ in principle_pairs),
+                        principle_texts=tuple(words for _, words in principle_pairs),
                     )
                     out.append((task, order, display, kind, texts, request, k))
                 continue

@@ -13,6 +13,16 @@ class FeedbackKind(models.TextChoices):
     DEMONSTRATION = "demonstration", _("Demonstration (write the answer)")
 
 
+RESPONSE_KINDS = (
+    FeedbackKind.PAIRWISE,
+    FeedbackKind.LISTWISE,
+    FeedbackKind.PRINCIPLES,
+    FeedbackKind.THUMBS,
+    FeedbackKind.HINDSIGHT,
+)
+PREFERENCE_KINDS = (FeedbackKind.PAIRWISE, FeedbackKind.LISTWISE, FeedbackKind.HINDSIGHT)
+
+
 class PairStrategy(models.TextChoices):
     ALL = "all", _("All pairs of each prompt's responses")
     SAMPLED = "sampled", _("Sampled pairs, up to a limit per prompt")
@@ -101,6 +111,18 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def judges_responses(self) -> bool:
+        """Its tasks show responses to judge: what LLM judges label and a rubric scores (chat
+        has no tasks; a demonstration task shows no response)."""
+        return self.kind in RESPONSE_KINDS
+
+    @property
+    def prefers_responses(self) -> bool:
+        """Its labels prefer one response over others, as a reward model's scores do: what
+        the people-vs-reward-model page compares."""
+        return self.kind in PREFERENCE_KINDS
 
 
 class Role(models.TextChoices):

@@ -92,3 +92,62 @@ def test_a_reward_model_gives_no_thumbs_and_the_job_says_so(project, reward_run)
 
     assert job.status == JobStatus.FAILED
     assert "gives no thumbs verdicts" in job.error
+
+
+@pytest.fixture(scope="module")
+def principle_model_dir(tmp_path_factory):
+    from trainer import train
+
+    directory = tmp_path_factory.mktemp("judge-principle")
+    bert = tiny.build_tiny_bert(directory / "bert")
+    result = train(
+        objective="reward_principle",
+        config={
+            "model": str(bert),
+            "learning_rate": 2e-3,
+            "batch_size": 16,
+            "max_steps": 24,
+            "save_steps": 0,
+            "num_threads": 1,
+        },
+        train_path=tiny.write_jsonl(tiny.principle_rows(256, seed=5), directory / "train.jsonl"),
+        output_dir=directory / "run",
+    )
+    return result.model_dir
+
+
+def test_a_principle_reward_model_answers_each_principle_of_each_response(
+    project, principle_model_dir, settings, tmp_path
+):
+    from apps.projects.services import principle_save
+
+    settings.MEDIA_ROOT = str(tmp_path / "storage")
+    project.kind = FeedbackKind.PRINCIPLES
+    project.save()
+    polite = principle_save(project=project, key="polite", text=tiny.PRINCIPLES[0])
+    accurate = principle_save(project=project, key="accurate", text=tiny.PRINCIPLES[1])
+    make_task(project, texts=["the answer is here and kind", "this reply is rude and lazy"])
+    run = TrainingRun.objects.create(
+        project=project,
+        objective="reward_principle",
+        family="reward",
+        config={},
+        status=RunStatus.SUCCEEDED,
+        created_by=project.created_by,
+    )
+    run.output_dir = f"runs/{run.pk}"
+    run.save(update_fields=["output_dir"])
+    shutil.copytree(principle_model_dir, run_model_dir(run))
+
+    job = run_all(rm_judge(project, run))
+
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    labels = list(JudgeLabel.objects.filter(judge__name="rm"))
+    assert len(labels) == 2 and all(label.reply.startswith("Yes log-odds") for label in labels)
+    for label in labels:
+        verdicts = {
+            (v["response"], v["principle"]): v["verdict"] for v in label.payload["verdicts"]
+        }
+        assert set(verdicts) == {(r, p.pk) for r in (0, 1) for p in (polite, accurate)}
+        # Canonical positions whatever the order shown: the rude, lazy reply is not polite.
+        assert verdicts[(1, polite.pk)] == "no"
