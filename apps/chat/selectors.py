@@ -154,3 +154,12 @@ def reaction_counts(*, project: Project) -> dict[str, int]:
         .values_list("kind", "n")
     )
     return {choice.kind: counts.get(choice.kind, 0) for choice in REACTION_CHOICES}
+
+
+def project_reactions(*, project: Project) -> QuerySet[Reaction]:
+    """A chat project's labels, newest first: each reaction with its reply and who gave it."""
+    return (
+        Reaction.objects.filter(message__conversation__project=project)
+        .select_related("message", "user")
+        .order_by("-updated_at", "-pk")
+    )

@@ -178,34 +178,51 @@ def project_overview(*, project: Project) -> Overview:
 @dataclass
 class Disagreement:
     task_id: int
-    people: int  # the position most people chose
-    votes: tuple[int, int]  # judgments for A, for B
-    model: int  # the position the reward model scores higher
-    gap: float
+    people: int  # the position most people chose (a pair's pick, a ranking's first place)
+    votes: tuple[int, ...]  # judgments choosing each position
+    model: int  # the position the reward model scores highest
+    gap: float  # the model's score of its choice less its score of the people's
+
+    @property
+    def letters(self) -> tuple[str, str]:
+        """(the people's choice, the model's) as the labeling page names positions."""
+        return LETTERS[self.people], LETTERS[self.model]
+
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def people_model_disagreements(*, project: Project, run_id: int) -> list[Disagreement]:
-    """Pairwise tasks where the people's majority and the reward model prefer different responses,
-    the model's most confident mistakes (or the people's) first."""
+    """Tasks where the response most people chose (a pair's pick, a ranking's first place) is
+    not the one the reward model scores highest, the model's most confident mistakes (or the
+    people's) first. A task whose top choice is shared by two responses is left out."""
     from apps.training.models import TaskScore
 
-    votes: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    votes: dict[int, dict[int, int]] = defaultdict(dict)
     rows = (
         counted_judgments(project)
-        # A pair's positions only: a ranking's first place may be any of its responses.
-        .filter(chosen_position__in=(0, 1))
+        .filter(chosen_position__isnull=False)
         .values("task_id", "chosen_position")
     )
-    for row in rows.annotate(n=Count("pk")).values_list("task_id", "chosen_position", "n"):
-        votes[row[0]][row[1]] += row[2]
+    for task_id, position, n in rows.annotate(n=Count("pk")).values_list(
+        "task_id", "chosen_position", "n"
+    ):
+        votes[task_id][position] = n
     found = []
     for task_id, scores in TaskScore.objects.filter(
         run_id=run_id, task_id__in=list(votes)
     ).values_list("task_id", "scores"):
-        a, b = votes[task_id]
-        if a == b or len(scores) != 2:
+        counts = votes[task_id]
+        if len(scores) < 2 or max(counts) >= len(scores):
+            continue  # scored before the task's responses changed: not comparable
+        top = max(counts.values())
+        chosen = [position for position, n in counts.items() if n == top]
+        if len(chosen) > 1:
             continue
-        people, model = (0 if a > b else 1), (0 if scores[0] >= scores[1] else 1)
+        people = chosen[0]
+        model = max(range(len(scores)), key=lambda p: scores[p])
         if people != model:
-            found.append(Disagreement(task_id, people, (a, b), model, abs(scores[0] - scores[1])))
+            tally = tuple(counts.get(p, 0) for p in range(len(scores)))
+            gap = scores[model] - scores[people]
+            found.append(Disagreement(task_id, people, tally, model, gap))
     return sorted(found, key=lambda d: -d.gap)

@@ -3,10 +3,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from apps.chat.selectors import project_reactions
 from apps.dashboard.filters import JudgmentFilter
 from apps.dashboard.leaderboard import model_leaderboard, policy_win_rates
 from apps.dashboard.selectors import people_model_disagreements, project_overview
-from apps.projects.models import Role
+from apps.projects.models import FeedbackKind, Role
 from apps.projects.selectors import project_get_for_user
 from apps.training.models import TrainingRun
 from apps.training.selectors import held_out_table, run_curves
@@ -37,10 +38,15 @@ def overview(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def judgments(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _admin_project(request, project_id)
-    chosen = JudgmentFilter(request.GET, project=project)
-    page = Paginator(chosen.queryset(), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    if project.kind == FeedbackKind.CHAT:
+        # A chat's labels are its users' reactions to the replies, not judgments of tasks.
+        page = Paginator(project_reactions(project=project), 50).get_page(request.GET.get("page"))
+        context = {"project": project, "page": page, "query": query.urlencode()}
+        return render(request, "dashboard/reactions.html", context)
+    chosen = JudgmentFilter(request.GET, project=project)
+    page = Paginator(chosen.queryset(), 50).get_page(request.GET.get("page"))
     context = {"project": project, "form": chosen.form, "page": page, "query": query.urlencode()}
     return render(request, "dashboard/judgments.html", context)
 
