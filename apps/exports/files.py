@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from apps.exports.datasets import Dataset, ExportStats, dataset_build
 from apps.exports.options import ExportOptions
-from apps.exports.writers import jsonl_blocks, line_blocks, write_parquet
+from apps.exports.writers import jsonl_blocks, write_parquet
 from apps.projects.models import Project
 
 
@@ -43,8 +43,8 @@ def jsonl_stream(*, project: Project, kind: str, options: ExportOptions) -> Iter
 
 def dataset_jsonl_blocks(dataset: Dataset) -> Iterator[bytes]:
     """The dataset as JSON Lines blocks: from its own lines where its kind writes them."""
-    if dataset.lines is not None:
-        return line_blocks(dataset.lines)
+    if dataset.jsonl_blocks is not None:
+        return dataset.jsonl_blocks
     return jsonl_blocks(dataset.columns, dataset.rows)
 
 

@@ -32,7 +32,8 @@ BUILDERS = {
 }
 
 # Kinds that also write their JSON Lines directly (faster, the same bytes), for some options:
-# each returns the lines, or None where the options take the rows through the writers.
+# each returns the lines as UTF-8 blocks, or None where the options take the rows through the
+# writers.
 LINE_BUILDERS = {
     ExportKind.PAIRS: pairs_jsonl_lines,
     ExportKind.HINDSIGHT_PAIRS: hindsight_pairs_jsonl_lines,

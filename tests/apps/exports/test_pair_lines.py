@@ -2,10 +2,12 @@
 pair_jsonl_lines): byte for byte what the Python writers make of its rows, with the same
 stats, whatever the texts, options and skipped judgments."""
 
+import gc
+
 import pytest
 
 from apps.exports.datasets import dataset_build
-from apps.exports.writers import jsonl_blocks, line_blocks
+from apps.exports.writers import jsonl_blocks
 from apps.projects.models import FeedbackKind
 from tests.apps.exports.helpers import judge
 from tests.factories import PromptFactory, UserFactory, add_member, make_task
@@ -29,8 +31,8 @@ OPTIONS = [
 
 def both_ways(project, kind: str, options: dict) -> tuple[bytes, dict, bytes, dict]:
     fast = dataset_build(project=project, kind=kind, options=options)
-    assert fast.lines is not None
-    fast_bytes = b"".join(line_blocks(fast.lines, block_bytes=64))
+    assert fast.jsonl_blocks is not None
+    fast_bytes = b"".join(fast.jsonl_blocks)
     slow = dataset_build(project=project, kind=kind, options=options)
     slow_bytes = b"".join(jsonl_blocks(slow.columns, slow.rows, block_bytes=64))
     return fast_bytes, fast.stats.as_dict(), slow_bytes, slow.stats.as_dict()
@@ -92,4 +94,14 @@ def test_hindsight_pair_lines_are_the_writers_bytes_and_stats(project):
 def test_aggregated_and_judged_pairs_go_through_the_writers(project):
     seed_judgments(project)
     for options in ({"aggregate": "majority"}, {"include_judges": True}):
-        assert dataset_build(project=project, kind="pairs", options=options).lines is None
+        assert dataset_build(project=project, kind="pairs", options=options).jsonl_blocks is None
+
+
+def test_the_garbage_collector_is_on_while_the_blocks_are_consumed(project):
+    seed_judgments(project)
+    dataset = dataset_build(project=project, kind="pairs", options={})
+
+    states = [gc.isenabled() for _ in dataset.jsonl_blocks]
+
+    assert states and all(states)
+    assert gc.isenabled()
