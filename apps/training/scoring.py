@@ -19,11 +19,15 @@ def tasks_score(*, run: TrainingRun, task_ids: list[int] | None = None) -> int:
     tasks = Task.objects.filter(project=run.project).select_related("prompt", "project")
     if task_ids is not None:
         tasks = tasks.filter(pk__in=task_ids)
+    # A batch at a time, read whole before its scores are written: a cursor left open across the
+    # writes holds SQLite's read lock, and a second writer (the beat) then deadlocks with this one.
+    ids = list(tasks.order_by("pk").values_list("pk", flat=True))
     scored = 0
-    for task in tasks.iterator(chunk_size=BATCH):
-        scores = [s.score for s in task_suggestions(task=task, run=run)]
-        TaskScore.objects.update_or_create(task=task, run=run, defaults={"scores": scores})
-        scored += 1
+    for start in range(0, len(ids), BATCH):
+        for task in list(tasks.filter(pk__in=ids[start : start + BATCH]).order_by("pk")):
+            scores = [s.score for s in task_suggestions(task=task, run=run)]
+            TaskScore.objects.update_or_create(task=task, run=run, defaults={"scores": scores})
+            scored += 1
     if run.project.queue_order == QueueOrder.UNCERTAINTY and _is_champion(run):
         queue_reorder_by_uncertainty(project=run.project)
     return scored
