@@ -126,6 +126,9 @@ else:
     # Persistent connections: a new connection per request costs more than the request.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The labeling loop's statements prepared once per connection (apps/core/prepared.py); off behind
+# a pooler in transaction mode, where a session's prepared statements do not follow it.
+ARBITER_PG_PREPARE = env.bool("ARBITER_PG_PREPARE", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The default cache counts API throttles: per process unless CACHE_URL names a shared one
 # (e.g. redis://redis:6379/1), which several web processes need for one count.

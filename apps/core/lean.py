@@ -32,6 +32,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
 
+from apps.core import prepared
+
 # The labeling API's routes (config/urls.py: task-next, judgment-submit, assignment-skip).
 LABELING_API_PATH = re.compile(r"^/api/(projects/\d+/tasks/next|assignments/\d+/(judgment|skip))/$")
 
@@ -129,11 +131,11 @@ def model_columns(model, alias: str) -> str:
 
 
 @functools.cache
-def _token_sql() -> str:
+def _token_sql() -> prepared.Statement:
     from apps.accounts.models import ApiToken
 
     user = get_user_model()
-    return (
+    return prepared.Statement(
         f'SELECT t."digest", t."expiry", t."scope", {model_columns(user, "u")} '
         f'FROM "{ApiToken._meta.db_table}" t '
         f'JOIN "{user._meta.db_table}" u ON u."{user._meta.pk.column}" = t."user_id" '
@@ -161,7 +163,7 @@ def _token_user(request, view_name: str):
     except Exception:  # knox refuses these with an error answer: the DRF view gives it
         return None
     with connections["default"].cursor() as cursor:
-        cursor.execute(_token_sql(), [token[: CONSTANTS.TOKEN_KEY_LENGTH]])
+        prepared.execute(cursor, _token_sql(), [token[: CONSTANTS.TOKEN_KEY_LENGTH]])
         rows = cursor.fetchall()
     now = timezone.now()
     for row in rows:

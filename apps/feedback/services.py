@@ -3,6 +3,7 @@ submission (double click, retry after a network error) returns the stored one.""
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,10 +12,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.core import events
+from apps.core import events, prepared
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.core.events import EventName
 from apps.core.lean import model_columns, model_from_row
+from apps.core.prepared import Statement
 from apps.dashboard.services import rollup_counters, rollup_hour, rollups_judgments_added
 from apps.feedback.facts import derived_facts
 from apps.feedback.models import Judgment, Phase
@@ -32,7 +34,7 @@ from apps.labeling.services import (
     lease_duration,
     task_has_free_slot,
 )
-from apps.labeling.sql import submit_sql
+from apps.labeling.sql import submit_statement
 from apps.projects.models import CritiquePolicy, FeedbackKind, Membership, Project
 from apps.quality.cycles import cycles_after_new_judgment
 
@@ -284,6 +286,13 @@ _RUBRIC_SQL = """(
     SELECT coalesce(jsonb_agg(ri.id), '[]'::jsonb) FROM projects_rubricitem ri
     WHERE ri.project_id = labeling_assignment.project_id AND ri.is_active)"""
 _JUDGMENT_FIELDS = [f for f in Judgment._meta.concrete_fields if not f.primary_key]
+# Typed, so that a prepared statement (whose parameters PostgreSQL types from their use; an
+# INSERT ... SELECT list gives none) takes each as its column's type; without a length, which
+# a cast would silently truncate to where an insert refuses.
+_JUDGMENT_VALUES = tuple(
+    f"%(j{i})s::{re.sub(r'[(].*[)]', '', f.db_type(connection))}"
+    for i, f in enumerate(_JUDGMENT_FIELDS)
+)
 
 
 @functools.cache
@@ -296,6 +305,11 @@ def _uncounted_sql_and_params() -> tuple[str, tuple]:
 
 def _uncounted_params() -> tuple:
     return _uncounted_sql_and_params()[1]
+
+
+@functools.cache
+def _lease_read_statement() -> Statement:
+    return Statement(_lease_read_sql())
 
 
 @functools.cache
@@ -361,7 +375,9 @@ def _judgment_submit_in_one_statement(
     in between: the caller then takes the ORM path, which says why (or finds the stored twin)."""
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_lease_read_sql(), [*_uncounted_params(), assignment_id, annotator.pk])
+        prepared.execute(
+            cursor, _lease_read_statement(), [*_uncounted_params(), assignment_id, annotator.pk]
+        )
         row = cursor.fetchone()
     assignment = _lease_from_row(row) if row is not None else None
     if assignment is None:
@@ -434,11 +450,12 @@ def _judgment_submit_in_one_statement(
     for name, value in counters.items():
         params[f"c_{name}"] = value
     with connection.cursor() as cursor:
-        cursor.execute(
-            submit_sql(
-                columns=[f.column for f in _JUDGMENT_FIELDS],
-                values=[f"%(j{i})s" for i in range(len(_JUDGMENT_FIELDS))],
-                counters=list(counters),
+        prepared.execute(
+            cursor,
+            submit_statement(
+                columns=tuple(f.column for f in _JUDGMENT_FIELDS),
+                values=_JUDGMENT_VALUES,
+                counters=tuple(counters),
             ),
             params,
         )

@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core import prepared
 from apps.core.errors import Conflict, NotFound, PermissionDenied
 from apps.corpus.models import Prompt, Response
 from apps.feedback.models import Judgment, Phase
@@ -34,7 +35,7 @@ from apps.labeling.qualification import (
     membership_qualification_evaluate,
 )
 from apps.labeling.selectors import annotator_tasks_taken
-from apps.labeling.sql import claim_sql
+from apps.labeling.sql import claim_statement
 from apps.projects.models import FeedbackKind, Membership, PairStrategy, Project, Qualification
 
 _CLAIM_ATTEMPTS = 8
@@ -244,8 +245,9 @@ def _claim_in_one_statement(*, project: Project, annotator: User):
     for _ in range(_CLAIM_ATTEMPTS):
         now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(
-                claim_sql(hindsight=False),
+            prepared.execute(
+                cursor,
+                claim_statement(),
                 {
                     "project": project.pk,
                     "annotator": annotator.pk,

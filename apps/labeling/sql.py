@@ -17,6 +17,10 @@ ORM path handles: qualification in progress, an open lease that lapsed or whose 
 `tried` is the task locked whose re-count found it full: the caller asks again, skipping it.
 """
 
+import functools
+
+from apps.core.prepared import Statement
+
 _CANDIDATE = """
     SELECT t.id FROM labeling_task t
     WHERE (SELECT v FROM verdict) = 'claim'
@@ -119,6 +123,12 @@ LEFT JOIN LATERAL (SELECT messages FROM corpus_prompt WHERE id = t.prompt_id OFF
 """
 
 
+@functools.cache
+def claim_statement() -> Statement:
+    """The claim statement of a main-phase project, prepared once per connection."""
+    return Statement(claim_sql(hindsight=False))
+
+
 def claim_sql(*, hindsight: bool) -> str:
     """The claim statement; the first choice of gold or not is the `want_gold` parameter."""
     ready = "AND t.consequence <> ''" if hindsight else ""
@@ -215,6 +225,16 @@ cycles AS (
 )
 SELECT ins.id, t.judgment_count FROM ins, t
 """
+
+
+@functools.cache
+def submit_statement(
+    *, columns: tuple[str, ...], values: tuple[str, ...], counters: tuple[str, ...]
+):
+    """SUBMIT_SQL as a statement prepared once per connection."""
+    return Statement(
+        submit_sql(columns=list(columns), values=list(values), counters=list(counters))
+    )
 
 
 def submit_sql(*, columns: list[str], values: list[str], counters: list[str]) -> str:

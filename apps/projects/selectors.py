@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from apps.accounts.models import User
+from apps.core import prepared
 from apps.core.lean import model_columns, model_from_row
 from apps.projects.models import Membership, Principle, Project, Role
 
@@ -34,8 +35,8 @@ def project_get_for_user(*, user: User, project_id: int, role: str | None = None
 
 
 @functools.cache
-def _project_for_member_sql() -> str:
-    return (
+def _project_for_member_sql() -> prepared.Statement:
+    return prepared.Statement(
         f"SELECT {model_columns(Project, 'p')} FROM projects_project p WHERE p.id = %s "
         "AND (%s OR EXISTS (SELECT 1 FROM projects_membership m "
         "WHERE m.project_id = p.id AND m.user_id = %s))"
@@ -46,7 +47,9 @@ def _project_for_member(*, user: User, project_id: int) -> Project | None:
     """`projects_for_user(user=user).filter(pk=project_id).first()` in one plain statement: the
     labeling API asks it on every request, and the ORM's compilation cost more than the query."""
     with connection.cursor() as cursor:
-        cursor.execute(_project_for_member_sql(), [project_id, user.is_superuser, user.pk])
+        prepared.execute(
+            cursor, _project_for_member_sql(), [project_id, user.is_superuser, user.pk]
+        )
         row = cursor.fetchone()
     return model_from_row(Project, row) if row is not None else None
 
