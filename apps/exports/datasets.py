@@ -5,14 +5,17 @@ rows in the same order, a task's judgments arrive together (aggregation is a gro
 stream), and memory holds one chunk at a time whatever the row count.
 """
 
+import contextlib
 import hashlib
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import QuerySet
 from django.db.models.fields.json import KT
 
@@ -23,6 +26,7 @@ from apps.labeling.models import TaskItem
 from apps.projects.models import Project
 
 CHUNK_ROWS = 10_000
+T = TypeVar("T")
 
 # A keyed row: (split key, row). The split key names the prompt (or conversation) a row came
 # from, so a train/test split never puts one prompt on both sides.
@@ -153,6 +157,55 @@ def enriched_judgments(
         prompts = prompt_values({row[2] for row in chunk}, form=form)
         for row in chunk:
             yield Enriched(row, responses.get(row[1], []), prompts[row[2]])
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items, each read one ahead in a second thread on this thread's database connection:
+    on PostgreSQL the server then reads the next chunk while Python writes out this one, where
+    the two would take turns. This thread leaves the connection alone until the items are
+    done or closed (the reader is stopped and joined then). Elsewhere, the items as they come."""
+    if connection.vendor != "postgresql":
+        yield from items
+        return
+    shared = connections[DEFAULT_DB_ALIAS]
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(message: tuple) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                handoff.put(message, timeout=0.05)
+                return True
+        return False
+
+    def read() -> None:
+        connections[DEFAULT_DB_ALIAS] = shared
+        try:
+            for item in items:
+                if not hand_over((True, item)):
+                    return
+            hand_over((False, None))
+        except BaseException as error:  # handed to the consumer, which raises it
+            hand_over((False, error))
+        finally:
+            items.close()
+            del connections[DEFAULT_DB_ALIAS]
+
+    shared.inc_thread_sharing()
+    reader = threading.Thread(target=read, name="export-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            more, item = handoff.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+        shared.dec_thread_sharing()
 
 
 def _id_filter(field: str, ids: set[int]) -> dict:

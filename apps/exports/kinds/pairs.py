@@ -3,6 +3,7 @@ or per task; the main phase of pairwise projects, or the hindsight phase of hind
 
 import gc
 from collections.abc import Iterator
+from contextlib import closing
 from itertools import chain, groupby, islice
 from json.encoder import encode_basestring
 
@@ -19,6 +20,7 @@ from apps.exports.datasets import (
     completion_value,
     enriched_judgments,
     prompt_values,
+    read_ahead,
     split_side,
     task_responses,
     text_type,
@@ -222,15 +224,12 @@ def _pair_blocks(queryset, options: ExportOptions, stats: ExportStats) -> Iterat
     else:
         encode_prompt = encode_text = encode_basestring
     margins = _MARGINS
-    sql, params = queryset.query.sql_with_params()
     rows = test = 0
     last_task = last_prompt = sides = None
     keep, is_test, end = True, False, "}\n"
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while chunk := cursor.fetchmany(CHUNK_ROWS):
-            responses = task_responses({row[0] for row in chunk})
-            prompts = prompt_values({row[1] for row in chunk}, form=form)
+    # Closed on the way out, whichever way that is: it stops and joins its reader thread.
+    with closing(read_ahead(_pair_chunks(queryset, form))) as chunks:
+        for chunk, responses, prompts in chunks:
             for start in range(0, len(chunk), BLOCK_JUDGMENTS):
                 pieces: list[str] = []
                 for task_id, prompt_id, choice, strength, ids in chunk[
@@ -270,6 +269,16 @@ def _pair_blocks(queryset, options: ExportOptions, stats: ExportStats) -> Iterat
     if split:
         stats.test += test
         stats.train += rows - test
+
+
+def _pair_chunks(queryset, form: str):
+    """The judgments' rows in chunks, each with its tasks' responses and prompts."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
+            responses = task_responses({row[0] for row in chunk})
+            yield chunk, responses, prompt_values({row[1] for row in chunk}, form=form)
 
 
 def _without_collector(blocks: Iterator[bytes]) -> Iterator[bytes]:

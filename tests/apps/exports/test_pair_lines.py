@@ -3,12 +3,13 @@ pair_jsonl_lines): byte for byte what the Python writers make of its rows, with 
 stats, whatever the texts, options and skipped judgments."""
 
 import gc
+import threading
 
 import pytest
 
-from apps.exports.datasets import dataset_build
+from apps.exports.datasets import dataset_build, read_ahead
 from apps.exports.writers import jsonl_blocks
-from apps.projects.models import FeedbackKind
+from apps.projects.models import FeedbackKind, Project
 from tests.apps.exports.helpers import judge
 from tests.factories import PromptFactory, UserFactory, add_member, make_task
 
@@ -105,3 +106,23 @@ def test_the_garbage_collector_is_on_while_the_blocks_are_consumed(project):
 
     assert states and all(states)
     assert gc.isenabled()
+
+
+def test_read_ahead_reads_on_this_connection_hands_over_errors_and_stops_when_closed(project):
+    def counts():
+        for _ in range(5):
+            yield Project.objects.filter(pk=project.pk).count()  # sees this test's transaction
+
+    def failing():
+        yield 1
+        raise ValueError("the reader's error")
+
+    assert list(read_ahead(counts())) == [1] * 5
+    with pytest.raises(ValueError, match="the reader's error"):
+        list(read_ahead(failing()))
+    ahead = read_ahead(counts())
+    assert next(ahead) == 1
+    ahead.close()
+
+    assert not [t for t in threading.enumerate() if t.name == "export-read-ahead"]
+    assert Project.objects.filter(pk=project.pk).exists()
