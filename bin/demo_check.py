@@ -140,7 +140,7 @@ def main() -> int:
         "--run-timeout",
         type=float,
         default=900,
-        help="seconds to wait for the server, and for the runs",
+        help="seconds to wait for the server, and for each kind of the demo's jobs",
     )
     parser.add_argument("--screenshots", help="write the README's pictures into this folder")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
@@ -194,7 +194,10 @@ def main() -> int:
         for table, what, timeout in (
             ("training_trainingrun", "run", args.run_timeout),
             # The reward model's judge labels the pairwise project once the runs are done.
-            ("judges_judgejob", "judge job", 300),
+            ("judges_judgejob", "judge job", args.run_timeout),
+            # The tiny GPT-2's jobs, and the policy runs launched after the reward models.
+            ("generation_generationjob", "generation job", args.run_timeout),
+            ("training_trainingrun", "run", args.run_timeout),
         ):
             ended = wait_for(
                 f"the demo's {what}s",

@@ -21,6 +21,7 @@ from apps.chat.services import (
     message_send,
     reaction_set,
 )
+from apps.core.demo_policy import demo_policy_runs, demo_policy_seed
 from apps.exports.options import export_kinds_for
 from apps.exports.services import export_job_create, export_job_run
 from apps.feedback.services import judgment_submit
@@ -125,7 +126,7 @@ PROJECTS = [
         FeedbackKind.DEMONSTRATION,
         "Demonstrations: annotators write the answer themselves (SFT data).",
         {"overlap": 2},
-        0.6,
+        0.85,  # enough demonstrations for an SFT run's train and held-out rows
     ),
 ]
 
@@ -168,6 +169,10 @@ def demo_seed(*, train: str = "queue") -> SeedReport:
     for user, scope in ((admin, "admin"), (annotator, "label")):
         if not ApiToken.objects.filter(user=user).exists():
             api_token_create(user=user, name="Python client (demo)", scope=scope)
+    if train != "no":
+        # Tiny generating models: generation, rounds, the arena (apps/core/demo_policy.py).
+        users = {user.username: user for user in (admin, annotator, *simulated)}
+        demo_policy_seed(admin=admin, users=users, now=train == "now")
     runs = [] if train == "no" else _runs(admin=admin, now=train == "now")
     return SeedReport(projects=made, runs=runs)
 
@@ -495,7 +500,7 @@ def _runs(*, admin: User, now: bool) -> list[int]:
             training_run_execute(run_id=run.pk, worker="seed_demo")
     _rule(admin=admin)
     if launched and now:
-        demo_after_training(run_ids=launched)
+        demo_after_training(run_ids=launched, now=True)
     elif launched:
         # Behind the runs on the training queue; it waits for them if it comes first.
         transaction.on_commit(lambda: demo_after_runs.delay(launched))
@@ -520,7 +525,7 @@ def _rule(*, admin: User) -> None:
     )
 
 
-def demo_after_training(*, run_ids: list[int]) -> bool:
+def demo_after_training(*, run_ids: list[int], now: bool = False) -> bool:
     """Once the demo's runs have ended: the pairwise project's reward model becomes an LLM-judge
     stand-in (a reward-model judge) that labels the project's tasks on the worker. False while a
     run is still queued or training."""
@@ -531,6 +536,12 @@ def demo_after_training(*, run_ids: list[int]) -> bool:
     runs = list(TrainingRun.objects.filter(pk__in=run_ids).select_related("project"))
     if any(run.status not in FINISHED for run in runs):
         return False
+    if runs:
+        from apps.training.services import training_run_execute
+
+        for policy_run in demo_policy_runs(admin=runs[0].project.created_by):
+            if now:
+                training_run_execute(run_id=policy_run, worker="seed_demo")
     for run in runs:
         project = run.project
         if run.status != "succeeded" or project.kind != FeedbackKind.PAIRWISE:

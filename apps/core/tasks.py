@@ -20,6 +20,16 @@ def demo_after_runs(self, run_ids: list[int]) -> None:
         raise self.retry(countdown=10)
 
 
+@shared_task(name="demo.arena_votes", queue="default", bind=True, max_retries=360)
+def demo_arena_votes(self, project_id: int) -> None:
+    """The demo's simulated arena votes (apps/core/demo_policy.py): retried every 5 s until the
+    worker has written the battles' replies."""
+    from apps.core.demo_policy import demo_arena_votes as vote
+
+    if not vote(project_id=project_id):
+        raise self.retry(countdown=5)
+
+
 @worker_ready.connect
 def _reap_when_a_worker_starts(sender, **kwargs) -> None:
     """A worker that starts (say, after another one died) first sends back the jobs whose worker

@@ -13,6 +13,8 @@ from apps.projects.models import Project
 from apps.training.models import RunStatus, TrainingRun
 
 ELO_SCALE, ELO_BASE = 400 / math.log(10), 1000.0
+# The kinds whose judgments compare two models' responses: the only votes the board counts.
+VOTE_KINDS = ("pairwise", "hindsight")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def bradley_terry(
 def _battles(project: Project) -> tuple[list[str], list[tuple[int, int, float]]]:
     """(model index a, model index b, score of a) for each counted pairwise judgment between two
     different models; both-bad verdicts are no battle."""
-    judgments = counted_judgments(project).filter(kind__in=["pairwise", "hindsight"])
+    judgments = counted_judgments(project).filter(kind__in=VOTE_KINDS)
     rows = list(judgments.values_list("task_id", "payload__choice"))
     sources: dict[int, dict[int, str]] = {}
     items = TaskItem.objects.filter(task_id__in={task for task, _ in rows}).values_list(

@@ -5,7 +5,7 @@ from django.shortcuts import render
 
 from apps.chat.selectors import project_reactions
 from apps.dashboard.filters import JudgmentFilter
-from apps.dashboard.leaderboard import model_leaderboard, policy_win_rates
+from apps.dashboard.leaderboard import VOTE_KINDS, model_leaderboard, policy_win_rates
 from apps.dashboard.selectors import people_model_disagreements, project_overview
 from apps.projects.models import FeedbackKind, Role
 from apps.projects.selectors import project_get_for_user
@@ -56,7 +56,9 @@ def leaderboard(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _admin_project(request, project_id)
     context = {
         "project": project,
-        "board": model_leaderboard(project=project),
+        # Other kinds never hold a vote between two models: their page shows the policies only.
+        "votes_apply": project.kind in VOTE_KINDS,
+        "board": model_leaderboard(project=project) if project.kind in VOTE_KINDS else [],
         "policies": policy_win_rates(project=project),
     }
     return render(request, "dashboard/leaderboard.html", context)

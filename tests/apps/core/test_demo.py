@@ -3,10 +3,13 @@ real services, quality figures that show the simulated annotators, and a trained
 
 import pytest
 
+from apps.arena.models import Battle
 from apps.chat.models import Reaction
 from apps.core.demo import POSITION_BIASED, PROJECTS, demo_seed
+from apps.core.demo_policy import ARENA_VOTERS, ROOT_NAME
 from apps.dashboard.leaderboard import model_leaderboard
 from apps.feedback.models import Judgment
+from apps.generation.models import GenerationJob
 from apps.labeling.models import Task
 from apps.projects.models import FeedbackKind, Project
 from apps.quality.selectors import annotator_quality_table
@@ -59,7 +62,8 @@ def test_the_demo_judges_every_kind_with_gold_disagreement_and_a_biased_annotato
 
 
 @pytest.mark.slow
-def test_the_demo_trains_reward_models_that_finish_with_metrics_and_curves():
+def test_the_demo_trains_reward_models_that_finish_with_metrics_and_curves(settings, tmp_path):
+    settings.ARBITER_MODEL_ROOTS = [str(tmp_path / ROOT_NAME)]  # as bin/demo offers it
     report = demo_seed(train="now")
 
     runs = TrainingRun.objects.filter(pk__in=report.runs)
@@ -70,4 +74,40 @@ def test_the_demo_trains_reward_models_that_finish_with_metrics_and_curves():
     pairwise = runs.get(objective="reward_pairwise")
     assert "eval/pairwise_accuracy" in set(
         RunMetric.objects.filter(run=pairwise).values_list("name", flat=True)
+    )
+
+    # The tiny models' work: a round or a generation job wherever the kind generates, the arena's
+    # votes, and a policy run per project, with its win rate where a reward model judges it.
+    for spec in PROJECTS:
+        project = Project.objects.get(name=spec.name)
+        jobs = GenerationJob.objects.filter(project=project)
+        if spec.kind in (FeedbackKind.CHAT, FeedbackKind.DEMONSTRATION):
+            assert not jobs.exists()
+        else:
+            assert jobs.get().status == "succeeded", jobs.get().error
+            assert Task.objects.filter(context__generation_job=jobs.get().pk).exists(), spec.name
+        assert project.rounds.exists() == (
+            spec.kind in (FeedbackKind.PAIRWISE, FeedbackKind.LISTWISE, FeedbackKind.THUMBS)
+        )
+        if spec.kind == FeedbackKind.HINDSIGHT and not project.runs.filter(family="policy"):
+            continue  # too few hindsight pairs for a run
+        policy = project.runs.get(family="policy")
+        assert policy.status == RunStatus.SUCCEEDED, (spec.name, policy.error)
+        judged = project.runs.filter(family="reward", status=RunStatus.SUCCEEDED).exists()
+        assert ("win_rate_vs_base" in policy.metrics) == judged, spec.name
+    pairwise = Project.objects.get(kind=FeedbackKind.PAIRWISE)
+    battles = Battle.objects.filter(project=pairwise)
+    assert battles.count() == 4 and pairwise.arena_contestants.count() == 2
+    voted = battles.filter(user__username__in=ARENA_VOTERS)
+    assert all(b.revealed_at for b in voted) and all(
+        t.judgment_id for b in voted for t in b.turns.all()
+    )
+
+    runs_before = TrainingRun.objects.count()
+    jobs_before, battles_before = GenerationJob.objects.count(), Battle.objects.count()
+    demo_seed(train="now")
+    assert (TrainingRun.objects.count(), GenerationJob.objects.count(), Battle.objects.count()) == (
+        runs_before,
+        jobs_before,
+        battles_before,
     )
