@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.core import prepared
 from apps.core.errors import ApplicationError
 from apps.core.events import Event
 from apps.core.jobs import (
@@ -134,11 +135,7 @@ def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookD
     # A plain statement: this runs after every judgment, where compiling the ORM query cost
     # more than running it.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, events FROM {WebhookEndpoint._meta.db_table} "
-            "WHERE project_id = %s AND is_active",
-            [project_id],
-        )
+        prepared.execute(cursor, _ENDPOINTS, [project_id])
         wanted = [pk for pk, events in cursor.fetchall() if event in _json(events)]
     if not wanted:
         return []
@@ -150,6 +147,11 @@ def webhook_emit(*, project_id: int, event: str, payload: dict) -> list[WebhookD
         for delivery in deliveries:
             job_enqueue(delivery)
     return deliveries
+
+
+_ENDPOINTS = prepared.Statement(
+    f"SELECT id, events FROM {WebhookEndpoint._meta.db_table} WHERE project_id = %s AND is_active"
+)
 
 
 def _json(value):
