@@ -16,8 +16,9 @@ from itertools import islice
 from typing import NamedTuple, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import QuerySet
+from django.db.models import Func, QuerySet, TextField
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from apps.corpus.models import Prompt, Response
 from apps.exports.options import ExportOptions, parse_export_options
@@ -227,10 +228,13 @@ def raw_rows(queryset: QuerySet) -> list[tuple]:
         return cursor.fetchall()
 
 
-def task_responses(task_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
+def task_responses(
+    task_ids: set[int], *, as_json: bool = False
+) -> dict[int, list[tuple[int, str]]]:
     """Each task's responses in canonical order. The items and the texts are two range reads
     (the texts by id range where the ids are dense) rather than one join, which would look up
-    each response by its key."""
+    each response by its key. With `as_json` (PostgreSQL only), each text as a JSON string,
+    written by the database: its to_json escapes as json's encode_basestring does."""
     by_task: dict[int, list[tuple[int, str]]] = {}
     if not task_ids:
         return by_task
@@ -245,14 +249,14 @@ def task_responses(task_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
     ]
     if not items:
         return by_task
-    response_ids = {response_id for _, response_id in items}
-    texts = dict(
-        raw_rows(
-            Response.objects.filter(**_id_filter("pk", response_ids))
-            .order_by()
-            .values_list("pk", "text")
+    responses = Response.objects.filter(
+        **_id_filter("pk", {response_id for _, response_id in items})
+    ).order_by()
+    if as_json:
+        responses = responses.annotate(
+            text_json=Cast(Func("text", function="to_json"), TextField())
         )
-    )
+    texts = dict(raw_rows(responses.values_list("pk", "text_json" if as_json else "text")))
     for task_id, response_id in items:
         if task_id in by_task:
             by_task[task_id].append((response_id, texts[response_id]))
