@@ -1,7 +1,6 @@
 """Preference pairs (TRL: prompt, chosen, rejected) with the strength as margin, per judgment
 or per task; the main phase of pairwise projects, or the hindsight phase of hindsight projects."""
 
-import gc
 from collections.abc import Iterator
 from contextlib import closing
 from itertools import chain, groupby, islice
@@ -17,6 +16,7 @@ from apps.exports.datasets import (
     CHUNK_ROWS,
     ExportStats,
     KeyedRow,
+    collector_paused,
     completion_value,
     enriched_judgments,
     prompt_values,
@@ -285,19 +285,12 @@ def _pair_chunks(queryset, form: str, texts_as_json: bool):
 
 
 def _without_collector(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """`blocks`, each made with Python's cyclic garbage collector off (it is back on while
-    their consumer runs). A chunk's row tuples live long enough to set off its full
-    collections, which cost about 1 s per 1,000,000 judgments; nothing here makes a cycle, so
-    there is nothing for it to find."""
+    """`blocks`, each made with the garbage collector paused (datasets.collector_paused); it is
+    on again while their consumer runs, unless the reader thread is reading then."""
     try:
         while True:
-            enabled = gc.isenabled()
-            gc.disable()
-            try:
+            with collector_paused:
                 block = next(blocks, None)
-            finally:
-                if enabled:
-                    gc.enable()
             if block is None:
                 return
             yield block
