@@ -213,14 +213,14 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
     def read() -> None:
         connections[DEFAULT_DB_ALIAS] = shared
         try:
-            while True:
-                with collector_paused:
+            more = True
+            while more:
+                with collector_paused:  # the message too: making it could start a collection
                     item = next(items, _DONE)
-                if item is _DONE:
-                    break
-                if not hand_over((True, item)):
+                    more = item is not _DONE
+                    message = (True, item) if more else (False, None)
+                if not hand_over(message):
                     return
-            hand_over((False, None))
         except BaseException as error:  # handed to the consumer, which raises it
             hand_over((False, error))
         finally:
