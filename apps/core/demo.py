@@ -21,6 +21,7 @@ from apps.chat.services import (
     message_send,
     reaction_set,
 )
+from apps.core.demo_models import demo_judges, demo_rules, reward_run_specs
 from apps.core.demo_policy import demo_policy_runs, demo_policy_seed
 from apps.exports.options import export_kinds_for
 from apps.exports.services import export_job_create, export_job_run
@@ -105,7 +106,7 @@ PROJECTS = [
         FeedbackKind.HINDSIGHT,
         "Hindsight (RLHS): judge the advice, then judge again once its consequence is shown.",
         {"overlap": 2},
-        0.7,
+        0.9,  # ten prompts: enough pairs to train its reward model on, two slots left
     ),
     DemoProject(
         CHAT,
@@ -129,6 +130,7 @@ PROJECTS = [
         0.85,  # enough demonstrations for an SFT run's train and held-out rows
     ),
 ]
+NAMES = {spec.kind: spec.name for spec in PROJECTS}
 
 PRINCIPLE_TEXTS = {
     "correct": "The answer is factually correct.",
@@ -136,6 +138,14 @@ PRINCIPLE_TEXTS = {
     "safe": "Following the answer would cause no harm.",
 }
 RUBRIC = ["States the key fact or step correctly", "Answers what was asked", "Is safe to follow"]
+# The other kinds whose tasks show responses take a rubric too (scored per response): one item.
+# Chat has no tasks and a demonstration shows no response, so neither has one.
+RUBRIC_SHORT_KINDS = (
+    FeedbackKind.PAIRWISE,
+    FeedbackKind.PRINCIPLES,
+    FeedbackKind.THUMBS,
+    FeedbackKind.HINDSIGHT,
+)
 
 
 @dataclass
@@ -258,6 +268,8 @@ def _project(*, spec: DemoProject, admin: User, annotators: list[User]) -> Proje
         if spec.kind == FeedbackKind.LISTWISE:
             for text in RUBRIC:
                 rubric_item_add(project=project, text=text)
+        elif spec.kind in RUBRIC_SHORT_KINDS:
+            rubric_item_add(project=project, text=RUBRIC[-1])
         rows = _rows(spec.kind)
         job = None
         if rows:
@@ -284,18 +296,20 @@ def _dataset(*, project: Project, admin: User) -> None:
 
 
 def _label(*, project: Project, annotators: list[User], share: float, rng: random.Random) -> int:
-    """The annotators take turns claiming and judging tasks until `share` of all slots is full."""
+    """The annotators take turns claiming and judging tasks until `share` of all slots is full;
+    returns the judgments made (a hindsight slot takes two)."""
     target = int(project.tasks.count() * project.overlap * share)
-    made, idle = 0, set()
-    while made < target and len(idle) < len(annotators):
+    filled, made, idle = 0, 0, set()
+    while filled < target and len(idle) < len(annotators):
         for user in annotators:
-            if user.pk in idle or made >= target:
+            if user.pk in idle or filled >= target:
                 continue
             lease = task_claim_next(project=project, annotator=user)
             if lease is None:
                 idle.add(user.pk)
                 continue
             made += _judge(project=project, lease=lease, user=user, rng=rng)
+            filled += 1
     return made
 
 
@@ -361,10 +375,20 @@ def _judge(*, project: Project, lease: Assignment, user: User, rng: random.Rando
         payload, extra = {}, {"written_response": _paraphrase(answer, user.username)}
     else:
         return 0
+    if kind != FeedbackKind.LISTWISE and items:
+        # Draws of their own, so that the verdicts are those the demo made before it had a rubric.
+        draws = random.Random(lease.pk)
+        payload["rubric"] = [
+            {"response": p, "item": item_id, "score": _rubric_score(quality[p], noise, draws)}
+            for p in range(len(items))
+            for item_id in project.rubric_items.filter(is_active=True).values_list("pk", flat=True)
+        ]
     submission = judgment_submit(
         assignment_id=lease.pk,
         annotator=user,
         payload=payload,
+        # What a browser would report; the server keeps the smaller of it and its own clock since
+        # the claim (milliseconds here), so the quality page's time is what the simulation took.
         duration_ms=rng.randint(6_000, 45_000),
         **extra,
     )
@@ -373,7 +397,11 @@ def _judge(*, project: Project, lease: Assignment, user: User, rng: random.Rando
         # The consequence is shown; the annotator judges again, sometimes changing their mind.
         after = dict(payload)
         if "choice" in after and rng.random() < 0.25:
-            after = {"choice": "B" if after["choice"] == "A" else "A", "strength": "slightly"}
+            after = {
+                "choice": "B" if after["choice"] == "A" else "A",
+                "strength": "slightly",
+                "rubric": payload["rubric"],
+            }
         judgment_submit(
             assignment_id=lease.pk,
             annotator=user,
@@ -444,7 +472,9 @@ REACTIONS_BAD = ("thumbs_down", "surprised", "sad")
 def _chat(*, project: Project, users: list[User], rng: random.Random) -> int:
     """Each user holds a few of the recorded conversations and reacts to most replies."""
     reactions = 0
-    for index, turns in enumerate(corpus.CHATS * 2):
+    # Four rounds of the recorded chats: enough reactions (about 30) that a held-out fifth of the
+    # conversations still leaves a reaction model and a KTO run rows to train on.
+    for index, turns in enumerate(corpus.CHATS * 4):
         user = users[index % len(users)]
         conversation = conversation_start(user=user, project=project)
         for question, answer in turns:
@@ -469,36 +499,30 @@ def _chat(*, project: Project, users: list[User], rng: random.Random) -> int:
 
 # --- training runs --------------------------------------------------------------------------
 
-# Small and quick: 1 epoch on the bundled MiniLM, short inputs (a minute or so on 2 CPU cores).
-RUN_CONFIG = {"num_epochs": 1, "max_length": 128, "batch_size": 16, "save_steps": 0, "seed": 0}
-
 
 def _runs(*, admin: User, now: bool) -> list[int]:
     from apps.core.tasks import demo_after_runs
     from apps.training.services import training_run_execute
 
-    wanted = [
-        (PAIRWISE, "reward_pairwise", "Demo reward model (pairwise, MiniLM)", {}),
-        (LISTWISE, "reward_listwise", "Demo reward model (rankings, MiniLM)", {"batch_size": 4}),
-    ]
+    # A reward model on every project whose labels train one (apps/core/demo_models.py).
     launched = []
-    for name, objective, label, extra in wanted:
+    for name, objective, label, config, share in reward_run_specs(NAMES):
         project = Project.objects.filter(name=name).first()
-        if project is None or TrainingRun.objects.filter(project=project).exists():
+        if project is None or TrainingRun.objects.filter(project=project, family="reward").exists():
             continue
         with transaction.atomic():
             run = training_run_launch(
                 project=project,
                 user=admin,
                 objective=objective,
-                config={**RUN_CONFIG, **extra},
-                eval_share=0.2,
+                config=config,
+                eval_share=share,
                 name=label,
             )
         launched.append(run.pk)
         if now:
             training_run_execute(run_id=run.pk, worker="seed_demo")
-    _rule(admin=admin)
+    demo_rules(admin=admin, names=NAMES)
     if launched and now:
         demo_after_training(run_ids=launched, now=True)
     elif launched:
@@ -507,54 +531,29 @@ def _runs(*, admin: User, now: bool) -> list[int]:
     return launched
 
 
-def _rule(*, admin: User) -> None:
-    """Autopilot on the pairwise project: a new reward model every 100 new labels."""
-    from apps.autopilot.models import TrainingRule
-    from apps.autopilot.services import training_rule_create
-
-    project = Project.objects.filter(name=PAIRWISE).first()
-    if project is None or TrainingRule.objects.filter(project=project).exists():
-        return
-    training_rule_create(
-        project=project,
-        user=admin,
-        name="Retrain the reward model every 100 new labels",
-        objective="reward_pairwise",
-        config=RUN_CONFIG,
-        every_labels=100,
-    )
-
-
 def demo_after_training(*, run_ids: list[int], now: bool = False) -> bool:
-    """Once the demo's runs have ended: the pairwise project's reward model becomes an LLM-judge
-    stand-in (a reward-model judge) that labels the project's tasks on the worker. False while a
-    run is still queued or training."""
+    """Once the demo's runs have ended: a small policy run per project, judged by its reward model
+    (apps/core/demo_policy.py; `now`: trained here), and the reward models become LLM-judge
+    stand-ins (reward-model judges) that label their projects' tasks on the worker (`now`:
+    here). False while a run is still queued or training."""
     from apps.core.jobs import FINISHED
-    from apps.judges.models import Judge
-    from apps.judges.services import judge_create, judge_job_create
 
     runs = list(TrainingRun.objects.filter(pk__in=run_ids).select_related("project"))
     if any(run.status not in FINISHED for run in runs):
         return False
     if runs:
+        # Before the judge: the demo's check waits for judge jobs, then for these runs.
         from apps.training.services import training_run_execute
 
         for policy_run in demo_policy_runs(admin=runs[0].project.created_by):
             if now:
                 training_run_execute(run_id=policy_run, worker="seed_demo")
-    for run in runs:
-        project = run.project
-        if run.status != "succeeded" or project.kind != FeedbackKind.PAIRWISE:
-            continue
-        if Judge.objects.filter(project=project).exists():
-            continue
-        with transaction.atomic():
-            judge = judge_create(
-                project=project,
-                user=project.created_by,
-                name=f"Reward model (run {run.pk})",
-                backend="reward_model",
-                config={"model": f"run:{run.pk}"},
-            )
-            judge_job_create(judge=judge, user=project.created_by)
+    # Judges on every kind a judge labels (apps/core/demo_models.py), their jobs on the worker.
+    judges = demo_judges(runs=runs, names=NAMES)
+    if now:
+        from apps.judges.models import JudgeJob
+        from apps.judges.services import judge_job_run
+
+        for job_id in JudgeJob.objects.filter(judge_id__in=judges).values_list("pk", flat=True):
+            judge_job_run(job_id=job_id, worker="seed_demo")
     return True

@@ -6,10 +6,12 @@ import pytest
 from apps.arena.models import Battle
 from apps.chat.models import Reaction
 from apps.core.demo import POSITION_BIASED, PROJECTS, demo_seed
+from apps.core.demo_models import REWARD_RUNS
 from apps.core.demo_policy import ARENA_VOTERS, ROOT_NAME
 from apps.dashboard.leaderboard import model_leaderboard
 from apps.feedback.models import Judgment
 from apps.generation.models import GenerationJob
+from apps.judges.models import JudgeJob, JudgeLabel
 from apps.labeling.models import Task
 from apps.projects.models import FeedbackKind, Project
 from apps.quality.selectors import annotator_quality_table
@@ -67,11 +69,11 @@ def test_the_demo_trains_reward_models_that_finish_with_metrics_and_curves(setti
     report = demo_seed(train="now")
 
     runs = TrainingRun.objects.filter(pk__in=report.runs)
-    assert runs.count() == 2
+    assert runs.count() == len(REWARD_RUNS)
     for run in runs:
         assert run.status == RunStatus.SUCCEEDED, run.error
         assert run.metrics and RunMetric.objects.filter(run=run, name="loss").exists()
-    pairwise = runs.get(objective="reward_pairwise")
+    pairwise = runs.get(project__kind=FeedbackKind.PAIRWISE)
     assert "eval/pairwise_accuracy" in set(
         RunMetric.objects.filter(run=pairwise).values_list("name", flat=True)
     )
@@ -95,6 +97,13 @@ def test_the_demo_trains_reward_models_that_finish_with_metrics_and_curves(setti
         assert policy.status == RunStatus.SUCCEEDED, (spec.name, policy.error)
         judged = project.runs.filter(family="reward", status=RunStatus.SUCCEEDED).exists()
         assert ("win_rate_vs_base" in policy.metrics) == judged, spec.name
+        # A judge that labelled the tasks wherever the kind has tasks of responses to judge.
+        jobs = JudgeJob.objects.filter(judge__project=project, policy_run__isnull=True)
+        if project.judges_responses:
+            assert jobs.get().status == "succeeded", (spec.name, jobs.get().error)
+            assert JudgeLabel.objects.filter(judge__project=project).exclude(payload=None).exists()
+        else:
+            assert not jobs.exists(), spec.name
     pairwise = Project.objects.get(kind=FeedbackKind.PAIRWISE)
     battles = Battle.objects.filter(project=pairwise)
     assert battles.count() == 4 and pairwise.arena_contestants.count() == 2
