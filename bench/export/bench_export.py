@@ -117,7 +117,7 @@ def report(judgments: int, r: dict) -> None:
     )
     busy = r["cpu_s"] + r["db_cpu_s"]
     print(
-        f"{'':14}CPU: exporter {r['cpu_s']:.1f} s + PostgreSQL backend "
+        f"{'':14}CPU: exporter {r['cpu_s']:.1f} s (system {r['cpu_system_s']:.1f} s) + PostgreSQL backend "
         f"{r['db_cpu_s']:.1f} s = {r['rows'] / busy:,.0f} rows per CPU second; "
         f"skipped judgments {r['skipped']}",
         flush=True,

@@ -12,7 +12,8 @@ prints the project ids as JSON.
 sends: the plain pairs write their own lines, apps/exports/kinds/pairs.py; with `--writers` the
 rows go through the generic Python writers instead, the path before) into FILE and prints one
 JSON object: rows, sha256, seconds, rows_per_s, peak_mb, baseline_mb,
-and the CPU seconds spent by this process (cpu_s) and by its PostgreSQL backend (db_cpu_s).
+and the CPU seconds spent by this process (cpu_s, of which cpu_system_s in the kernel: mostly
+writing the file) and by its PostgreSQL backend (db_cpu_s).
 """
 
 from __future__ import annotations
@@ -174,11 +175,11 @@ def seed(sizes: list[int]) -> list[int]:
     return projects
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process on this machine, from /proc."""
+def cpu_seconds(pid: int, *, system_only: bool = False) -> float:
+    """User + system CPU of a process on this machine (or its system CPU alone), from /proc."""
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return (int(fields[12]) + (0 if system_only else int(fields[11]))) / CLK_TCK
 
 
 def rss_mb() -> float:
@@ -194,6 +195,7 @@ def export(*, project_id: int, out_path: str, kind: str, writers: bool = False) 
         backend = cursor.fetchone()[0]
     baseline = rss_mb()
     own_cpu, db_cpu = cpu_seconds(os.getpid()), cpu_seconds(backend)
+    own_system = cpu_seconds(os.getpid(), system_only=True)
     started = time.perf_counter()
     size = 0
     # The body of apps.exports.files.jsonl_stream, spelt out to read the stats at the end.
@@ -208,6 +210,7 @@ def export(*, project_id: int, out_path: str, kind: str, writers: bool = False) 
             size += len(block)
     seconds = time.perf_counter() - started
     own_cpu, db_cpu = cpu_seconds(os.getpid()) - own_cpu, cpu_seconds(backend) - db_cpu
+    own_system = cpu_seconds(os.getpid(), system_only=True) - own_system
     rows, digest = 0, hashlib.sha256()
     with open(out_path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -220,6 +223,7 @@ def export(*, project_id: int, out_path: str, kind: str, writers: bool = False) 
         "rows_per_s": rows / seconds,
         "mb_written": size / 2**20,
         "cpu_s": round(own_cpu, 2),
+        "cpu_system_s": round(own_system, 2),
         "db_cpu_s": round(db_cpu, 2),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "baseline_mb": baseline,
