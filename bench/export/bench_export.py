@@ -14,7 +14,7 @@ What it does, start to end:
 3. Exports each project in a fresh Python process (bench/export/export_side.py export) through the
    app's streaming JSONL export, the code path of GET /api/projects/{id}/exports/pairs.jsonl,
    writing the blocks to a file in /dev/shm where there is one (memory, as a download's socket
-   would be: on this machine's ext4 the kernel's writing of 1 GB cost from 0.3 s to 2.3 s of
+   would be: on this machine's ext4 the kernel's writing of 1 GB cost from 0.3 s to 2.8 s of
    system CPU from one run to the next). That process reports rows, seconds and its peak
    resident memory (ru_maxrss), and its resident memory before the export began.
    It also reports the CPU seconds of that process and of its PostgreSQL backend. The pairs'
