@@ -143,3 +143,30 @@ def test_the_schema_still_documents_the_lean_routes(admin_client):
     assert set(next_op["responses"]) == {"200", "204"}
     assert set(submit_op["responses"]) == {"200", "201"}
     assert "requestBody" in submit_op
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_lean_path_counts_the_users_rate_and_leaves_the_refusal_to_drf(settings):
+    from django.core.cache import cache
+
+    cache.clear()  # throttles count in the default cache
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": "3/min", "auth": None},
+    }
+    world = _world()
+    next_path = f"/api/projects/{world['project'].pk}/tasks/next/"
+    client = Client()
+    try:
+        with mock.patch.object(
+            APIView, "dispatch", autospec=True, side_effect=APIView.dispatch
+        ) as drf:
+            statuses = [_post(client, next_path, world["label"]).status_code for _ in range(3)]
+            assert drf.call_count == 0
+            refused = _post(client, next_path, world["label"])
+            assert drf.call_count == 1
+    finally:
+        cache.clear()
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
