@@ -60,8 +60,11 @@ def dataset_write(*, dataset: Dataset, out: IO[bytes]) -> None:
     if dataset.options.format == "parquet":
         write_parquet(dataset.columns, dataset.rows, out)
     else:
-        for block in dataset_jsonl_blocks(dataset):
-            out.write(block)
+        # Closed here, inside the caller's transaction, even when a write fails (a traceback
+        # would keep the blocks alive): the pairs' blocks have a reader thread on the connection.
+        with contextlib.closing(dataset_jsonl_blocks(dataset)) as blocks:
+            for block in blocks:
+                out.write(block)
 
 
 def export_write(*, project: Project, kind: str, options: ExportOptions, out: IO[bytes]) -> Written:

@@ -3,11 +3,13 @@ pair_jsonl_lines): byte for byte what the Python writers make of its rows, with 
 stats, whatever the texts, options and skipped judgments."""
 
 import gc
+import io
 import threading
 
 import pytest
 
 from apps.exports.datasets import dataset_build, read_ahead
+from apps.exports.files import export_write
 from apps.exports.writers import jsonl_blocks
 from apps.projects.models import FeedbackKind, Project
 from tests.apps.exports.helpers import judge
@@ -127,3 +129,18 @@ def test_read_ahead_reads_on_this_connection_hands_over_errors_and_stops_when_cl
 
     assert not [t for t in threading.enumerate() if t.name == "export-read-ahead"]
     assert Project.objects.filter(pk=project.pk).exists()
+
+
+def test_a_failed_write_stops_the_reader_thread_before_the_transaction_ends(project, monkeypatch):
+    seed_judgments(project)
+    monkeypatch.setattr("apps.exports.kinds.pairs.CHUNK_ROWS", 1)  # the reader has more to read
+
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError("no space left")
+
+    with pytest.raises(OSError, match="no space left") as failure:  # its traceback holds the export
+        export_write(project=project, kind="pairs", options={}, out=FullDisk())
+
+    assert not [t for t in threading.enumerate() if t.name == "export-read-ahead"]
+    assert failure.value
