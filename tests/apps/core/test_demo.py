@@ -91,8 +91,6 @@ def test_the_demo_trains_reward_models_that_finish_with_metrics_and_curves(setti
         assert project.rounds.exists() == (
             spec.kind in (FeedbackKind.PAIRWISE, FeedbackKind.LISTWISE, FeedbackKind.THUMBS)
         )
-        if spec.kind == FeedbackKind.HINDSIGHT and not project.runs.filter(family="policy"):
-            continue  # too few hindsight pairs for a run
         policy = project.runs.get(family="policy")
         assert policy.status == RunStatus.SUCCEEDED, (spec.name, policy.error)
         judged = project.runs.filter(family="reward", status=RunStatus.SUCCEEDED).exists()
