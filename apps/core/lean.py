@@ -14,6 +14,8 @@ and any case the function does not take, goes to the DRF view unchanged."""
 
 import functools
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from hmac import compare_digest
 
 import orjson
@@ -130,23 +132,39 @@ def model_columns(model, alias: str) -> str:
     return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
+@dataclass(frozen=True)
+class LeanRead:
+    """A row the handler needs, read in the same statement as the token (so it costs no round
+    trip of its own): `join` is a `LEFT JOIN LATERAL (...) AS <alias> ON true` that may use the
+    token's user as `u`, `columns` its select list, `params(kwargs)` its parameters from the
+    view's arguments, `build(values)` what the handler gets as `read=` from those columns."""
+
+    join: str
+    columns: str
+    params: Callable[[dict], list]
+    build: Callable[[tuple], object]
+
+
 @functools.cache
-def _token_sql() -> prepared.Statement:
+def _token_sql(read: LeanRead | None) -> prepared.Statement:
     from apps.accounts.models import ApiToken
 
     user = get_user_model()
     return prepared.Statement(
-        f'SELECT t."digest", t."expiry", t."scope", {model_columns(user, "u")} '
+        f'SELECT t."digest", t."expiry", t."scope", {model_columns(user, "u")}'
+        f"{', ' + read.columns if read else ''} "
         f'FROM "{ApiToken._meta.db_table}" t '
         f'JOIN "{user._meta.db_table}" u ON u."{user._meta.pk.column}" = t."user_id" '
+        f"{read.join if read else ''} "
         f'WHERE t."token_key" = %s'
     )
 
 
-def _token_user(request, view_name: str):
+def _token_user(request, view_name: str, read: LeanRead | None = None, kwargs=None):
     """The active user of the request's `Token` header when ApiTokenAuthentication would accept
-    it and its scope allows this view; None for anything else (no header, a bad or expired
-    token, an inactive user, a read token), which the DRF view then answers as it always has."""
+    it and its scope allows this view, with what `read` reads; None for anything else (no
+    header, a bad or expired token, an inactive user, a read token), which the DRF view then
+    answers as it always has."""
     from knox.crypto import hash_token
     from knox.settings import CONSTANTS, knox_settings
 
@@ -163,7 +181,8 @@ def _token_user(request, view_name: str):
     except Exception:  # knox refuses these with an error answer: the DRF view gives it
         return None
     with connections["default"].cursor() as cursor:
-        prepared.execute(cursor, _token_sql(), [token[: CONSTANTS.TOKEN_KEY_LENGTH]])
+        params = read.params(kwargs) if read else []
+        prepared.execute(cursor, _token_sql(read), [*params, token[: CONSTANTS.TOKEN_KEY_LENGTH]])
         rows = cursor.fetchall()
     now = timezone.now()
     for row in rows:
@@ -176,8 +195,11 @@ def _token_user(request, view_name: str):
             scope == TokenScope.LABEL and view_name in LABEL_VIEWS
         ):
             return None  # TokenScopePermission's 403
-        user = model_from_row(get_user_model(), row[3:])
-        return user if user.is_active else None
+        n_user = len(get_user_model()._meta.concrete_fields)
+        user = model_from_row(get_user_model(), row[3 : 3 + n_user])
+        if not user.is_active:
+            return None
+        return user, read.build(row[3 + n_user :]) if read else None
     return None
 
 
@@ -203,10 +225,10 @@ def _lean_terms(view_class) -> dict | None:
     return {"headers": view.default_response_headers, "throttles": view.throttle_classes}
 
 
-def lean_token_api(handler):
+def lean_token_api(handler, *, read: LeanRead | None = None):
     """Wraps a DRF function view: a POST with a valid label (or admin) token that asks for JSON
     (no Accept header, */* or application/json) is answered by `handler(request, user, **kwargs)`
-    with what the DRF view would answer. The handler returns a DRF Response, or None before it
+    (with `read=` what `read` read along with the token) with what the DRF view would answer. The handler returns a DRF Response, or None before it
     changed anything to let the DRF view answer (e.g. a body to refuse with DRF's own words);
     the errors it raises are answered by the API's exception handler, as DRF would.
     The wrapper keeps the DRF view's attributes, so the OpenAPI schema still documents it."""
@@ -215,7 +237,7 @@ def lean_token_api(handler):
         @functools.wraps(drf_view)
         def view(request, *args, **kwargs):
             if request.method == "POST" and getattr(settings, "ARBITER_LEAN_LABELING_API", True):
-                response = _lean_answer(drf_view, handler, request, args, kwargs)
+                response = _lean_answer(drf_view, handler, read, request, args, kwargs)
                 if response is not None:
                     return response
             return drf_view(request, *args, **kwargs)
@@ -225,7 +247,7 @@ def lean_token_api(handler):
     return decorate
 
 
-def _lean_answer(drf_view, handler, request, args, kwargs):
+def _lean_answer(drf_view, handler, read, request, args, kwargs):
     terms = _lean_terms(drf_view.cls)
     if (
         terms is None
@@ -233,9 +255,10 @@ def _lean_answer(drf_view, handler, request, args, kwargs):
         or "format" in request.GET
     ):
         return None
-    user = _token_user(request, request.resolver_match.view_name)
-    if user is None:
+    caller = _token_user(request, request.resolver_match.view_name, read, kwargs)
+    if caller is None:
         return None
+    user, extra = caller
     request.user = user
     # DRF's throttles, counted in the same cache; a refusal is left to the DRF view, which
     # refuses it again (a refusal records nothing) with its Retry-After.
@@ -243,7 +266,11 @@ def _lean_answer(drf_view, handler, request, args, kwargs):
         if not throttle().allow_request(request, drf_view.cls):
             return None
     try:
-        response = handler(request, user, *args, **kwargs)
+        response = (
+            handler(request, user, *args, read=extra, **kwargs)
+            if read
+            else handler(request, user, *args, **kwargs)
+        )
     except Exception as exc:
         response = api_settings.EXCEPTION_HANDLER(
             exc, {"view": None, "args": args, "kwargs": kwargs, "request": request}

@@ -1,5 +1,7 @@
 """The annotator's loop over HTTP: next task, then submit (or skip). Used by scripts and bench."""
 
+from django.contrib.auth import get_user_model
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes, renderer_classes
@@ -8,12 +10,25 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
 from apps.core.errors import NotFound
-from apps.core.lean import OrjsonParser, OrjsonRenderer, lean_json_body, lean_token_api
+from apps.core.lean import (
+    LeanRead,
+    OrjsonParser,
+    OrjsonRenderer,
+    lean_json_body,
+    lean_token_api,
+    model_columns,
+    model_from_row,
+)
 from apps.feedback.models import Judgment, Phase
 from apps.feedback.services import judgment_submit
 from apps.labeling.selectors import labeling_view
 from apps.labeling.services import assignment_skip, task_claim_next
-from apps.projects.selectors import project_get_for_user, user_is_project_admin
+from apps.projects.models import Project
+from apps.projects.selectors import (
+    project_for_member_sql,
+    project_get_for_user,
+    user_is_project_admin,
+)
 
 # The labeling loop's routes answer through orjson (apps/core/lean.py); a browser still gets
 # DRF's browsable page.
@@ -91,8 +106,8 @@ class JudgmentOut(serializers.ModelSerializer):
         ]
 
 
-def _next_task(*, user, project_id: int) -> Response:
-    project = project_get_for_user(user=user, project_id=project_id)
+def _next_task(*, user, project_id: int, project=None) -> Response:
+    project = project or project_get_for_user(user=user, project_id=project_id)
     assignment = task_claim_next(project=project, annotator=user)
     if assignment is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -102,7 +117,29 @@ def _next_task(*, user, project_id: int) -> Response:
     return Response(LeaseOut(labeling_view(assignment=assignment)).data)
 
 
-@lean_token_api(lambda request, user, project_id: _next_task(user=user, project_id=project_id))
+def _next_task_lean(request, user, project_id: int, read) -> Response:
+    if read is None:
+        raise Http404("No such project.")  # as project_get_for_user
+    return _next_task(user=user, project_id=project_id, project=read)
+
+
+def _project_read() -> LeanRead:
+    """The project, if the token's user may see it, read with the token."""
+    user = get_user_model()._meta
+    sql = project_for_member_sql(
+        project_id="%s",
+        is_superuser=f'u."{user.get_field("is_superuser").column}"',
+        user_id=f'u."{user.pk.column}"',
+    )
+    return LeanRead(
+        join=f"LEFT JOIN LATERAL ({sql}) AS p ON true",
+        columns=model_columns(Project, "p"),
+        params=lambda kwargs: [kwargs["project_id"]],
+        build=lambda values: None if values[0] is None else model_from_row(Project, values),
+    )
+
+
+@lean_token_api(_next_task_lean, read=_project_read())
 @extend_schema(request=None, responses={200: LeaseOut, 204: None})
 @api_view(["POST"])
 @renderer_classes(LEAN_RENDERERS)

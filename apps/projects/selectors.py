@@ -34,12 +34,20 @@ def project_get_for_user(*, user: User, project_id: int, role: str | None = None
     return project
 
 
+def project_for_member_sql(*, project_id: str, is_superuser: str, user_id: str) -> str:
+    """`projects_for_user(user=user).filter(pk=project_id)` as SQL selecting the project's
+    columns (model order) as `p`, with the three values as SQL expressions."""
+    return (
+        f"SELECT {model_columns(Project, 'p')} FROM projects_project p WHERE p.id = {project_id} "
+        f"AND ({is_superuser} OR EXISTS (SELECT 1 FROM projects_membership m "
+        f"WHERE m.project_id = p.id AND m.user_id = {user_id}))"
+    )
+
+
 @functools.cache
 def _project_for_member_sql() -> prepared.Statement:
     return prepared.Statement(
-        f"SELECT {model_columns(Project, 'p')} FROM projects_project p WHERE p.id = %s "
-        "AND (%s OR EXISTS (SELECT 1 FROM projects_membership m "
-        "WHERE m.project_id = p.id AND m.user_id = %s))"
+        project_for_member_sql(project_id="%s", is_superuser="%s", user_id="%s")
     )
 
 

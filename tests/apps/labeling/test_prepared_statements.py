@@ -1,4 +1,4 @@
-"""apps/core/prepared.py: hot statements prepared once per PostgreSQL connection."""
+"""apps/core/prepared.py: the labeling loop's hot statements prepared once per PostgreSQL connection."""
 
 import pytest
 from django.db import DataError, connection
