@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -180,10 +180,8 @@ def _token_user(request, view_name: str, read: LeanRead | None = None, kwargs=No
         digest = hash_token(token)
     except Exception:  # knox refuses these with an error answer: the DRF view gives it
         return None
-    with connections["default"].cursor() as cursor:
-        params = read.params(kwargs) if read else []
-        prepared.execute(cursor, _token_sql(read), [*params, token[: CONSTANTS.TOKEN_KEY_LENGTH]])
-        rows = cursor.fetchall()
+    params = [*(read.params(kwargs) if read else []), token[: CONSTANTS.TOKEN_KEY_LENGTH]]
+    rows = _read_as_health_check(_token_sql(read), params)
     now = timezone.now()
     for row in rows:
         stored, expiry, scope = row[:3]
@@ -201,6 +199,35 @@ def _token_user(request, view_name: str, read: LeanRead | None = None, kwargs=No
             return None
         return user, read.build(row[3 + n_user :]) if read else None
     return None
+
+
+def _read_as_health_check(statement: prepared.Statement, params: list) -> list[tuple]:
+    """The rows of a read-only statement that is the request's first, standing in for the
+    `SELECT 1` that CONN_HEALTH_CHECKS would send before it (one round trip less per request):
+    where the connection kept from an earlier request turns out dead, it is closed, as a failed
+    health check would close it, and the read runs once more on a new one."""
+    db = connections["default"]
+    checked_here = (
+        db.connection is not None
+        and db.health_check_enabled
+        and not db.health_check_done
+        and not db.in_atomic_block
+    )
+    if checked_here:
+        db.health_check_done = True
+    try:
+        return _fetch_all(db, statement, params)
+    except (InterfaceError, OperationalError):
+        if not checked_here:
+            raise
+        db.close()
+        return _fetch_all(db, statement, params)
+
+
+def _fetch_all(db, statement: prepared.Statement, params: list) -> list[tuple]:
+    with db.cursor() as cursor:
+        prepared.execute(cursor, statement, params)
+        return cursor.fetchall()
 
 
 _ACCEPTS_JSON = frozenset({"*/*", "application/json"})

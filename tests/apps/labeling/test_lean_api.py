@@ -5,7 +5,9 @@ goes to the DRF view."""
 import re
 from unittest import mock
 
+import psycopg2
 import pytest
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 from rest_framework.views import APIView
@@ -177,3 +179,47 @@ def test_the_lean_path_counts_the_users_rate_and_leaves_the_refusal_to_drf(setti
         cache.clear()
     assert statuses == [200, 200, 200]
     assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
+
+
+def _request_ends() -> None:
+    """What the end of a request does to the kept connection outside tests (Django's test client
+    leaves close_old_connections out): its health check is due again."""
+    connection.close_if_unusable_or_obsolete()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_token_read_stands_in_for_the_health_check_and_replaces_a_dead_connection():
+    world = _world()
+    client = Client()
+    next_path = f"/api/projects/{world['project'].pk}/tasks/next/"
+    assert _post(client, next_path, world["label"]).status_code == 200
+    _request_ends()
+    with mock.patch.object(
+        type(connections["default"]), "is_usable", side_effect=AssertionError
+    ) as check:
+        assert _post(client, next_path, world["label"]).status_code == 200
+        assert check.call_count == 0  # no `SELECT 1` before the token's statement
+
+        # The server ends the kept connection between two requests (a restart, a timeout).
+        _request_ends()
+        dead = connection.connection.info.backend_pid
+        with psycopg2.connect(**_libpq_params()) as other, other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [dead])
+        lease = _post(client, next_path, world["label"])
+
+    assert lease.status_code == 200
+    assert connection.connection.info.backend_pid != dead
+    submit = f"/api/assignments/{lease.json()['assignment']}/judgment/"
+    assert _post(client, submit, world["label"], BODY).status_code == 201
+
+
+def _libpq_params() -> dict:
+    settings_dict = connection.settings_dict
+    return {
+        "dbname": settings_dict["NAME"],
+        "user": settings_dict["USER"],
+        "host": settings_dict["HOST"],
+        "port": settings_dict["PORT"],
+        "password": settings_dict["PASSWORD"],
+    }
