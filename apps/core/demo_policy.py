@@ -4,9 +4,9 @@ through the real services and the demo's worker, a generation job or a round on 
 whose kind generates, the pairwise project's arena (two contestants, a few battles, votes), and
 one small policy run per project, judged by the project's reward model where it has one.
 
-Nothing is downloaded: the models are built here, each a 2-layer, 32-wide GPT-2 over a byte-level
-tokenizer, so every job and run stays at seconds of CPU. `bin/demo` offers the folder as a model
-root (ARBITER_MODEL_ROOTS); without such a root none of this is seeded.
+Nothing is downloaded: the models are built here (by trainer/tiny.py), each a 2-layer, 32-wide
+GPT-2 over a byte-level tokenizer, so every job and run stays at seconds of CPU. `bin/demo` offers
+the folder as a model root (ARBITER_MODEL_ROOTS); without such a root none of this is seeded.
 """
 
 import json
@@ -21,6 +21,7 @@ from django.db import transaction
 from apps.accounts.models import User
 from apps.core.errors import ApplicationError
 from apps.projects.models import FeedbackKind, Project
+from trainer.tiny import build_tiny_gpt2
 
 log = logging.getLogger(__name__)
 
@@ -83,40 +84,6 @@ def reference(index: int = 0) -> str:
 
 def label(index: int = 0) -> str:
     return LABEL.format(side="AB"[index])
-
-
-def build_tiny_gpt2(folder: Path, *, seed: int) -> Path:
-    """A 2-layer, 32-wide GPT-2 with random weights and a byte-level tokenizer (every byte one
-    token, plus <eos> and <pad>), saved in `folder`. Its text is noise: it shows the machinery."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {symbol: i for i, symbol in enumerate(sorted(alphabet))}
-    vocab["<eos>"] = len(vocab)
-    vocab["<pad>"] = len(vocab)
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>", model_max_length=256
-    )
-    torch.manual_seed(seed)
-    config = GPT2Config(
-        vocab_size=len(vocab),
-        n_positions=256,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=vocab["<eos>"],
-        eos_token_id=vocab["<eos>"],
-        pad_token_id=vocab["<pad>"],
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def demo_policy_seed(*, admin: User, users: dict[str, User], now: bool) -> bool:

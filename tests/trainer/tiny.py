@@ -1,7 +1,8 @@
 """Tiny models, tokenizers and learnable datasets built offline for the trainer tests.
 
 Nothing here downloads: the reward backbone is a 2-layer BERT with a word-level tokenizer over a fixed
-vocabulary, the policy a 2-layer GPT-2 with a byte-level tokenizer (256 byte symbols, no merges).
+vocabulary, the policy a 2-layer GPT-2 with a byte-level tokenizer (256 byte symbols, no merges), built by
+trainer/tiny.py, which the demo uses too.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import random
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+# Re-exported: the tests and bench/ import the policy builder from here.
+from trainer.tiny import build_tiny_gpt2 as build_tiny_gpt2
 
 GOOD = ["great", "helpful", "clear", "kind", "correct", "precise"]
 BAD = ["rude", "wrong", "vague", "lazy", "useless", "confusing"]
@@ -75,34 +79,6 @@ def build_tiny_bert(directory: Path) -> Path:
         pad_token_id=vocab["[PAD]"],
     )
     BertModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
-def build_tiny_gpt2(directory: Path) -> Path:
-    """A 2-layer, 32-wide GPT-2 and a byte-level tokenizer (every byte one token, plus <eos> and <pad>)."""
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {symbol: i for i, symbol in enumerate(sorted(alphabet))}
-    vocab["<eos>"] = len(vocab)
-    vocab["<pad>"] = len(vocab)
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>", model_max_length=256
-    )
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(vocab),
-        n_positions=256,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=vocab["<eos>"],
-        eos_token_id=vocab["<eos>"],
-        pad_token_id=vocab["<pad>"],
-    )
-    GPT2LMHeadModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
 
