@@ -1,6 +1,7 @@
 """The project's reward model as a judge: a tiny BERT reward model trained here, in-process."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -18,34 +19,35 @@ from tests.trainer import tiny
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def reward_model_dir(tmp_path_factory):
+def trained_model_dir(
+    tmp_path_factory, *, objective: str, rows: list[dict], max_steps: int
+) -> Path:
+    """A tiny BERT trained here on `rows` for the reward `objective`; its model folder."""
     from trainer import train
 
-    directory = tmp_path_factory.mktemp("judge-reward")
+    directory = tmp_path_factory.mktemp(objective)
     bert = tiny.build_tiny_bert(directory / "bert")
     result = train(
-        objective="reward_pairwise",
+        objective=objective,
         config={
             "model": str(bert),
             "learning_rate": 2e-3,
             "batch_size": 16,
-            "max_steps": 16,
+            "max_steps": max_steps,
             "save_steps": 0,
             "num_threads": 1,
         },
-        train_path=tiny.write_jsonl(tiny.pairwise_rows(128, seed=11), directory / "train.jsonl"),
+        train_path=tiny.write_jsonl(rows, directory / "train.jsonl"),
         output_dir=directory / "run",
     )
     return result.model_dir
 
 
-@pytest.fixture
-def reward_run(project, reward_model_dir, settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "storage")
+def succeeded_run(project, *, objective: str, model_dir: Path) -> TrainingRun:
+    """A succeeded reward run of the project whose saved model is a copy of `model_dir`."""
     run = TrainingRun.objects.create(
         project=project,
-        objective="reward_pairwise",
+        objective=objective,
         family="reward",
         config={},
         status=RunStatus.SUCCEEDED,
@@ -53,8 +55,34 @@ def reward_run(project, reward_model_dir, settings, tmp_path):
     )
     run.output_dir = f"runs/{run.pk}"
     run.save(update_fields=["output_dir"])
-    shutil.copytree(reward_model_dir, run_model_dir(run))
+    shutil.copytree(model_dir, run_model_dir(run))
     return run
+
+
+@pytest.fixture(scope="module")
+def reward_model_dir(tmp_path_factory):
+    return trained_model_dir(
+        tmp_path_factory,
+        objective="reward_pairwise",
+        rows=tiny.pairwise_rows(128, seed=11),
+        max_steps=16,
+    )
+
+
+@pytest.fixture(scope="module")
+def principle_model_dir(tmp_path_factory):
+    return trained_model_dir(
+        tmp_path_factory,
+        objective="reward_principle",
+        rows=tiny.principle_rows(256, seed=5),
+        max_steps=24,
+    )
+
+
+@pytest.fixture
+def reward_run(project, reward_model_dir, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "storage")
+    return succeeded_run(project, objective="reward_pairwise", model_dir=reward_model_dir)
 
 
 def rm_judge(project, run):
@@ -94,28 +122,6 @@ def test_a_reward_model_gives_no_thumbs_and_the_job_says_so(project, reward_run)
     assert "gives no thumbs verdicts" in job.error
 
 
-@pytest.fixture(scope="module")
-def principle_model_dir(tmp_path_factory):
-    from trainer import train
-
-    directory = tmp_path_factory.mktemp("judge-principle")
-    bert = tiny.build_tiny_bert(directory / "bert")
-    result = train(
-        objective="reward_principle",
-        config={
-            "model": str(bert),
-            "learning_rate": 2e-3,
-            "batch_size": 16,
-            "max_steps": 24,
-            "save_steps": 0,
-            "num_threads": 1,
-        },
-        train_path=tiny.write_jsonl(tiny.principle_rows(256, seed=5), directory / "train.jsonl"),
-        output_dir=directory / "run",
-    )
-    return result.model_dir
-
-
 def test_a_principle_reward_model_answers_each_principle_of_each_response(
     project, principle_model_dir, settings, tmp_path
 ):
@@ -127,17 +133,7 @@ def test_a_principle_reward_model_answers_each_principle_of_each_response(
     polite = principle_save(project=project, key="polite", text=tiny.PRINCIPLES[0])
     accurate = principle_save(project=project, key="accurate", text=tiny.PRINCIPLES[1])
     make_task(project, texts=["the answer is here and kind", "this reply is rude and lazy"])
-    run = TrainingRun.objects.create(
-        project=project,
-        objective="reward_principle",
-        family="reward",
-        config={},
-        status=RunStatus.SUCCEEDED,
-        created_by=project.created_by,
-    )
-    run.output_dir = f"runs/{run.pk}"
-    run.save(update_fields=["output_dir"])
-    shutil.copytree(principle_model_dir, run_model_dir(run))
+    run = succeeded_run(project, objective="reward_principle", model_dir=principle_model_dir)
 
     job = run_all(rm_judge(project, run))
 
