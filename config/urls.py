@@ -33,13 +33,15 @@ api = [
 ]
 
 urlpatterns = [
+    # First: the labeling loop's API is the most requested, and a pattern tried before it costs
+    # (a failed include such as the admin's copies every pattern it tried).
+    path("api/", include(api)),
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The JavaScript catalog of the request's language, served as a script file (CSP-safe).
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
-    path("api/", include(api)),
     path("", include("apps.projects.urls")),
     path("", include("apps.labeling.urls")),
     path("", include("apps.imports.urls")),

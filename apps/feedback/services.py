@@ -15,7 +15,7 @@ from apps.accounts.models import User
 from apps.core import events, prepared
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied
 from apps.core.events import EventName
-from apps.core.lean import model_columns, model_from_row
+from apps.core.lean import LeanRead, model_columns, model_from_row
 from apps.core.prepared import Statement
 from apps.dashboard.services import rollup_counters, rollup_hour, rollups_judgments_added
 from apps.feedback.facts import derived_facts
@@ -236,15 +236,19 @@ def judgment_submit(
     phase: str | None = None,
     written_response: str = "",
     edited_position: int | None = None,
+    lease: Assignment | None = None,
 ) -> Submission:
     """Stores the annotator's judgment for the leased task. The phase follows from the kind and
     what is stored; a client that names the phase it answers makes a resubmission idempotent.
     `written_response` is a demonstration (demonstration projects) or, with `edited_position`
-    (canonical, 0 = A; implied for a single response), a rewrite of the chosen response."""
+    (canonical, 0 = A; implied for a single response), a rewrite of the chosen response.
+    `lease` is the lease as `lease_read()` read it along with the caller's token (PostgreSQL),
+    so that it is not read again."""
     if connection.vendor == "postgresql" and phase in (None, "", Phase.MAIN):
         stored = _judgment_submit_in_one_statement(
             assignment_id=assignment_id,
             annotator=annotator,
+            lease=lease,
             payload=payload,
             critique=critique,
             duration_ms=duration_ms,
@@ -309,14 +313,28 @@ def _uncounted_params() -> tuple:
 
 @functools.cache
 def _lease_read_statement() -> Statement:
-    return Statement(_lease_read_sql())
+    return Statement(_lease_read_sql(annotator="%s"))
+
+
+def lease_read() -> LeanRead:
+    """The lease of the submit's `assignment_id`, if it is the token's user's, read with the
+    token (apps/core/lean.py): what `judgment_submit(lease=...)` takes."""
+    annotator = f'u."{User._meta.pk.column}"'  # the token's user (apps/core/lean.py)
+    return LeanRead(
+        join=f"LEFT JOIN LATERAL ({_lease_read_sql(annotator=annotator)}) AS lease ON true",
+        columns="lease.*",
+        params=lambda kwargs: [*_uncounted_params(), kwargs["assignment_id"]],
+        build=lambda values: None if values[0] is None else _lease_from_row(values),
+    )
 
 
 @functools.cache
-def _lease_read_sql() -> str:
+def _lease_read_sql(*, annotator: str) -> str:
     """The lease with its project and task, whether its annotator is excluded or uncounted,
     the task's responses and the project's rubric ids: the ORM query with select_related and
-    four annotations this replaced, written out once (its compilation cost more than its run)."""
+    four annotations this replaced, written out once (its compilation cost more than its run).
+    Parameters: the uncounted rule's, then the assignment id; `annotator` is the SQL of the
+    annotator's id."""
     uncounted = _uncounted_sql_and_params()[0]
     return f"""
 SELECT {model_columns(Assignment, "labeling_assignment")},
@@ -334,8 +352,17 @@ SELECT {model_columns(Assignment, "labeling_assignment")},
 FROM labeling_assignment
 JOIN projects_project p ON p.id = labeling_assignment.project_id
 JOIN labeling_task t ON t.id = labeling_assignment.task_id
-WHERE labeling_assignment.id = %s AND labeling_assignment.annotator_id = %s
+WHERE labeling_assignment.id = %s AND labeling_assignment.annotator_id = {annotator}
 """
+
+
+def _lease_read(assignment_id: int, annotator: User) -> Assignment | None:
+    with connection.cursor() as cursor:
+        prepared.execute(
+            cursor, _lease_read_statement(), [*_uncounted_params(), assignment_id, annotator.pk]
+        )
+        row = cursor.fetchone()
+    return _lease_from_row(row) if row is not None else None
 
 
 def _lease_from_row(row) -> Assignment:
@@ -361,6 +388,7 @@ def _judgment_submit_in_one_statement(
     *,
     assignment_id,
     annotator,
+    lease,
     payload,
     critique,
     duration_ms,
@@ -374,13 +402,8 @@ def _judgment_submit_in_one_statement(
     annotator's triad count. None when the case is not that one, or the lease or task changed
     in between: the caller then takes the ORM path, which says why (or finds the stored twin)."""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        prepared.execute(
-            cursor, _lease_read_statement(), [*_uncounted_params(), assignment_id, annotator.pk]
-        )
-        row = cursor.fetchone()
-    assignment = _lease_from_row(row) if row is not None else None
-    if assignment is None:
+    assignment = lease if lease is not None else _lease_read(assignment_id, annotator)
+    if assignment is None or assignment.pk != assignment_id:
         return None
     project, task = assignment.project, assignment.task
     if (

@@ -20,7 +20,7 @@ from apps.core.lean import (
     model_from_row,
 )
 from apps.feedback.models import Judgment, Phase
-from apps.feedback.services import judgment_submit
+from apps.feedback.services import judgment_submit, lease_read
 from apps.labeling.selectors import labeling_view
 from apps.labeling.services import assignment_skip, task_claim_next
 from apps.projects.models import Project
@@ -180,26 +180,26 @@ _JUDGMENT_IN = JudgmentIn()
 _JUDGMENT_OUT = JudgmentOut()
 
 
-def _submit(*, user, assignment_id: int, data: dict) -> Response:
-    result = judgment_submit(assignment_id=assignment_id, annotator=user, **data)
+def _submit(*, user, assignment_id: int, data: dict, lease=None) -> Response:
+    result = judgment_submit(assignment_id=assignment_id, annotator=user, lease=lease, **data)
     return Response(
         _JUDGMENT_OUT.to_representation(result.judgment),
         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
     )
 
 
-def _submit_lean(request, user, assignment_id: int) -> Response | None:
+def _submit_lean(request, user, assignment_id: int, read) -> Response | None:
     data = lean_json_body(request)
-    if data is None:
-        return None
+    if data is None or read is None:
+        return None  # not a JSON object, or not the caller's lease: the DRF view answers
     try:
         data = _JUDGMENT_IN.run_validation(data)
     except serializers.ValidationError:
         return None  # the DRF view answers with the fields' errors
-    return _submit(user=user, assignment_id=assignment_id, data=data)
+    return _submit(user=user, assignment_id=assignment_id, data=data, lease=read)
 
 
-@lean_token_api(_submit_lean)
+@lean_token_api(_submit_lean, read=lease_read())
 @extend_schema(request=JudgmentIn, responses={201: JudgmentOut, 200: JudgmentOut})
 @api_view(["POST"])
 @renderer_classes(LEAN_RENDERERS)
