@@ -18,10 +18,14 @@ class Judgment(models.Model):
     """One annotator's answer to one task (per phase). The payload's shape depends on the kind
     and is validated by `apps.feedback.payloads` before it is stored."""
 
+    # No index of their own: the indexes below that begin with them serve their lookups, and
+    # every judgment stored would update two more.
     project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="judgments"
+        "projects.Project", on_delete=models.CASCADE, related_name="judgments", db_index=False
     )
-    task = models.ForeignKey("labeling.Task", on_delete=models.CASCADE, related_name="judgments")
+    task = models.ForeignKey(
+        "labeling.Task", on_delete=models.CASCADE, related_name="judgments", db_index=False
+    )
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -84,7 +84,10 @@ class Assignment(models.Model):
     """A lease: the task is reserved for this annotator until `expires_at`. One per task and
     annotator, ever — the database refuses a second."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: assignment_once_per_annotator and assignment_slot_idx begin with it.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
     )
