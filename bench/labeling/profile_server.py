@@ -3,7 +3,8 @@ gunicorn), one annotator, next + submit, and reports per-request CPU and wall ti
 statements and their database time, and optionally a cProfile of the Django side.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/arbiter_bench \\
-        python bench/labeling/profile_server.py --project 4 --token <key> [--cycles 300] [--cprofile]
+        python bench/labeling/profile_server.py --project 4 --token <key> [--token <key> ...] \\
+            [--cycles 300] [--cprofile]
 
 Run it against a database the benchmark seeded (`bench_labeling.py --keep-db`). Set
 BENCH_VARIANT to try a settings variant (see bench/labeling/settings_variants.py).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import os
 import pstats
@@ -86,6 +88,13 @@ class QueryTimer:
             self.count += 1
 
 
+def backend_cpu_s(pid: int) -> float:
+    """The CPU seconds (user + system) of PostgreSQL's backend process `pid` so far (the
+    database runs on this machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def environ(path: str, token: str, body: bytes) -> dict:
     return {
         "REQUEST_METHOD": "POST",
@@ -125,7 +134,14 @@ def call(app, path: str, token: str, body: bytes = b"") -> tuple[str, bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--project", type=int, required=True)
-    parser.add_argument("--token", required=True)
+    parser.add_argument(
+        "--token",
+        required=True,
+        action="append",
+        help="an annotator's token; give as many as the project's overlap, and they take turns, "
+        "so that tasks fill as under load (one annotator alone passes over more and more tasks "
+        "it has seen)",
+    )
     parser.add_argument("--cycles", type=int, default=300)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--top", type=int, default=35)
@@ -133,26 +149,34 @@ def main() -> None:
     app = WSGIHandler()
     timers = {"next": QueryTimer(), "submit": QueryTimer()}
     cpu = {"next": 0.0, "submit": 0.0}
+    pg_cpu = {"next": 0.0, "submit": 0.0}
     wall = {"next": 0.0, "submit": 0.0}
     profiler = cProfile.Profile() if args.cprofile else None
 
+    turns = itertools.cycle(args.token)
+    token = args.token[0]
+
     def timed(kind, path, body=b""):
-        c0, w0 = time.process_time(), time.perf_counter()
+        backend = connection.connection.info.backend_pid
+        c0, w0, p0 = time.process_time(), time.perf_counter(), backend_cpu_s(backend)
         with connection.execute_wrapper(timers[kind]):
-            status, data = call(app, path, args.token, body)
+            status, data = call(app, path, token, body)
         cpu[kind] += time.process_time() - c0
         wall[kind] += time.perf_counter() - w0
+        pg_cpu[kind] += backend_cpu_s(backend) - p0
         return status, data
 
     # Warm up: imports, URL resolver, first connection.
     for _ in range(5):
-        status, data = call(app, f"/api/projects/{args.project}/tasks/next/", args.token)
-        assignment = json.loads(data)["assignment"]
-        call(app, f"/api/assignments/{assignment}/judgment/", args.token, BODY)
+        for token in args.token:
+            status, data = call(app, f"/api/projects/{args.project}/tasks/next/", token)
+            assignment = json.loads(data)["assignment"]
+            call(app, f"/api/assignments/{assignment}/judgment/", token, BODY)
     done = 0
     if profiler:
         profiler.enable()
     for _ in range(args.cycles):
+        token = next(turns)
         status, data = timed("next", f"/api/projects/{args.project}/tasks/next/")
         if not status.startswith("200"):
             break
@@ -169,6 +193,7 @@ def main() -> None:
         print(
             f"  {kind:6} wall {wall[kind] / n * 1000:5.2f} ms  python cpu {cpu[kind] / n * 1000:5.2f} ms"
             f"  sql {t.count / n:4.1f} statements, {t.seconds / n * 1000:5.2f} ms waiting on db"
+            f"  postgres cpu {pg_cpu[kind] / n * 1000:5.2f} ms"
         )
     if profiler:
         out = io.StringIO()
