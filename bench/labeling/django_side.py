@@ -165,7 +165,8 @@ def queries(args) -> dict:
         "next_statements": {k: round(v / n, 2) for k, v in shapes["next"].items()},
         "submit_statements": {k: round(v / n, 2) for k, v in shapes["submit"].items()},
         # Not seen by CaptureQueriesContext: psycopg2-level statements Django sends itself.
-        "note": "plus one 'SELECT 1' per request from CONN_HEALTH_CHECKS=True (is_usable)",
+        "note": "no 'SELECT 1' health check: the token's statement stands in for it "
+        "(apps/core/lean.py); other requests send one per request (CONN_HEALTH_CHECKS=True)",
     }
 
 
