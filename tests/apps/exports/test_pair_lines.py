@@ -2,11 +2,11 @@
 pair_jsonl_lines): byte for byte what the Python writers make of its rows, with the same
 stats, whatever the texts, options and skipped judgments."""
 
-import gc
 import io
 import threading
 
 import pytest
+from django.db import connection
 
 from apps.exports.datasets import dataset_build, read_ahead
 from apps.exports.files import export_write
@@ -22,6 +22,7 @@ TRICKY = [
     "Line one\nline two\ttab \x01 \x1f \x7f",
     "Unicode: é ü 漢字 🙂 and\u2028separators\u2029here",
     "",
+    'Escapes as text: \\n \\t \\\\ \\" \\u00e9 \r\b\f end',
 ]
 OPTIONS = [
     {},
@@ -53,12 +54,12 @@ def seed_judgments(project, *, phase: str = "main") -> None:
         {},
     ]
     for i in range(12):
-        texts = [TRICKY[i % 4], TRICKY[(i + 1) % 4] + f" #{i}"]
+        texts = [TRICKY[i % len(TRICKY)], TRICKY[(i + 1) % len(TRICKY)] + f" #{i}"]
         task = make_task(project, texts=texts if i % 5 else [*texts, "a third"])
         if i % 3 == 0:
             task.prompt.messages = [
                 {"role": "system", "content": 'Be "brief"\n'},
-                {"role": "user", "content": TRICKY[i % 4]},
+                {"role": "user", "content": TRICKY[i % len(TRICKY)]},
             ]
             task.prompt.save()
         for k, person in enumerate(people[: 1 + i % 3]):
@@ -100,15 +101,25 @@ def test_aggregated_and_judged_pairs_go_through_the_writers(project):
         assert dataset_build(project=project, kind="pairs", options=options).jsonl_blocks is None
 
 
-def test_the_garbage_collector_is_on_again_after_an_export_read_or_left_half_way(project):
-    seed_judgments(project)
+def planner_joins() -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+        )
+        return cursor.fetchone()
 
-    assert list(dataset_build(project=project, kind="pairs", options={}).jsonl_blocks)
-    assert gc.isenabled()
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner settings")
+def test_the_streaming_plan_puts_the_planner_settings_back_as_they_were(project):
+    seed_judgments(project)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_mergejoin = off")  # the transaction's own choice
+
     blocks = dataset_build(project=project, kind="pairs", options={}).jsonl_blocks
-    next(blocks)
+    next(blocks)  # the cursor is declared and being read
     blocks.close()
-    assert gc.isenabled()
+
+    assert planner_joins() == ("on", "off")
 
 
 def test_read_ahead_reads_on_this_connection_hands_over_errors_and_stops_when_closed(project):
