@@ -16,6 +16,7 @@ from apps.exports.datasets import (
     CHUNK_ROWS,
     ExportStats,
     KeyedRow,
+    collector_paused,
     completion_value,
     enriched_judgments,
     prompt_values,
@@ -206,7 +207,7 @@ def pair_jsonl_lines(project: Project, options: ExportOptions, stats: ExportStat
         .order_by(*ORDER)
         .values_list("task_id", "task__prompt_id", "choice", "strength", "ids")
     )
-    return _pair_blocks(queryset, options, stats)
+    return _without_collector(_pair_blocks(queryset, options, stats))
 
 
 # Judgments per block (about 1.1 KB each in the benchmark: blocks of about 280 KB).
@@ -217,17 +218,20 @@ _MARGINS = {name: repr(float(step)) for step, name in enumerate(STRENGTHS, start
 
 def _pair_blocks(queryset, options: ExportOptions, stats: ExportStats) -> Iterator[bytes]:
     form, skipped, split = options.form, stats.skipped, options.split
+    # PostgreSQL writes the responses as JSON strings (its CPU is the less loaded of the two).
+    texts_as_json = connection.vendor == "postgresql"
+    encode = str if texts_as_json else encode_basestring
     if form == "conversational":
         encode_prompt = _encode
-        encode_text = lambda text: f'[{{"content":{encode_basestring(text)},"role":"assistant"}}]'  # noqa: E731
+        encode_text = lambda text: f'[{{"content":{encode(text)},"role":"assistant"}}]'  # noqa: E731
     else:
-        encode_prompt = encode_text = encode_basestring
+        encode_prompt, encode_text = encode_basestring, encode
     margins = _MARGINS
     rows = test = 0
     last_task = last_prompt = sides = None
     keep, is_test, end = True, False, "}\n"
     # Closed on the way out, whichever way that is: it stops and joins its reader thread.
-    with closing(read_ahead(_pair_chunks(queryset, form))) as chunks:
+    with closing(read_ahead(_pair_chunks(queryset, form, texts_as_json))) as chunks:
         for chunk, responses, prompts in chunks:
             for start in range(0, len(chunk), BLOCK_JUDGMENTS):
                 pieces: list[str] = []
@@ -270,14 +274,14 @@ def _pair_blocks(queryset, options: ExportOptions, stats: ExportStats) -> Iterat
         stats.train += rows - test
 
 
-def _pair_chunks(queryset, form: str):
+def _pair_chunks(queryset, form: str, texts_as_json: bool):
     """The judgments' rows in chunks, each with its tasks' responses and prompts."""
     sql, params = queryset.query.sql_with_params()
     with connection.chunked_cursor() as cursor:
         with _streaming_plan():
             cursor.execute(sql, params)
         while chunk := cursor.fetchmany(CHUNK_ROWS):
-            responses = task_responses({row[0] for row in chunk})
+            responses = task_responses({row[0] for row in chunk}, as_json=texts_as_json)
             yield chunk, responses, prompt_values({row[1] for row in chunk}, form=form)
 
 
@@ -306,6 +310,20 @@ def _streaming_plan():
                 "SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
                 [hashjoin, mergejoin],
             )
+
+
+def _without_collector(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """`blocks`, each made with the garbage collector paused (datasets.collector_paused); it is
+    on again while their consumer runs, unless the reader thread is reading then."""
+    try:
+        while True:
+            with collector_paused:
+                block = next(blocks, None)
+            if block is None:
+                return
+            yield block
+    finally:
+        blocks.close()
 
 
 def _task_sides(prompt: str, pair, encode_text, prompt_id: int, task_id: int) -> dict:

@@ -2,6 +2,7 @@
 pair_jsonl_lines): byte for byte what the Python writers make of its rows, with the same
 stats, whatever the texts, options and skipped judgments."""
 
+import gc
 import io
 import threading
 
@@ -99,6 +100,17 @@ def test_aggregated_and_judged_pairs_go_through_the_writers(project):
     seed_judgments(project)
     for options in ({"aggregate": "majority"}, {"include_judges": True}):
         assert dataset_build(project=project, kind="pairs", options=options).jsonl_blocks is None
+
+
+def test_the_garbage_collector_is_on_again_after_an_export_read_or_left_half_way(project):
+    seed_judgments(project)
+
+    assert list(dataset_build(project=project, kind="pairs", options={}).jsonl_blocks)
+    assert gc.isenabled()
+    blocks = dataset_build(project=project, kind="pairs", options={}).jsonl_blocks
+    next(blocks)
+    blocks.close()
+    assert gc.isenabled()
 
 
 def planner_joins() -> tuple[str, str]:
