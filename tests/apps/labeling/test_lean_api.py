@@ -205,7 +205,7 @@ def test_the_token_read_stands_in_for_the_health_check_and_replaces_a_dead_conne
         _request_ends()
         dead = connection.connection.info.backend_pid
         with psycopg2.connect(**_libpq_params()) as other, other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [dead])
+            cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [dead])  # waits for the end
         lease = _post(client, next_path, world["label"])
 
     assert lease.status_code == 200
