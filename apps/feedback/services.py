@@ -356,7 +356,7 @@ WHERE labeling_assignment.id = %s AND labeling_assignment.annotator_id = {annota
 """
 
 
-def _lease_read(assignment_id: int, annotator: User) -> Assignment | None:
+def _lease_fetch(assignment_id: int, annotator: User) -> Assignment | None:
     with connection.cursor() as cursor:
         prepared.execute(
             cursor, _lease_read_statement(), [*_uncounted_params(), assignment_id, annotator.pk]
@@ -402,7 +402,7 @@ def _judgment_submit_in_one_statement(
     annotator's triad count. None when the case is not that one, or the lease or task changed
     in between: the caller then takes the ORM path, which says why (or finds the stored twin)."""
     now = timezone.now()
-    assignment = lease if lease is not None else _lease_read(assignment_id, annotator)
+    assignment = lease if lease is not None else _lease_fetch(assignment_id, annotator)
     if assignment is None or assignment.pk != assignment_id:
         return None
     project, task = assignment.project, assignment.task
